@@ -1,0 +1,55 @@
+"""albert-bridge: every class of the ALBERT documentation, under transformers' names, imported lazily.
+
+`import albert_bridge` loads no framework; touching `albert_bridge.AlbertModel` imports PyTorch,
+`albert_bridge.TFAlbertModel` TensorFlow, `albert_bridge.FlaxAlbertModel` JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_TORCH = "albert_bridge.models.albert_torch"
+_TF = "albert_bridge.models.albert_tf"
+_FLAX = "albert_bridge.models.albert_flax"
+_HEADS = ("Model", "ForPreTraining", "ForMaskedLM", "ForSequenceClassification", "ForMultipleChoice",
+          "ForTokenClassification", "ForQuestionAnswering")
+
+_EXPORTS: dict[str, str] = {
+    "AlbertConfig": "albert_bridge.config",
+    "AlbertTokenizer": "albert_bridge.tokenization",
+    "AlbertTokenizerFast": "albert_bridge.tokenization",
+    "Checkpoint": "albert_bridge.checkpoint",
+    "HeadKind": "albert_bridge.schema",
+    "AlbertPreTrainedModel": _TORCH,
+    "AlbertForPreTrainingOutput": "albert_bridge.models.outputs",
+    "TFAlbertPreTrainedModel": _TF,
+    "TFAlbertForPreTrainingOutput": _TF,
+    "FlaxAlbertPreTrainedModel": _FLAX,
+    **{f"Albert{h}": _TORCH for h in _HEADS},
+    **{f"TFAlbert{h}": _TF for h in _HEADS},
+    **{f"FlaxAlbert{h}": _FLAX for h in _HEADS},
+}
+# Backends that arrive with later issues say so instead of a bare ModuleNotFoundError.
+_PENDING = {_TF: "the TF2 backend (issue #4)", _FLAX: "the Flax backend (issue #5)"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'albert_bridge' has no attribute {name!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name and module_name in _PENDING:
+            raise ImportError(f"{name} is not available yet: it arrives with {_PENDING[module_name]}") from None
+        raise
+    return getattr(module, name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

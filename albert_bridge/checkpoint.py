@@ -1,0 +1,206 @@
+"""Checkpoint: a config, a head kind and lazily loaded canonical tensors, with strict accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .config import AlbertConfig
+from .errors import BridgeError
+from .schema import HeadKind, expected_tensors
+
+DTYPES = {"float32": np.dtype("float32"), "float16": np.dtype("float16")}
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """`float32`, `float16` or `bfloat16` (via ml_dtypes: numpy has no bfloat16 of its own)."""
+    if name in ("bfloat16", "bf16"):
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "float": "float32"}
+    try:
+        return DTYPES[aliases.get(name, name)]
+    except KeyError:
+        raise ValueError(f"unknown dtype {name!r} (expected float32, float16 or bfloat16)") from None
+
+
+def is_float(dtype: np.dtype) -> bool:
+    return dtype.kind == "f" or dtype.name == "bfloat16"
+
+
+@dataclass(frozen=True)
+class LazyTensor:
+    """A tensor whose bytes are read only when asked for; shape and dtype are known up front."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    load: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    origin: str = ""  # "file: native name", for error messages
+
+    @classmethod
+    def of(cls, array: np.ndarray, origin: str = "") -> "LazyTensor":
+        array = np.asarray(array)
+        return cls(tuple(array.shape), array.dtype, lambda: array, origin)
+
+    def read(self) -> np.ndarray:
+        array = self.load()
+        if tuple(array.shape) != self.shape or array.dtype != self.dtype:
+            raise BridgeError(
+                f"read {array.dtype}{list(array.shape)}, header says {self.dtype}{list(self.shape)}",
+                file=self.origin,
+            )
+        return array
+
+    def map(self, fn: Callable[[np.ndarray], np.ndarray], shape: tuple[int, ...], dtype=None) -> "LazyTensor":
+        return LazyTensor(tuple(shape), np.dtype(dtype or self.dtype), lambda: fn(self.read()), self.origin)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+@dataclass
+class LoadReport:
+    """What a load did with every source tensor: mapped, skipped on purpose, or not understood."""
+
+    format: str = ""
+    source: str = ""
+    consumed: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)   # native name -> why (optimizer slot, tied, buffer)
+    unknown: list[str] = field(default_factory=list)         # native names nothing maps
+    warnings: list[str] = field(default_factory=list)
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped[name] = why
+
+
+@dataclass
+class Problem:
+    tensor: str
+    message: str
+
+
+@dataclass
+class Checkpoint:
+    config: AlbertConfig
+    head: HeadKind
+    tensors: dict[str, LazyTensor]
+    report: LoadReport = field(default_factory=LoadReport)
+    assets: dict[str, Path] = field(default_factory=dict)  # files carried along (tokenizer), by target name
+
+    # --- accounting ---------------------------------------------------------------------------
+    def problems(self) -> list[Problem]:
+        expected = expected_tensors(self.config, self.head)
+        found: list[Problem] = []
+        for key, exp in expected.items():
+            tensor = self.tensors.get(key)
+            if tensor is None:
+                if exp.required:
+                    found.append(Problem(key, "missing"))
+            elif tuple(tensor.shape) != exp.shape:
+                found.append(Problem(key, f"shape {list(tensor.shape)} but the config implies {list(exp.shape)}"))
+        for key in sorted(set(self.tensors) - set(expected)):
+            found.append(Problem(key, f"unexpected for head {self.head.value}"))
+        for name in self.report.unknown:
+            found.append(Problem(name, "not an ALBERT tensor this format knows (use --allow-unused to drop it)"))
+        return found
+
+    def validate(self) -> "Checkpoint":
+        problems = self.problems()
+        if problems:
+            first = problems[0]
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            origin = self.tensors[first.tensor].origin if first.tensor in self.tensors else self.report.source
+            raise BridgeError(f"{first.message}{more}", file=origin or self.report.source, tensor=first.tensor)
+        return self
+
+    # --- transformations (all lazy) -----------------------------------------------------------
+    def with_head(self, head: HeadKind) -> "Checkpoint":
+        """Re-target to another head: tensors the new head lacks are dropped (and reported)."""
+        if head is self.head:
+            return self
+        keep = expected_tensors(self.config, head)
+        report = replace(self.report, skipped=dict(self.report.skipped), warnings=list(self.report.warnings))
+        for key in sorted(set(self.tensors) - set(keep)):
+            report.skip(key, f"not part of head {head.value}")
+        config = AlbertConfig.from_dict(self.config.to_dict())
+        config.architectures = None
+        tensors = {k: v for k, v in self.tensors.items() if k in keep}
+        return replace(self, config=config, head=head, tensors=tensors, report=report)
+
+    def with_projection(self) -> "Checkpoint":
+        """Add the identity E->H projection the original code omits when E == H (transformers always has one)."""
+        if "encoder.projection.kernel" in self.tensors or self.config.embedding_size != self.config.hidden_size:
+            return self
+        h = self.config.hidden_size
+        dtype = self.tensors["embeddings.word"].dtype
+        identity = {
+            "encoder.projection.kernel": LazyTensor((h, h), dtype, lambda: np.eye(h, dtype=dtype), "identity (E == H)"),
+            "encoder.projection.bias": LazyTensor((h,), dtype, lambda: np.zeros(h, dtype=dtype), "identity (E == H)"),
+        }
+        return replace(self, tensors={**self.tensors, **identity})
+
+    def cast(self, dtype: str | np.dtype | None) -> "Checkpoint":
+        """Cast floating tensors (integer ones stay) lazily; None keeps every dtype as stored."""
+        if dtype is None:
+            return self
+        target = numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
+        tensors = {
+            key: t if (not is_float(t.dtype) or t.dtype == target) else t.map(lambda a: a.astype(target), t.shape, target)
+            for key, t in self.tensors.items()
+        }
+        return replace(self, tensors=tensors)
+
+    def num_parameters(self) -> int:
+        return sum(int(np.prod(t.shape, dtype=np.int64)) for t in self.tensors.values())
+
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.tensors.values())
+
+    def dtypes(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self.tensors.values():
+            counts[t.dtype.name] = counts.get(t.dtype.name, 0) + 1
+        return counts
+
+    def materialize(self) -> dict[str, np.ndarray]:
+        return {key: t.read() for key, t in self.tensors.items()}
+
+
+def arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-exact equality (NaN payloads included): compare the raw bytes."""
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+def compare_checkpoints(expected: Checkpoint, actual: Checkpoint, where: object) -> None:
+    """Raise unless both hold the same tensors, bit for bit; reads one pair at a time.
+
+    A format that always stores the E->H projection may add the identity one the source lacked (E == H).
+    """
+    if "encoder.projection.kernel" in actual.tensors:
+        expected = expected.with_projection()
+    missing = sorted(set(expected.tensors) - set(actual.tensors))
+    extra = sorted(set(actual.tensors) - set(expected.tensors))
+    if missing or extra:
+        name = (missing or extra)[0]
+        raise BridgeError("missing after reload" if missing else "unexpected after reload", file=where, tensor=name)
+    for key in sorted(expected.tensors):
+        if not arrays_equal(expected.tensors[key].read(), actual.tensors[key].read()):
+            raise BridgeError("differs after reload", file=where, tensor=key)
+
+
+def iter_shards(items: Iterable[tuple[str, LazyTensor]], max_bytes: int | None) -> list[list[tuple[str, LazyTensor]]]:
+    """Split (name, tensor) pairs into shards of at most max_bytes (a tensor larger than that is alone)."""
+    shards: list[list[tuple[str, LazyTensor]]] = [[]]
+    size = 0
+    for name, tensor in items:
+        if max_bytes and shards[-1] and size + tensor.nbytes > max_bytes:
+            shards.append([])
+            size = 0
+        shards[-1].append((name, tensor))
+        size += tensor.nbytes
+    return shards

@@ -1,0 +1,104 @@
+"""Conversion pipeline: load -> (re-head, cast) -> validate -> write every format to a temp dir -> verify -> rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .checkpoint import Checkpoint, LazyTensor, compare_checkpoints
+from .errors import BridgeError
+from .formats import get_format, load
+from .schema import HeadKind
+
+
+@dataclass
+class ConversionResult:
+    checkpoint: Checkpoint
+    written: dict[str, list[Path]] = field(default_factory=dict)  # format -> files
+    warnings: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def atomic_directory(target: Path, force: bool) -> Iterator[Path]:
+    """Yield a temp dir beside `target`; on success it replaces `target`, on failure nothing remains."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise BridgeError("exists and is not a directory", file=target)
+    if target.is_dir() and any(target.iterdir()) and not force:
+        raise BridgeError("output directory is not empty (use --force to replace it)", file=target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
+    try:
+        yield staging
+        # Swap in: move the old directory aside first, so a failure here still leaves one of the two.
+        backup = None
+        if target.exists():
+            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.rename(target, backup / "old")
+        os.rename(staging, target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def convert(
+    src: str | Path,
+    dst: str | Path,
+    to: Sequence[str],
+    *,
+    src_format: str | None = None,
+    head: HeadKind | str | None = None,
+    config: str | Path | None = None,
+    dtype: str | None = None,
+    force: bool = False,
+    max_shard_size: int | None = None,
+    verify: bool = True,
+    allow_unused: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ConversionResult:
+    formats = [get_format(name).require() for name in to]
+    ckpt = load(src, src_format, head, config)
+    if allow_unused and ckpt.report.unknown:
+        for name in ckpt.report.unknown:
+            ckpt.report.skip(name, "dropped (--allow-unused)")
+        ckpt.report.unknown.clear()
+    ckpt = ckpt.cast(dtype).validate()
+    result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
+    with atomic_directory(Path(dst), force) as staging:
+        ticking = _with_progress(ckpt, progress) if progress else ckpt
+        for fmt in formats:
+            result.written[fmt.name] = [staging / p.name for p in fmt.save(ticking, staging, max_shard_size)]
+        for name, src_path in ckpt.assets.items():
+            if not (staging / name).exists():
+                shutil.copyfile(src_path, staging / name)
+        if verify:
+            for fmt in formats:
+                # Read back what was just written and compare every tensor, bit for bit, before publishing.
+                compare_checkpoints(ckpt, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")
+    final = Path(dst)
+    result.written = {name: [final / p.name for p in paths] for name, paths in result.written.items()}
+    return result
+
+
+def _with_progress(ckpt: Checkpoint, tick: Callable[[int], None]) -> Checkpoint:
+    """The same checkpoint, reporting each tensor's bytes as an adapter reads it."""
+
+    def ticking(tensor: LazyTensor) -> LazyTensor:
+        def load():
+            array = tensor.read()
+            tick(tensor.nbytes)
+            return array
+
+        return LazyTensor(tensor.shape, tensor.dtype, load, tensor.origin)
+
+    return replace(ckpt, tensors={key: ticking(t) for key, t in ckpt.tensors.items()})

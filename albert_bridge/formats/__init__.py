@@ -1,0 +1,105 @@
+"""The format registry: one adapter per file format, each imported only when used.
+
+Adding a format = one module with detect/load/save and its mapping table, and one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..checkpoint import Checkpoint
+from ..config import AlbertConfig
+from ..errors import BridgeError, NotYetSupported
+from ..schema import HeadKind
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    module: str | None          # None: announced, arrives with a later release
+    describe: str
+    functions: tuple[str, str, str] = ("detect", "load", "save")
+    marker_files: tuple[str, ...] = ()  # names that identify it in a directory (used for "not yet" messages)
+    needs: str | None = None    # the extra whose framework load/save import
+    issue: str = ""
+
+    def require(self) -> "Format":
+        if self.module is None:
+            raise NotYetSupported(f"format {self.name!r} ({self.describe}) is not available yet: it arrives with {self.issue}")
+        return self
+
+    def _fn(self, i: int) -> Callable:
+        return getattr(importlib.import_module(self.require().module), self.functions[i])
+
+    def detect(self, path: Path) -> Path | None:
+        return self._fn(0)(path)
+
+    def load(self, path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
+        """Read a checkpoint; `config` replaces the one stored beside the weights (or supplies a missing one)."""
+        return self._fn(1)(path, head, config)
+
+    def save(self, ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
+        save = self._fn(2)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        return save(ckpt, Path(directory), max_shard_size)
+
+    @property
+    def available(self) -> bool:
+        return self.module is not None
+
+
+# Detection order: what a directory holding several formats is read as.
+FORMATS: dict[str, Format] = {
+    fmt.name: fmt
+    for fmt in (
+        Format("safetensors", "albert_bridge.formats.hf_pytorch", "HF PyTorch model.safetensors",
+               ("detect_safetensors", "load_safetensors", "save_safetensors"), ("model.safetensors",)),
+        Format("pytorch", "albert_bridge.formats.hf_pytorch", "HF PyTorch pytorch_model.bin",
+               ("detect_bin", "load_bin", "save_bin"), ("pytorch_model.bin",), needs="torch"),
+        Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors"),
+        Format("tf", None, "HF TF2 tf_model.h5", marker_files=("tf_model.h5",), issue="issue #4 (TF2 ALBERT)"),
+        Format("flax", None, "HF Flax flax_model.msgpack", marker_files=("flax_model.msgpack",),
+               issue="issue #5 (Flax ALBERT)"),
+        Format("tf1", None, "original google-research TF1 checkpoint",
+               marker_files=("albert_config.json",), issue="issue #3 (original TF1 checkpoints)"),
+        Format("onnx", None, "ONNX export", marker_files=("model.onnx",), issue="the ONNX issue"),
+    )
+}
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise BridgeError(f"unknown format {name!r} (known: {', '.join(FORMATS)})") from None
+
+
+def detect_format(path: Path) -> Format:
+    """The format of a file or directory; announced-but-missing formats say when they arrive."""
+    path = Path(path)
+    if not path.exists():
+        raise BridgeError("no such file or directory", file=path)
+    for fmt in FORMATS.values():
+        if fmt.available and fmt.detect(path):
+            return fmt
+    for fmt in FORMATS.values():
+        names = {path.name} if path.is_file() else {p.name for p in path.iterdir()}
+        if not fmt.available and names & set(fmt.marker_files):
+            fmt.require()  # raises NotYetSupported with the explanation
+    raise BridgeError("no ALBERT checkpoint found (looked for " + ", ".join(
+        f.describe for f in FORMATS.values() if f.available) + ")", file=path)
+
+
+def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None = None,
+         config: AlbertConfig | str | Path | None = None) -> Checkpoint:
+    path = Path(path)
+    head = HeadKind.parse(head) if head else None
+    if config is not None and not isinstance(config, AlbertConfig):
+        config = AlbertConfig.from_json_file(config)
+    adapter = get_format(fmt) if fmt else detect_format(path)
+    if not path.exists():
+        raise BridgeError("no such file or directory", file=path)
+    return adapter.load(path, head, config)

@@ -1,0 +1,108 @@
+"""What every Hugging Face directory shares: config.json, sharded index files, carried tokenizer files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..checkpoint import Checkpoint, LazyTensor, iter_shards
+from ..config import CONFIG_NAME, AlbertConfig, read_json
+from ..errors import BridgeError
+from ..schema import ARCHITECTURES, HeadKind, head_from_architecture, infer_head
+
+# Tokenizer files carried along by every conversion, by their name in an HF directory.
+TOKENIZER_FILES = ("spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
+
+DEFAULT_MAX_SHARD_SIZE = 5 * 10**9  # transformers' default "5GB"
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(text: str | int | None) -> int | None:
+    """`5GB` (powers of ten, like transformers), `500MiB`, or a byte count; 0/None means no sharding."""
+    if text is None or isinstance(text, int):
+        return text or None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?I?B?)\s*", text.upper())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"cannot read size {text!r} (examples: 5GB, 500MB, 2GiB)")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)]) or None
+
+
+def find_weights(path: Path, single: str, index: str) -> Path | None:
+    """The weights file (or its shard index) a directory or file path designates, if any."""
+    if path.is_file():
+        return path if path.name == index or path.name.endswith(Path(single).suffix) else None
+    for name in (single, index):
+        if (path / name).is_file():
+            return path / name
+    return None
+
+
+def load_config_and_head(directory: Path, canonical_keys: set[str],
+                         config: AlbertConfig | None = None) -> tuple[AlbertConfig, HeadKind]:
+    """The config (given, else next to the weights), and the head its `architectures` (else its tensors) show."""
+    if config is None:
+        if not (directory / CONFIG_NAME).is_file():
+            raise BridgeError(f"no {CONFIG_NAME} next to the weights (pass one with --config)", file=directory)
+        config = AlbertConfig.from_pretrained(directory)
+    for arch in config.architectures or ():
+        head = head_from_architecture(arch)
+        if head:
+            return config, head
+    return config, infer_head(set(canonical_keys))
+
+
+def save_config(ckpt: Checkpoint, directory: Path, prefix: str = "") -> None:
+    config = AlbertConfig.from_dict(ckpt.config.to_dict())
+    config.architectures = [prefix + ARCHITECTURES[ckpt.head]]
+    config.save_pretrained(directory)
+
+
+def tokenizer_assets(directory: Path) -> dict[str, Path]:
+    return {name: directory / name for name in TOKENIZER_FILES if (directory / name).is_file()}
+
+
+def read_index(index_path: Path) -> dict[str, list[str]]:
+    """Shard file -> tensor names, from a transformers `*.index.json`, every shard checked to exist."""
+    data = read_json(index_path)
+    weight_map = data.get("weight_map") if isinstance(data, dict) else None
+    if not isinstance(weight_map, dict):
+        raise BridgeError("index has no weight_map", file=index_path)
+    shards: dict[str, list[str]] = {}
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str) or "/" in shard or "\\" in shard or shard.startswith("."):
+            raise BridgeError(f"bad shard file name {shard!r}", file=index_path, tensor=name)
+        shards.setdefault(shard, []).append(name)
+    for shard in shards:
+        if not (index_path.parent / shard).is_file():
+            raise BridgeError(f"shard {shard} listed in the index is missing", file=index_path)
+    return shards
+
+
+def write_sharded(
+    directory: Path,
+    tensors: dict[str, LazyTensor],
+    single_name: str,
+    max_shard_size: int | None,
+    write_shard: Callable[[Path, Sequence[tuple[str, LazyTensor]]], None],
+) -> list[Path]:
+    """Write one file, or shards named like transformers' plus their index when over max_shard_size."""
+    shards = iter_shards(sorted(tensors.items()), max_shard_size)
+    if len(shards) == 1:
+        write_shard(directory / single_name, shards[0])
+        return [directory / single_name]
+    stem, suffix = single_name.rsplit(".", 1)
+    weight_map: dict[str, str] = {}
+    written = []
+    for i, shard in enumerate(shards, 1):
+        name = f"{stem}-{i:05d}-of-{len(shards):05d}.{suffix}"
+        write_shard(directory / name, shard)
+        written.append(directory / name)
+        weight_map.update({tensor_name: name for tensor_name, _ in shard})
+    index = directory / f"{single_name}.index.json"
+    total = sum(t.nbytes for t in tensors.values())
+    index.write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}, indent=2) + "\n")
+    return [*written, index]

@@ -1,0 +1,216 @@
+"""Hugging Face PyTorch checkpoints: `model.safetensors` and `pytorch_model.bin`, single or sharded.
+
+The names are transformers' `state_dict()` names, which our PyTorch models share. Linear weights are
+[out, in] (transposed from the canonical [in, out]); embeddings and LayerNorms are stored as they are.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal
+from ..config import AlbertConfig
+from ..errors import BridgeError
+from ..schema import HeadKind
+from .hf_layout import find_weights, load_config_and_head, read_index, save_config, tokenizer_assets, write_sharded
+from .mapping import TRANSPOSE, Mapping, Rule
+from .safetensors_io import read_safetensors, write_safetensors
+
+_LAYER = "encoder.albert_layer_groups.{g}.albert_layers.{k}."
+_CANON = "encoder.group.{g}.inner.{k}."
+
+
+def _linear(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
+    return [Rule(f"{canonical}.kernel", f"{native}.weight", TRANSPOSE, backbone),
+            Rule(f"{canonical}.bias", f"{native}.bias", backbone=backbone)]
+
+
+def _norm(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
+    return [Rule(f"{canonical}.gamma", f"{native}.weight", backbone=backbone),
+            Rule(f"{canonical}.beta", f"{native}.bias", backbone=backbone)]
+
+
+MAPPING = Mapping(
+    [
+        Rule("embeddings.word", "embeddings.word_embeddings.weight"),
+        Rule("embeddings.position", "embeddings.position_embeddings.weight"),
+        Rule("embeddings.token_type", "embeddings.token_type_embeddings.weight"),
+        *_norm("embeddings.norm", "embeddings.LayerNorm"),
+        *_linear("encoder.projection", "encoder.embedding_hidden_mapping_in"),
+        *_linear(_CANON + "attention.query", _LAYER + "attention.query"),
+        *_linear(_CANON + "attention.key", _LAYER + "attention.key"),
+        *_linear(_CANON + "attention.value", _LAYER + "attention.value"),
+        *_linear(_CANON + "attention.output", _LAYER + "attention.dense"),
+        *_norm(_CANON + "attention.norm", _LAYER + "attention.LayerNorm"),
+        *_linear(_CANON + "ffn.intermediate", _LAYER + "ffn"),
+        *_linear(_CANON + "ffn.output", _LAYER + "ffn_output"),
+        *_norm(_CANON + "ffn.norm", _LAYER + "full_layer_layer_norm"),
+        *_linear("pooler", "pooler"),
+        *_linear("head.mlm.transform", "predictions.dense", backbone=False),
+        *_norm("head.mlm.norm", "predictions.LayerNorm", backbone=False),
+        Rule("head.mlm.output_bias", "predictions.bias", backbone=False),
+        *_linear("head.sop", "sop_classifier.classifier", backbone=False),
+        *_linear("head.classifier", "classifier", backbone=False),
+        *_linear("head.qa", "qa_outputs", backbone=False),
+    ],
+    backbone_prefix="albert.",
+    skip=[
+        (r"embeddings\.(position_ids|token_type_ids)$", "buffer, not a weight"),
+        (r"^predictions\.decoder\.weight$", "tied to the word embeddings"),
+        (r"^predictions\.decoder\.bias$", "tied to predictions.bias"),
+    ],
+)
+
+# Tied copies transformers keeps in pytorch_model.bin (and drops from model.safetensors).
+TIED = {"predictions.decoder.weight": "embeddings.word", "predictions.decoder.bias": "head.mlm.output_bias"}
+
+
+def _tied_check(native: dict[str, LazyTensor], report: LoadReport) -> None:
+    """transformers computes with decoder.bias after loading; say so when a file's two biases disagree."""
+    bias, decoder_bias = native.get("predictions.bias"), native.get("predictions.decoder.bias")
+    if bias is not None and decoder_bias is not None and not arrays_equal(bias.read(), decoder_bias.read()):
+        report.warnings.append(
+            f"{report.source}: predictions.decoder.bias differs from predictions.bias; using predictions.bias"
+        )
+
+
+def _to_checkpoint(native: dict[str, LazyTensor], directory: Path, fmt: str, source: Path,
+                   head: HeadKind | None, config: AlbertConfig | None) -> Checkpoint:
+    report = LoadReport(format=fmt, source=str(source))
+    if "predictions.bias" not in native and "predictions.decoder.bias" in native:
+        native = {**native, "predictions.bias": native.pop("predictions.decoder.bias")}  # very old files
+    _tied_check(native, report)
+    tensors = MAPPING.to_canonical(native, report)
+    config, found_head = load_config_and_head(directory, set(tensors), config)
+    ckpt = Checkpoint(config, found_head, tensors, report, tokenizer_assets(directory))
+    return ckpt.with_head(head) if head and head is not found_head else ckpt
+
+
+def _shard_paths(weights: Path) -> list[Path]:
+    if weights.name.endswith(".index.json"):
+        return [weights.parent / shard for shard in read_index(weights)]
+    return [weights]
+
+
+# --- model.safetensors -----------------------------------------------------------------------
+SAFETENSORS_NAME = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+
+
+def detect_safetensors(path: Path) -> Path | None:
+    found = find_weights(path, SAFETENSORS_NAME, SAFETENSORS_INDEX)
+    if found and found.suffix == ".safetensors":
+        _, metadata = read_safetensors(found)
+        if metadata.get("format") == "albert-bridge":
+            return None  # our canonical form, not the HF layout
+    return found
+
+
+def load_safetensors(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
+    weights = detect_safetensors(path)
+    if weights is None:
+        raise BridgeError(f"no {SAFETENSORS_NAME} here", file=path)
+    native: dict[str, LazyTensor] = {}
+    for shard in _shard_paths(weights):
+        native.update(read_safetensors(shard)[0])
+    return _to_checkpoint(native, weights.parent, "safetensors", weights, head, config)
+
+
+def save_safetensors(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
+    ckpt = ckpt.with_projection()
+    native = MAPPING.to_native(ckpt.tensors, ckpt.head)
+
+    def write(path: Path, items: Sequence[tuple[str, LazyTensor]]) -> None:
+        write_safetensors(path, items, {"format": "pt"})
+
+    save_config(ckpt, directory)
+    return write_sharded(directory, native, SAFETENSORS_NAME, max_shard_size, write)
+
+
+# --- pytorch_model.bin -----------------------------------------------------------------------
+BIN_NAME = "pytorch_model.bin"
+BIN_INDEX = "pytorch_model.bin.index.json"
+
+
+def detect_bin(path: Path) -> Path | None:
+    return find_weights(path, BIN_NAME, BIN_INDEX)
+
+
+def _torch_to_numpy(tensor) -> np.ndarray:
+    import torch
+
+    tensor = tensor.detach().cpu().contiguous()
+    if tensor.dtype is torch.bfloat16:
+        import ml_dtypes
+
+        return tensor.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return tensor.numpy()
+
+
+def numpy_to_torch(array: np.ndarray):
+    import torch
+
+    if array.dtype.name == "bfloat16":
+        return torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def read_bin(path: Path) -> dict[str, LazyTensor]:
+    """A pytorch_model.bin as lazy tensors; `weights_only=True` refuses anything but tensors."""
+    import torch
+
+    try:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc) and "zip" not in str(exc):
+                raise
+            state = torch.load(path, map_location="cpu", weights_only=True)  # legacy (pre-zip) format
+    except pickle.UnpicklingError as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise BridgeError(f"refused: holds objects other than tensors ({reason})", file=path) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as exc:
+        raise BridgeError(f"not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]})", file=path) from None
+    if not isinstance(state, dict):
+        raise BridgeError(f"holds a {type(state).__name__}, not a state dict", file=path)
+    tensors = {}
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            raise BridgeError(f"value is a {type(value).__name__}, not a tensor", file=path, tensor=str(name))
+        dtype = _torch_to_numpy(torch.empty(0, dtype=value.dtype)).dtype
+        tensors[name] = LazyTensor(tuple(value.shape), dtype, lambda v=value: _torch_to_numpy(v), f"{path}: {name}")
+    return tensors
+
+
+def load_bin(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
+    weights = detect_bin(path)
+    if weights is None:
+        raise BridgeError(f"no {BIN_NAME} here", file=path)
+    native: dict[str, LazyTensor] = {}
+    for shard in _shard_paths(weights):
+        native.update(read_bin(shard))
+    return _to_checkpoint(native, weights.parent, "pytorch", weights, head, config)
+
+
+def save_bin(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
+    ckpt = ckpt.with_projection()
+    native = MAPPING.to_native(ckpt.tensors, ckpt.head)
+    # transformers keeps the tied decoder copies in .bin files; they share storage, so they cost nothing.
+    tied_copies = {}
+    if ckpt.head in (HeadKind.PRETRAINING, HeadKind.MASKED_LM):
+        tied_copies = {MAPPING.native_name(canonical, ckpt.head)[0]: tied for tied, canonical in TIED.items()}
+
+    def write(path: Path, items: Sequence[tuple[str, LazyTensor]]) -> None:
+        import torch
+
+        state = {name: numpy_to_torch(tensor.read()) for name, tensor in items}
+        state.update({tied_copies[name]: state[name] for name in list(state) if name in tied_copies})
+        torch.save(state, path)
+
+    save_config(ckpt, directory)
+    return write_sharded(directory, native, BIN_NAME, max_shard_size, write)

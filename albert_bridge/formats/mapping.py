@@ -1,0 +1,128 @@
+"""Mapping tables: canonical key template <-> native name template, with a transform and its inverse.
+
+One table serves both directions: a load applies `transform.to_canonical`, a save `transform.to_native`,
+so a round trip is exact by construction. Templates use named placeholders `{g}` and `{k}`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from ..checkpoint import LazyTensor, LoadReport
+from ..schema import SPECS_BY_TEMPLATE, HeadKind
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    to_native: Callable[[np.ndarray], np.ndarray]
+    to_canonical: Callable[[np.ndarray], np.ndarray]
+    native_shape: Callable[[tuple[int, ...]], tuple[int, ...]]
+    canonical_shape: Callable[[tuple[int, ...]], tuple[int, ...]]
+
+
+def _same(x):
+    return x
+
+
+def _transpose(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.T)
+
+
+IDENTITY = Transform("identity", _same, _same, _same, _same)
+# Self-inverse: PyTorch Linear stores [out, in], the canonical kernel is [in, out].
+TRANSPOSE = Transform("transpose", _transpose, _transpose, lambda s: s[::-1], lambda s: s[::-1])
+
+
+@dataclass(frozen=True)
+class Rule:
+    canonical: str
+    native: str
+    transform: Transform = IDENTITY
+    backbone: bool = True  # backbone names take the format's head prefix (e.g. `albert.`)
+
+
+def _template_regex(template: str) -> re.Pattern:
+    pattern = re.escape(template).replace(r"\{g\}", r"(?P<g>\d+)").replace(r"\{k\}", r"(?P<k>\d+)")
+    return re.compile(pattern + r"\Z")
+
+
+class Mapping:
+    """A format's names for the canonical tensors, plus names it skips on purpose."""
+
+    def __init__(self, rules: Iterable[Rule], *, backbone_prefix: str = "", skip: Iterable[tuple[str, str]] = ()):
+        self.rules = tuple(rules)
+        unknown = [r.canonical for r in self.rules if r.canonical not in SPECS_BY_TEMPLATE]
+        if unknown:
+            raise ValueError(f"mapping names tensors the schema lacks: {unknown}")
+        self.backbone_prefix = backbone_prefix
+        self._by_canonical = [(_template_regex(r.canonical), r) for r in self.rules]
+        self._by_native = [(_template_regex(r.native), r) for r in self.rules]
+        self._skip = [(re.compile(pattern), why) for pattern, why in skip]
+
+    def prefix_for(self, head: HeadKind) -> str:
+        return "" if head is HeadKind.BASE else self.backbone_prefix
+
+    def native_name(self, canonical_key: str, head: HeadKind) -> tuple[str, Rule]:
+        for regex, rule in self._by_canonical:
+            match = regex.match(canonical_key)
+            if match:
+                name = rule.native.format(**match.groupdict())
+                return (self.prefix_for(head) + name if rule.backbone else name), rule
+        raise KeyError(f"no native name for canonical tensor {canonical_key!r}")
+
+    def canonical_name(self, native: str) -> tuple[str, Rule] | None:
+        for candidate, backbone_only in self._candidates(native):
+            for regex, rule in self._by_native:
+                if backbone_only and not rule.backbone:
+                    continue
+                match = regex.match(candidate)
+                if match:
+                    return rule.canonical.format(**match.groupdict()), rule
+        return None
+
+    def _candidates(self, native: str):
+        yield native, False
+        if self.backbone_prefix and native.startswith(self.backbone_prefix):
+            yield native[len(self.backbone_prefix):], True
+
+    def skip_reason(self, native: str) -> str | None:
+        for regex, why in self._skip:
+            if regex.search(native):
+                return why
+        return None
+
+    # --- the two directions, applied to whole tensor sets ----------------------------------
+    def to_canonical(self, native: dict[str, LazyTensor], report: LoadReport) -> dict[str, LazyTensor]:
+        """Map native tensors to canonical ones; every name is consumed, skipped or reported unknown."""
+        out: dict[str, LazyTensor] = {}
+        for name in sorted(native):
+            found = self.canonical_name(name)
+            if found is None:
+                why = self.skip_reason(name)
+                if why:
+                    report.skip(name, why)
+                else:
+                    report.unknown.append(name)
+                continue
+            key, rule = found
+            if key in out:
+                report.warnings.append(f"{name}: a second source for {key} (ignored)")
+                report.skip(name, f"duplicate of {key}")
+                continue
+            tensor = native[name]
+            out[key] = tensor.map(rule.transform.to_canonical, rule.transform.canonical_shape(tensor.shape))
+            report.consumed += 1
+        return out
+
+    def to_native(self, tensors: dict[str, LazyTensor], head: HeadKind) -> dict[str, LazyTensor]:
+        out: dict[str, LazyTensor] = {}
+        for key in sorted(tensors):
+            name, rule = self.native_name(key, head)
+            tensor = tensors[key]
+            out[name] = tensor.map(rule.transform.to_native, rule.transform.native_shape(tensor.shape))
+        return out

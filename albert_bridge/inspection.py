@@ -1,0 +1,75 @@
+"""`albert-bridge inspect`: what a checkpoint holds, as a dict (for --json) and as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .formats import load
+from .schema import ARCHITECTURES
+
+
+def describe(src: str, src_format: str | None = None, head: str | None = None) -> dict[str, Any]:
+    ckpt = load(src, src_format, head)
+    c = ckpt.config
+    groups = []
+    for g in range(c.num_hidden_groups):
+        prefix = f"encoder.group.{g}."
+        params = sum(int(np.prod(t.shape)) for key, t in ckpt.tensors.items() if key.startswith(prefix))
+        layers = [i for i in range(c.num_hidden_layers) if c.group_of_layer(i) == g]
+        groups.append({"group": g, "layers": layers, "inner_layers": c.inner_group_num, "parameters": params})
+    info: dict[str, Any] = {
+        "source": ckpt.report.source,
+        "format": ckpt.report.format,
+        "head": ckpt.head.value,
+        "architecture": ARCHITECTURES[ckpt.head],
+        "config": {
+            "vocab_size": c.vocab_size, "embedding_size": c.embedding_size, "hidden_size": c.hidden_size,
+            "intermediate_size": c.intermediate_size, "num_attention_heads": c.num_attention_heads,
+            "num_hidden_layers": c.num_hidden_layers, "num_hidden_groups": c.num_hidden_groups,
+            "inner_group_num": c.inner_group_num, "hidden_act": c.hidden_act,
+            "max_position_embeddings": c.max_position_embeddings, "num_labels": c.num_labels,
+        },
+        "parameters": ckpt.num_parameters(),
+        "bytes": ckpt.nbytes(),
+        "dtypes": ckpt.dtypes(),
+        "groups": groups,
+        "tensors_mapped": ckpt.report.consumed,
+        "skipped": ckpt.report.skipped,
+        "warnings": ckpt.report.warnings,
+        "problems": [{"tensor": p.tensor, "problem": p.message} for p in ckpt.problems()],
+        "assets": sorted(ckpt.assets),
+    }
+    return info
+
+
+def render_text(info: dict[str, Any]) -> str:
+    c = info["config"]
+    lines = [
+        f"source      {info['source']}",
+        f"format      {info['format']}",
+        f"head        {info['head']} ({info['architecture']})",
+        f"config      V={c['vocab_size']} E={c['embedding_size']} H={c['hidden_size']} I={c['intermediate_size']} "
+        f"heads={c['num_attention_heads']} layers={c['num_hidden_layers']} groups={c['num_hidden_groups']} "
+        f"inner={c['inner_group_num']} act={c['hidden_act']} labels={c['num_labels']}",
+        f"parameters  {info['parameters']:,} ({info['bytes'] / 2**20:.2f} MiB)",
+        "dtypes      " + ", ".join(f"{k}: {v}" for k, v in sorted(info["dtypes"].items())),
+        "groups      group  layers            inner  parameters",
+    ]
+    for g in info["groups"]:
+        layers = ",".join(map(str, g["layers"])) or "-"
+        lines.append(f"            {g['group']:<6} {layers:<17} {g['inner_layers']:<6} {g['parameters']:,}")
+    lines.append(f"tensors     {info['tensors_mapped']} mapped, {len(info['skipped'])} skipped")
+    reasons: dict[str, int] = {}
+    for why in info["skipped"].values():
+        reasons[why] = reasons.get(why, 0) + 1
+    lines += [f"  skipped   {n} x {why}" for why, n in sorted(reasons.items())]
+    lines += [f"warning     {w}" for w in info["warnings"]]
+    if info["problems"]:
+        lines += [f"PROBLEM     {p['tensor']}: {p['problem']}" for p in info["problems"]]
+    else:
+        lines.append("validation  ok: every tensor present with the shape the config implies")
+    if info["assets"]:
+        lines.append("assets      " + ", ".join(info["assets"]))
+    return "\n".join(lines)

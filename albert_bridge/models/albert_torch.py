@@ -1,0 +1,596 @@
+"""ALBERT in PyTorch: the seven classes of the ALBERT documentation, with transformers' names and outputs.
+
+Parameter names equal transformers' so `state_dict()` interoperates; weights come from any format through
+the canonical checkpoint (the model knows no file format, only the HF PyTorch naming table).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..config import AlbertConfig
+from ..errors import BridgeError
+from ..formats import get_format
+from ..formats import load as load_checkpoint
+from ..formats.hf_pytorch import MAPPING, numpy_to_torch
+from ..schema import HeadKind
+from .outputs import (
+    AlbertForPreTrainingOutput,
+    BaseModelOutput,
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+
+
+def _gelu_new(x: torch.Tensor) -> torch.Tensor:
+    # Written out as transformers' NewGELUActivation is, so logits agree to the last bits.
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
+
+
+def _gelu_pytorch_tanh(x: torch.Tensor) -> torch.Tensor:
+    return nn.functional.gelu(x, approximate="tanh")
+
+
+def _gelu_fast(x: torch.Tensor) -> torch.Tensor:
+    return 0.5 * x * (1.0 + torch.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+ACTIVATIONS = {
+    "gelu": nn.functional.gelu,
+    "gelu_new": _gelu_new,
+    "gelu_pytorch_tanh": _gelu_pytorch_tanh,
+    "gelu_fast": _gelu_fast,
+    "relu": nn.functional.relu,
+    "silu": nn.functional.silu,
+    "swish": nn.functional.silu,
+    "tanh": torch.tanh,
+}
+
+
+class AlbertEmbeddings(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.embedding_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)),
+                             persistent=False)
+
+    def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None) -> torch.Tensor:
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        seq_length = inputs_embeds.shape[1]
+        if position_ids is None:
+            position_ids = self.position_ids[:, :seq_length]
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(inputs_embeds.shape[:-1], dtype=torch.long, device=inputs_embeds.device)
+        embeddings = inputs_embeds + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+        return self.dropout(self.LayerNorm(embeddings))
+
+
+class AlbertAttention(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        self.query = nn.Linear(config.hidden_size, self.all_head_size)
+        self.key = nn.Linear(config.hidden_size, self.all_head_size)
+        self.value = nn.Linear(config.hidden_size, self.all_head_size)
+        self.attention_dropout = nn.Dropout(config.attention_probs_dropout_prob)
+        self.output_dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], -1, self.num_attention_heads, self.attention_head_size).transpose(1, 2)
+
+    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
+        batch, seq, _ = hidden_states.shape
+        q, k, v = (self._heads(layer(hidden_states)) for layer in (self.query, self.key, self.value))
+        probs = None
+        if output_attentions or head_mask is not None:
+            # Eager path: probabilities are an output, or heads are masked after the softmax.
+            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.attention_head_size)
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            probs = self.attention_dropout(torch.softmax(scores, dim=-1))
+            if head_mask is not None:
+                probs = probs * head_mask
+            context = torch.matmul(probs, v)
+        else:
+            p = self.attention_dropout.p if self.training else 0.0
+            context = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask, dropout_p=p)
+        context = context.transpose(1, 2).reshape(batch, seq, self.all_head_size)
+        output = self.LayerNorm(hidden_states + self.output_dropout(self.dense(context)))
+        return (output, probs) if output_attentions else (output,)
+
+
+class AlbertLayer(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.full_layer_layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.attention = AlbertAttention(config)
+        self.ffn = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.ffn_output = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.activation = ACTIVATIONS[config.hidden_act]
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
+        attention = self.attention(hidden_states, attention_mask, head_mask, output_attentions)
+        # The original code drops out the ffn output (transformers forgets to); only matters in training.
+        ffn = self.dropout(self.ffn_output(self.activation(self.ffn(attention[0]))))
+        return (self.full_layer_layer_norm(ffn + attention[0]),) + attention[1:]
+
+
+class AlbertLayerGroup(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.albert_layers = nn.ModuleList([AlbertLayer(config) for _ in range(config.inner_group_num)])
+
+    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
+        attentions = ()
+        for index, layer in enumerate(self.albert_layers):
+            mask = head_mask[index] if head_mask is not None and index < len(head_mask) else None
+            out = layer(hidden_states, attention_mask, mask, output_attentions)
+            hidden_states = out[0]
+            if output_attentions:
+                attentions += (out[1],)
+        return hidden_states, attentions
+
+
+class AlbertTransformer(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.config = config
+        self.embedding_hidden_mapping_in = nn.Linear(config.embedding_size, config.hidden_size)
+        self.albert_layer_groups = nn.ModuleList([AlbertLayerGroup(config) for _ in range(config.num_hidden_groups)])
+
+    def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False,
+                output_hidden_states=False, return_dict=True):
+        config = self.config
+        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
+        all_hidden = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        per_group = int(config.num_hidden_layers / config.num_hidden_groups)
+        for i in range(config.num_hidden_layers):
+            g = config.group_of_layer(i)
+            # transformers hands each group the head-mask rows of its own layer range; kept for parity.
+            group_mask = None if head_mask is None else head_mask[g * per_group:(g + 1) * per_group]
+            hidden_states, attentions = self.albert_layer_groups[g](
+                hidden_states, attention_mask, group_mask, output_attentions)
+            if output_attentions:
+                all_attentions += attentions
+            if output_hidden_states:
+                all_hidden += (hidden_states,)
+        if not return_dict:
+            return tuple(v for v in (hidden_states, all_hidden, all_attentions) if v is not None)
+        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
+
+
+class AlbertPreTrainedModel(nn.Module):
+    """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
+
+    config_class = AlbertConfig
+    base_model_prefix = "albert"
+    head: HeadKind = HeadKind.BASE
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.config = config
+
+    def post_init(self) -> None:
+        self.apply(self._init_weights)
+        self.tie_weights()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=std)
+            if module.padding_idx is not None:
+                with torch.no_grad():
+                    module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, AlbertMLMHead):
+            nn.init.zeros_(module.bias)
+
+    def tie_weights(self) -> None:
+        predictions = getattr(self, "predictions", None)
+        if predictions is not None:
+            predictions.decoder.weight = self.get_input_embeddings().weight
+            predictions.decoder.bias = predictions.bias
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.base_model.embeddings.word_embeddings
+
+    @property
+    def base_model(self) -> "AlbertModel":
+        return getattr(self, self.base_model_prefix, self)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def to_checkpoint(self) -> Checkpoint:
+        """This model's weights as a canonical checkpoint (tied copies and buffers left out)."""
+        native = {name: LazyTensor.of(_to_numpy(t), name) for name, t in self.state_dict().items()}
+        report = LoadReport(format="torch-model")
+        tensors = MAPPING.to_canonical(native, report)
+        if report.unknown:
+            raise ValueError(f"state_dict has names the schema lacks: {report.unknown}")
+        return Checkpoint(AlbertConfig.from_dict(self.config.to_dict()), self.head, tensors, report)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
+                        config: AlbertConfig | None = None, format: str | None = None,
+                        torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
+        """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
+        path = Path(pretrained_model_name_or_path)
+        if not path.exists():
+            raise OSError(f"{path}: no such file or directory (albert-bridge loads local paths only)")
+        ckpt = load_checkpoint(path, format)
+        config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
+        for name, value in kwargs.items():
+            setattr(config, name, value)
+        model = cls(config, *model_args)
+        info = model.load_checkpoint(ckpt)
+        if torch_dtype == "auto":  # the stored dtype, as transformers' "auto"
+            stored = ckpt.tensors["embeddings.word"].dtype.name
+            torch_dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(stored)
+        if torch_dtype is not None:
+            model = model.to(torch_dtype)
+        model.eval()
+        return (model, info) if output_loading_info else model
+
+    def load_checkpoint(self, ckpt: Checkpoint) -> dict[str, list[str]]:
+        """Copy a canonical checkpoint's tensors in; what this head lacks stays initialised, with a warning."""
+        ckpt = ckpt.with_projection()  # the original code's E == H models have none: identity is exact
+        own = dict(self.state_dict())
+        state: dict[str, torch.Tensor] = {}
+        unexpected = []
+        for name, tensor in MAPPING.to_native(ckpt.tensors, self.head).items():
+            if name not in own:
+                unexpected.append(name)
+                continue
+            if tuple(tensor.shape) != tuple(own[name].shape):
+                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name].shape)}",
+                                  file=ckpt.report.source, tensor=name)
+            state[name] = numpy_to_torch(tensor.read()).to(own[name].dtype)
+        tied = {"predictions.decoder.weight", "predictions.decoder.bias"}
+        missing = sorted(set(own) - set(state) - tied)
+        with torch.no_grad():
+            result = self.load_state_dict(state, strict=False)
+        self.tie_weights()
+        if missing:
+            warnings.warn(f"{type(self).__name__}: weights not in the checkpoint were newly initialised: "
+                          f"{', '.join(missing)}", stacklevel=3)
+        if unexpected:
+            warnings.warn(f"{type(self).__name__}: checkpoint weights not used: {', '.join(sorted(unexpected))}",
+                          stacklevel=3)
+        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
+                "mismatched_keys": [], "error_msgs": [str(e) for e in getattr(result, "error_msgs", [])]}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, safe_serialization: bool = True,
+                        max_shard_size: int | str | None = "5GB", **kwargs: Any) -> None:
+        """config.json + model.safetensors (or pytorch_model.bin), each file replaced atomically."""
+        from ..formats.hf_layout import parse_size
+
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        fmt = get_format("safetensors" if safe_serialization else "pytorch")
+        staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
+        try:
+            for file in fmt.save(self.to_checkpoint(), staging, parse_size(max_shard_size)):
+                os.replace(file, directory / file.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    from ..formats.hf_pytorch import _torch_to_numpy
+
+    return _torch_to_numpy(tensor)
+
+
+class AlbertModel(AlbertPreTrainedModel):
+    head = HeadKind.BASE
+
+    def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = AlbertEmbeddings(config)
+        self.encoder = AlbertTransformer(config)
+        self.pooler = nn.Linear(config.hidden_size, config.hidden_size) if add_pooling_layer else None
+        self.pooler_activation = nn.Tanh() if add_pooling_layer else None
+        self.post_init()
+
+    @property
+    def base_model(self) -> "AlbertModel":
+        return self
+
+    def get_head_mask(self, head_mask, num_layers: int):
+        """[A] or [L, A] -> [L, 1, A, 1, 1] like transformers, or None."""
+        if head_mask is None:
+            return None
+        head_mask = torch.as_tensor(head_mask, dtype=self.dtype, device=self.device)
+        if head_mask.dim() == 1:
+            head_mask = head_mask.expand(num_layers, -1)
+        return head_mask[:, None, :, None, None]
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
+                head_mask=None, inputs_embeds=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        config = self.config
+        output_attentions = config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        return_dict = config.use_return_dict if return_dict is None else return_dict
+        if input_ids is not None and inputs_embeds is not None:
+            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+        if input_ids is None and inputs_embeds is None:
+            raise ValueError("You have to specify either input_ids or inputs_embeds")
+        embeddings = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)
+
+        extended = None
+        if attention_mask is not None:
+            # Additive mask over keys: 0 where attended, the dtype's minimum where padded (as transformers).
+            keep = attention_mask.to(embeddings.device)[:, None, None, :].to(embeddings.dtype)
+            extended = (1.0 - keep) * torch.finfo(embeddings.dtype).min
+            if bool((attention_mask != 0).all()):
+                extended = None  # nothing masked: lets SDPA take its fastest kernel
+        encoder = self.encoder(embeddings, extended, self.get_head_mask(head_mask, config.num_hidden_layers),
+                               output_attentions, output_hidden_states, return_dict=True)
+        sequence = encoder.last_hidden_state
+        pooled = self.pooler_activation(self.pooler(sequence[:, 0])) if self.pooler is not None else None
+        if not return_dict:
+            return tuple(v for v in (sequence, pooled, encoder.hidden_states, encoder.attentions) if v is not None)
+        return BaseModelOutputWithPooling(last_hidden_state=sequence, pooler_output=pooled,
+                                          hidden_states=encoder.hidden_states, attentions=encoder.attentions)
+
+
+class AlbertMLMHead(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
+        self.bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.dense = nn.Linear(config.hidden_size, config.embedding_size)
+        self.decoder = nn.Linear(config.embedding_size, config.vocab_size)  # weight tied to the word embeddings
+        self.activation = ACTIVATIONS[config.hidden_act]
+        self.decoder.bias = self.bias
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.LayerNorm(self.activation(self.dense(hidden_states))))
+
+
+class AlbertSOPHead(nn.Module):
+    def __init__(self, config: AlbertConfig):
+        super().__init__()
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, pooled_output: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.dropout(pooled_output))
+
+
+def _backbone_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    kwargs = dict(kwargs)
+    kwargs["return_dict"] = True
+    return kwargs
+
+
+def _finish(output_cls, return_dict: bool, loss, outputs, **fields):
+    """Build the output object, or transformers' tuple form when return_dict is False."""
+    result = output_cls(loss=loss, **fields, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+    return result if return_dict else result.to_tuple()
+
+
+class AlbertForPreTraining(AlbertPreTrainedModel):
+    head = HeadKind.PRETRAINING
+    _tied_weights_keys = ["predictions.decoder.bias", "predictions.decoder.weight"]
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.albert = AlbertModel(config)
+        self.predictions = AlbertMLMHead(config)
+        self.sop_classifier = AlbertSOPHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.predictions.decoder
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, sentence_order_label=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              output_attentions, output_hidden_states, return_dict=True)
+        prediction_scores = self.predictions(outputs.last_hidden_state)
+        sop_scores = self.sop_classifier(outputs.pooler_output)
+        loss = None
+        if labels is not None and sentence_order_label is not None:
+            loss_fct = CrossEntropyLoss()
+            loss = loss_fct(prediction_scores.view(-1, self.config.vocab_size), labels.view(-1)) + loss_fct(
+                sop_scores.view(-1, 2), sentence_order_label.view(-1))
+        return _finish(AlbertForPreTrainingOutput, return_dict, loss, outputs,
+                       prediction_logits=prediction_scores, sop_logits=sop_scores)
+
+
+class AlbertForMaskedLM(AlbertPreTrainedModel):
+    head = HeadKind.MASKED_LM
+    _tied_weights_keys = ["predictions.decoder.bias", "predictions.decoder.weight"]
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.albert = AlbertModel(config, add_pooling_layer=False)
+        self.predictions = AlbertMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.predictions.decoder
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              output_attentions, output_hidden_states, return_dict=True)
+        logits = self.predictions(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.view(-1))
+        return _finish(MaskedLMOutput, return_dict, loss, outputs, logits=logits)
+
+
+class AlbertForSequenceClassification(AlbertPreTrainedModel):
+    head = HeadKind.SEQUENCE_CLASSIFICATION
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.albert = AlbertModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              output_attentions, output_hidden_states, return_dict=True)
+        logits = self.classifier(self.dropout(outputs.pooler_output))
+        loss = None
+        if labels is not None:
+            if self.config.problem_type is None:
+                if self.num_labels == 1:
+                    self.config.problem_type = "regression"
+                elif labels.dtype in (torch.long, torch.int):
+                    self.config.problem_type = "single_label_classification"
+                else:
+                    self.config.problem_type = "multi_label_classification"
+            if self.config.problem_type == "regression":
+                loss = MSELoss()(logits.squeeze(), labels.squeeze()) if self.num_labels == 1 \
+                    else MSELoss()(logits, labels)
+            elif self.config.problem_type == "single_label_classification":
+                loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
+            else:
+                loss = BCEWithLogitsLoss()(logits, labels)
+        return _finish(SequenceClassifierOutput, return_dict, loss, outputs, logits=logits)
+
+
+class AlbertForTokenClassification(AlbertPreTrainedModel):
+    head = HeadKind.TOKEN_CLASSIFICATION
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.albert = AlbertModel(config, add_pooling_layer=False)
+        p = config.classifier_dropout_prob
+        self.dropout = nn.Dropout(p if p is not None else config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              output_attentions, output_hidden_states, return_dict=True)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
+        return _finish(TokenClassifierOutput, return_dict, loss, outputs, logits=logits)
+
+
+class AlbertForQuestionAnswering(AlbertPreTrainedModel):
+    head = HeadKind.QUESTION_ANSWERING
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.albert = AlbertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, start_positions=None, end_positions=None, output_attentions=None,
+                output_hidden_states=None, return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
+                              output_attentions, output_hidden_states, return_dict=True)
+        logits = self.qa_outputs(outputs.last_hidden_state)
+        start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            start_positions = start_positions.squeeze(-1) if start_positions.dim() > 1 else start_positions
+            end_positions = end_positions.squeeze(-1) if end_positions.dim() > 1 else end_positions
+            # Positions outside the input are clamped to an ignored index, as transformers does.
+            ignored = start_logits.size(1)
+            loss_fct = CrossEntropyLoss(ignore_index=ignored)
+            loss = (loss_fct(start_logits, start_positions.clamp(0, ignored))
+                    + loss_fct(end_logits, end_positions.clamp(0, ignored))) / 2
+        return _finish(QuestionAnsweringModelOutput, return_dict, loss, outputs,
+                       start_logits=start_logits, end_logits=end_logits)
+
+
+class AlbertForMultipleChoice(AlbertPreTrainedModel):
+    head = HeadKind.MULTIPLE_CHOICE
+
+    def __init__(self, config: AlbertConfig):
+        super().__init__(config)
+        self.albert = AlbertModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+                inputs_embeds=None, labels=None, output_attentions=None, output_hidden_states=None,
+                return_dict=None):
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        num_choices = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+
+        def flat(t):
+            return None if t is None else t.reshape(-1, *t.shape[2:])
+
+        outputs = self.albert(flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids),
+                              head_mask, flat(inputs_embeds), output_attentions, output_hidden_states,
+                              return_dict=True)
+        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        loss = CrossEntropyLoss()(logits, labels) if labels is not None else None
+        return _finish(MultipleChoiceModelOutput, return_dict, loss, outputs, logits=logits)
+
+
+MODEL_FOR_HEAD = {cls.head: cls for cls in (
+    AlbertModel, AlbertForPreTraining, AlbertForMaskedLM, AlbertForSequenceClassification,
+    AlbertForMultipleChoice, AlbertForTokenClassification, AlbertForQuestionAnswering)}
