@@ -16,6 +16,10 @@ FORMAT_NAMES = ("safetensors", "pytorch", "tf", "flax", "tf1", "onnx", "canonica
 
 
 def _split_formats(ctx, param, value: str) -> list[str]:
+    if value == "all":  # every format this installation writes
+        from .formats import FORMATS
+
+        return [name for name, fmt in FORMATS.items() if fmt.available]
     names = [v.strip() for v in value.split(",") if v.strip()]
     bad = [n for n in names if n not in FORMAT_NAMES]
     if bad or not names:
@@ -38,7 +42,7 @@ def cli(debug: bool) -> None:
 @click.argument("src", type=click.Path(path_type=str))
 @click.argument("dst", type=click.Path(path_type=str))
 @click.option("--to", "to", required=True, callback=_split_formats, metavar="FMT[,FMT...]",
-              help=f"Output formats: {', '.join(FORMAT_NAMES)}.")
+              help=f"Output formats: {', '.join(FORMAT_NAMES)}, or all.")
 @click.option("--from", "src_format", type=click.Choice(FORMAT_NAMES), help="Source format (default: detected).")
 @click.option("--head", type=click.Choice(HEADS), help="Head to keep (default: from the checkpoint).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
@@ -108,10 +112,14 @@ def inspect(src, src_format, head, as_json) -> None:
 
 
 @cli.command("formats")
-def list_formats() -> None:
+@click.option("--available", "names_only", is_flag=True, help="Print only the names of available formats.")
+def list_formats(names_only: bool) -> None:
     """List the file formats and whether this installation reads and writes them."""
     from .formats import FORMATS
 
+    if names_only:
+        click.echo(" ".join(name for name, fmt in FORMATS.items() if fmt.available))
+        return
     for fmt in FORMATS.values():
         state = "available" if fmt.available else f"not yet ({fmt.issue})"
         click.echo(f"{fmt.name:12} {fmt.describe:45} {state}")

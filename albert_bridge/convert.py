@@ -77,7 +77,7 @@ def convert(
     with atomic_directory(Path(dst), force) as staging:
         ticking = _with_progress(ckpt, progress) if progress else ckpt
         for fmt in formats:
-            result.written[fmt.name] = [staging / p.name for p in fmt.save(ticking, staging, max_shard_size)]
+            result.written[fmt.name] = [p for p in fmt.save(ticking, staging, max_shard_size) if p.name != "config.json"]
         for name, src_path in ckpt.assets.items():
             if not (staging / name).exists():
                 shutil.copyfile(src_path, staging / name)

@@ -23,3 +23,18 @@ FIXTURE = ROOT / "fixtures" / "tiny-albert"
 @pytest.fixture(params=ALL_HEADS, ids=[h.value for h in ALL_HEADS])
 def head(request) -> HeadKind:
     return request.param
+
+
+BACKENDS = ("torch", "tf2", "flax", "onnx")
+
+
+def pytest_configure(config):
+    for backend in BACKENDS:
+        config.addinivalue_line("markers", f"{backend}: tests of the {backend} backend (from the file name)")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for backend in BACKENDS:
+            if f"_{backend}" in item.path.name:
+                item.add_marker(backend)

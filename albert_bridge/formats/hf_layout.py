@@ -55,10 +55,10 @@ def load_config_and_head(directory: Path, canonical_keys: set[str],
     return config, infer_head(set(canonical_keys))
 
 
-def save_config(ckpt: Checkpoint, directory: Path, prefix: str = "") -> None:
+def save_config(ckpt: Checkpoint, directory: Path, prefix: str = "") -> Path:
     config = AlbertConfig.from_dict(ckpt.config.to_dict())
     config.architectures = [prefix + ARCHITECTURES[ckpt.head]]
-    config.save_pretrained(directory)
+    return config.save_pretrained(directory)
 
 
 def tokenizer_assets(directory: Path) -> dict[str, Path]:

@@ -128,8 +128,7 @@ def save_safetensors(ckpt: Checkpoint, directory: Path, max_shard_size: int | No
     def write(path: Path, items: Sequence[tuple[str, LazyTensor]]) -> None:
         write_safetensors(path, items, {"format": "pt"})
 
-    save_config(ckpt, directory)
-    return write_sharded(directory, native, SAFETENSORS_NAME, max_shard_size, write)
+    return [save_config(ckpt, directory), *write_sharded(directory, native, SAFETENSORS_NAME, max_shard_size, write)]
 
 
 # --- pytorch_model.bin -----------------------------------------------------------------------
@@ -212,5 +211,4 @@ def save_bin(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = Non
         state.update({tied_copies[name]: state[name] for name in list(state) if name in tied_copies})
         torch.save(state, path)
 
-    save_config(ckpt, directory)
-    return write_sharded(directory, native, BIN_NAME, max_shard_size, write)
+    return [save_config(ckpt, directory), *write_sharded(directory, native, BIN_NAME, max_shard_size, write)]

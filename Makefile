@@ -1,0 +1,33 @@
+# Everything runs in .venv, created on first use from pyproject.toml + constraints.txt.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,test]"
+	@# transformers' TF classes (a test-only reference) need tf-keras; --no-deps keeps the full tensorflow wheel out.
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt tf-keras
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the bundled fixture: convert to every available format, then read each result back.
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash fixtures/demo.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check albert_bridge tests fixtures converters bench
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_convert.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

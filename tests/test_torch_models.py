@@ -1,0 +1,224 @@
+"""Our PyTorch classes against transformers 4.57 (the reference peer), in both directions, for every head."""
+
+import warnings
+
+import pytest
+import torch
+import transformers
+
+import albert_bridge
+from albert_bridge.formats import get_format
+from albert_bridge.models.albert_torch import MODEL_FOR_HEAD
+from albert_bridge.schema import ARCHITECTURES, HeadKind
+from fixtures.generate import head_config, make_checkpoint, tiny_config
+
+ATOL = 1e-5
+
+
+def inputs_for(head: HeadKind, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    shape = (2, 3, 9) if head is HeadKind.MULTIPLE_CHOICE else (3, 9)
+    ids = torch.randint(5, 99, shape, generator=g)
+    mask = torch.ones(shape, dtype=torch.long)
+    mask[..., -1, 6:] = 0  # padding in the last sequence
+    types = torch.zeros(shape, dtype=torch.long)
+    types[..., 5:] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def labels_for(head: HeadKind, inputs: dict, num_labels: int) -> dict:
+    g = torch.Generator().manual_seed(1)
+    ids = inputs["input_ids"]
+    if head is HeadKind.PRETRAINING:
+        return {"labels": torch.randint(0, 99, ids.shape, generator=g),
+                "sentence_order_label": torch.randint(0, 2, ids.shape[:1], generator=g)}
+    if head is HeadKind.MASKED_LM:
+        labels = torch.randint(0, 99, ids.shape, generator=g)
+        labels[:, ::2] = -100
+        return {"labels": labels}
+    if head is HeadKind.SEQUENCE_CLASSIFICATION:
+        return {"labels": torch.randint(0, num_labels, ids.shape[:1], generator=g)}
+    if head is HeadKind.MULTIPLE_CHOICE:
+        return {"labels": torch.randint(0, ids.shape[1], ids.shape[:1], generator=g)}
+    if head is HeadKind.TOKEN_CLASSIFICATION:
+        return {"labels": torch.randint(0, num_labels, ids.shape, generator=g)}
+    if head is HeadKind.QUESTION_ANSWERING:
+        return {"start_positions": torch.tensor([1, 4, 20]), "end_positions": torch.tensor([3, 8, 2])}
+    return {}
+
+
+def reference_class(head: HeadKind):
+    return getattr(transformers, ARCHITECTURES[head])
+
+
+def assert_outputs_close(ours, theirs, atol=ATOL):
+    assert list(ours.keys()) == list(theirs.keys())
+    for key in theirs.keys():
+        a, b = ours[key], theirs[key]
+        if isinstance(b, tuple):
+            assert len(a) == len(b), key
+            for x, y in zip(a, b):
+                torch.testing.assert_close(x, y, atol=atol, rtol=0)
+        else:
+            torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=key)
+
+
+@pytest.fixture
+def saved(tmp_path, head):
+    """A tiny random checkpoint of this head, written by our safetensors adapter."""
+    get_format("safetensors").save(make_checkpoint(head, seed=11), tmp_path)
+    return tmp_path
+
+
+def test_our_files_load_in_transformers_with_matching_logits(saved, head):
+    theirs, info = reference_class(head).from_pretrained(saved, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    ours = MODEL_FOR_HEAD[head].from_pretrained(saved)
+    inputs = inputs_for(head)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs, output_hidden_states=True),
+                             theirs.eval()(**inputs, output_hidden_states=True))
+        # The eager path (attention probabilities as outputs) agrees too.
+        assert_outputs_close(ours(**inputs, output_attentions=True), theirs(**inputs, output_attentions=True))
+
+
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_transformers_files_load_here(tmp_path, head, safe):
+    torch.manual_seed(0)
+    theirs = reference_class(head)(transformers.AlbertConfig(**head_config(head).to_dict())).eval()
+    with torch.no_grad():  # transformers initialises biases and LayerNorms to constants; perturb them all
+        for p in theirs.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    theirs.save_pretrained(tmp_path, safe_serialization=safe)
+    ours = getattr(albert_bridge, ARCHITECTURES[head]).from_pretrained(tmp_path)
+    inputs = inputs_for(head, seed=3)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
+
+
+def test_state_dicts_interoperate(head):
+    config = head_config(head)
+    ours = MODEL_FOR_HEAD[head](config).eval()
+    theirs = reference_class(head)(transformers.AlbertConfig(**config.to_dict())).eval()
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    inputs = inputs_for(head)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+
+
+def test_losses_match_transformers(saved, head):
+    if head is HeadKind.BASE:
+        pytest.skip("AlbertModel has no loss")
+    ours = MODEL_FOR_HEAD[head].from_pretrained(saved)
+    theirs = reference_class(head).from_pretrained(saved).eval()
+    inputs = inputs_for(head)
+    labels = labels_for(head, inputs, ours.config.num_labels)
+    with torch.no_grad():
+        a, b = ours(**inputs, **labels), theirs(**inputs, **labels)
+    assert a.loss is not None
+    torch.testing.assert_close(a.loss, b.loss, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("problem", ["regression", "multi_label_classification"])
+def test_sequence_classification_problem_types(tmp_path, problem):
+    num_labels = 1 if problem == "regression" else 3
+    config = tiny_config(num_labels=num_labels)
+    get_format("safetensors").save(make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, config=config), tmp_path)
+    ours = albert_bridge.AlbertForSequenceClassification.from_pretrained(tmp_path)
+    theirs = transformers.AlbertForSequenceClassification.from_pretrained(tmp_path).eval()
+    inputs = inputs_for(HeadKind.SEQUENCE_CLASSIFICATION)
+    labels = torch.rand(3, num_labels) if num_labels > 1 else torch.rand(3)
+    labels = (labels > 0.5).float() if num_labels > 1 else labels
+    with torch.no_grad():
+        a, b = ours(**inputs, labels=labels), theirs(**inputs, labels=labels)
+    assert ours.config.problem_type == problem
+    torch.testing.assert_close(a.loss, b.loss, atol=ATOL, rtol=0)
+
+
+def test_tuple_outputs_head_mask_and_inputs_embeds(saved, head):
+    ours = MODEL_FOR_HEAD[head].from_pretrained(saved)
+    # transformers' SDPA attention silently ignores head_mask; its eager attention applies it.
+    theirs = reference_class(head).from_pretrained(saved, attn_implementation="eager").eval()
+    inputs = inputs_for(head)
+    head_mask = torch.ones(5, 4)
+    head_mask[0, 1] = 0
+    head_mask[3, 2] = 0
+    with torch.no_grad():
+        a = ours(**inputs, head_mask=head_mask, return_dict=False)
+        b = theirs(**inputs, head_mask=head_mask, return_dict=False)
+        assert isinstance(a, tuple) and len(a) == len(b)
+        for x, y in zip(a, b):
+            torch.testing.assert_close(x, y, atol=ATOL, rtol=0)
+        embeds = ours.get_input_embeddings()(inputs["input_ids"])
+        rest = {k: v for k, v in inputs.items() if k != "input_ids"}
+        assert_outputs_close(ours(inputs_embeds=embeds, **rest), theirs(inputs_embeds=embeds, **rest))
+
+
+@pytest.mark.parametrize("safe", [True, False], ids=["safetensors", "bin"])
+def test_save_pretrained_round_trip_into_transformers(tmp_path, safe):
+    torch.manual_seed(1)
+    ours = albert_bridge.AlbertForMaskedLM(tiny_config()).eval()
+    ours.save_pretrained(tmp_path, safe_serialization=safe)
+    assert (tmp_path / ("model.safetensors" if safe else "pytorch_model.bin")).is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    theirs, info = transformers.AlbertForMaskedLM.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    inputs = inputs_for(HeadKind.MASKED_LM)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs), theirs.eval()(**inputs))
+    again = albert_bridge.AlbertForMaskedLM.from_pretrained(tmp_path)
+    for name, value in ours.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+
+
+def test_missing_projection_is_identity_when_e_equals_h(tmp_path):
+    config = tiny_config(embedding_size=32)
+    ckpt = make_checkpoint(HeadKind.BASE, config=config)
+    del ckpt.tensors["encoder.projection.kernel"], ckpt.tensors["encoder.projection.bias"]
+    get_format("canonical").save(ckpt, tmp_path / "canonical")
+    ours = albert_bridge.AlbertModel.from_pretrained(tmp_path / "canonical")
+    torch.testing.assert_close(ours.encoder.embedding_hidden_mapping_in.weight, torch.eye(32))
+    # The HF writer adds the identity explicitly, so transformers computes the same thing.
+    get_format("safetensors").save(ckpt, tmp_path / "hf")
+    theirs = transformers.AlbertModel.from_pretrained(tmp_path / "hf").eval()
+    inputs = inputs_for(HeadKind.BASE)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs), theirs(**inputs))
+
+
+def test_new_head_on_pretrained_backbone_warns_and_keeps_backbone(tmp_path):
+    get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING, seed=4), tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, info = albert_bridge.AlbertForSequenceClassification.from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == ["classifier.bias", "classifier.weight"]
+    assert "sop_classifier.classifier.weight" in info["unexpected_keys"]
+    assert any("newly initialised" in str(w.message) for w in caught)
+    base = albert_bridge.AlbertModel.from_pretrained(tmp_path)
+    torch.testing.assert_close(model.albert.pooler.weight, base.pooler.weight)
+
+
+def test_half_precision_load():
+    from tests.conftest import FIXTURE
+
+    model = albert_bridge.AlbertForPreTraining.from_pretrained(FIXTURE, torch_dtype=torch.bfloat16)
+    assert model.dtype is torch.bfloat16
+    with torch.no_grad():
+        out = model(**inputs_for(HeadKind.PRETRAINING))
+    reference = albert_bridge.AlbertForPreTraining.from_pretrained(FIXTURE)
+    with torch.no_grad():
+        expected = reference(**inputs_for(HeadKind.PRETRAINING)).prediction_logits
+    assert (out.prediction_logits.float() - expected).abs().max() < 0.3  # bf16 has 8 mantissa bits
+
+
+def test_training_mode_uses_dropout():
+    model = albert_bridge.AlbertForSequenceClassification(tiny_config()).train()
+    inputs = inputs_for(HeadKind.SEQUENCE_CLASSIFICATION)
+    torch.manual_seed(0)
+    a = model(**inputs).logits
+    b = model(**inputs).logits
+    assert not torch.allclose(a, b)
+    model.eval()
+    torch.testing.assert_close(model(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)
