@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -10,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from .checkpoint import Checkpoint, LazyTensor, compare_checkpoints
+import numpy as np
+
+from .checkpoint import Checkpoint, LazyTensor
 from .errors import BridgeError
 from .formats import get_format, load
 from .schema import HeadKind
@@ -74,31 +77,61 @@ def convert(
         ckpt.report.unknown.clear()
     ckpt = ckpt.cast(dtype).validate()
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
+    digests: dict[str, bytes] = {}
+    recording = _recording(ckpt, digests, progress)
     with atomic_directory(Path(dst), force) as staging:
-        ticking = _with_progress(ckpt, progress) if progress else ckpt
         for fmt in formats:
-            result.written[fmt.name] = [p for p in fmt.save(ticking, staging, max_shard_size) if p.name != "config.json"]
+            result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
         for name, src_path in ckpt.assets.items():
             if not (staging / name).exists():
                 shutil.copyfile(src_path, staging / name)
         if verify:
             for fmt in formats:
-                # Read back what was just written and compare every tensor, bit for bit, before publishing.
-                compare_checkpoints(ckpt, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")
+                _verify(ckpt, digests, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")
     final = Path(dst)
     result.written = {name: [final / p.name for p in paths] for name, paths in result.written.items()}
     return result
 
 
-def _with_progress(ckpt: Checkpoint, tick: Callable[[int], None]) -> Checkpoint:
-    """The same checkpoint, reporting each tensor's bytes as an adapter reads it."""
+def tensor_digest(array: np.ndarray) -> bytes:
+    """SHA-256 of a tensor's bytes in C order: a bit-exact comparison without keeping the source tensor around."""
+    return hashlib.sha256(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data).digest()
 
-    def ticking(tensor: LazyTensor) -> LazyTensor:
+
+def _recording(ckpt: Checkpoint, digests: dict[str, bytes], tick: Callable[[int], None] | None) -> Checkpoint:
+    """The same checkpoint, noting each tensor's digest (and progress) as the writers read it."""
+
+    def recorded(key: str, tensor: LazyTensor) -> LazyTensor:
         def load():
             array = tensor.read()
-            tick(tensor.nbytes)
+            if key not in digests:
+                digests[key] = tensor_digest(array)
+            if tick:
+                tick(tensor.nbytes)
             return array
 
         return LazyTensor(tensor.shape, tensor.dtype, load, tensor.origin)
 
-    return replace(ckpt, tensors={key: ticking(t) for key, t in ckpt.tensors.items()})
+    return replace(ckpt, tensors={key: recorded(key, t) for key, t in ckpt.tensors.items()})
+
+
+def _verify(ckpt: Checkpoint, digests: dict[str, bytes], written: Checkpoint, where: str) -> None:
+    """Read back what was just written: the same tensors, shapes, dtypes and bytes, one tensor at a time.
+
+    When E == H a format may add the identity E->H projection the source lacked (transformers' layouts always
+    have one), or leave out the identity one the source had (the original code has none): both compute the same.
+    """
+    expected = ckpt.with_projection() if "encoder.projection.kernel" in written.tensors else ckpt
+    written = written.with_projection() if "encoder.projection.kernel" in expected.tensors else written
+    missing = sorted(set(expected.tensors) - set(written.tensors))
+    extra = sorted(set(written.tensors) - set(expected.tensors))
+    if missing or extra:
+        raise BridgeError("missing after reload" if missing else "unexpected after reload", file=where,
+                          tensor=(missing or extra)[0])
+    for key, tensor in written.tensors.items():
+        source = expected.tensors[key]
+        if (tensor.shape, tensor.dtype) != (source.shape, source.dtype):
+            raise BridgeError(f"reloaded as {tensor.dtype}{list(tensor.shape)}", file=where, tensor=key)
+        digest = digests[key] if key in digests else tensor_digest(source.read())
+        if tensor_digest(tensor.read()) != digest:
+            raise BridgeError("differs after reload", file=where, tensor=key)

@@ -315,3 +315,22 @@ def test_every_torch_load_is_weights_only():
         for line in text.splitlines():
             if "torch.load(" in line:
                 assert "weights_only=True" in line, f"{path}: {line}"
+
+
+def test_verification_catches_a_corrupted_write(tmp_path, capsys, monkeypatch):
+    import albert_bridge.formats.hf_pytorch as hf
+
+    real_write = hf.write_safetensors
+
+    def corrupting_write(path, tensors, metadata):
+        real_write(path, tensors, metadata)
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x40  # one bit of the last tensor
+        path.write_bytes(bytes(data))
+
+    monkeypatch.setattr(hf, "write_safetensors", corrupting_write)
+    code, _, err = call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "safetensors")
+    assert code == 3
+    _one_line_error(err, "differs after reload")
+    assert list(tmp_path.iterdir()) == []
+    assert call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "safetensors", "--no-verify")[0] == 0

@@ -70,6 +70,18 @@ def saved(tmp_path, head):
     return tmp_path
 
 
+@pytest.mark.parametrize("fmt, shard", [("safetensors", None), ("pytorch", None), ("safetensors", 30_000),
+                                        ("pytorch", 30_000)], ids=["safetensors", "bin", "sharded-st", "sharded-bin"])
+def test_our_files_in_every_hf_layout_load_in_transformers(tmp_path, head, fmt, shard):
+    get_format(fmt).save(make_checkpoint(head, seed=12), tmp_path, max_shard_size=shard)
+    theirs, info = reference_class(head).from_pretrained(tmp_path, output_loading_info=True)
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []
+    ours = MODEL_FOR_HEAD[head].from_pretrained(tmp_path)
+    inputs = inputs_for(head)
+    with torch.no_grad():
+        assert_outputs_close(ours(**inputs), theirs.eval()(**inputs))
+
+
 def test_our_files_load_in_transformers_with_matching_logits(saved, head):
     theirs, info = reference_class(head).from_pretrained(saved, output_loading_info=True)
     assert info["missing_keys"] == [] and info["unexpected_keys"] == [] and info["mismatched_keys"] == []

@@ -63,8 +63,8 @@ FORMATS: dict[str, Format] = {
         Format("tf", None, "HF TF2 tf_model.h5", marker_files=("tf_model.h5",), issue="issue #4 (TF2 ALBERT)"),
         Format("flax", None, "HF Flax flax_model.msgpack", marker_files=("flax_model.msgpack",),
                issue="issue #5 (Flax ALBERT)"),
-        Format("tf1", None, "original google-research TF1 checkpoint",
-               marker_files=("albert_config.json",), issue="issue #3 (original TF1 checkpoints)"),
+        Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
+               marker_files=("albert_config.json",)),
         Format("onnx", None, "ONNX export", marker_files=("model.onnx",), issue="the ONNX issue"),
     )
 }
@@ -80,11 +80,11 @@ def get_format(name: str) -> Format:
 def detect_format(path: Path) -> Format:
     """The format of a file or directory; announced-but-missing formats say when they arrive."""
     path = Path(path)
+    for fmt in FORMATS.values():
+        if fmt.available and fmt.detect(path):  # some sources are no single file (a TF1 checkpoint prefix)
+            return fmt
     if not path.exists():
         raise BridgeError("no such file or directory", file=path)
-    for fmt in FORMATS.values():
-        if fmt.available and fmt.detect(path):
-            return fmt
     for fmt in FORMATS.values():
         names = {path.name} if path.is_file() else {p.name for p in path.iterdir()}
         if not fmt.available and names & set(fmt.marker_files):
@@ -100,6 +100,4 @@ def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None =
     if config is not None and not isinstance(config, AlbertConfig):
         config = AlbertConfig.from_json_file(config)
     adapter = get_format(fmt) if fmt else detect_format(path)
-    if not path.exists():
-        raise BridgeError("no such file or directory", file=path)
     return adapter.load(path, head, config)

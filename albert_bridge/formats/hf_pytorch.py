@@ -9,7 +9,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -91,10 +91,16 @@ def _to_checkpoint(native: dict[str, LazyTensor], directory: Path, fmt: str, sou
     return ckpt.with_head(head) if head and head is not found_head else ckpt
 
 
-def _shard_paths(weights: Path) -> list[Path]:
-    if weights.name.endswith(".index.json"):
-        return [weights.parent / shard for shard in read_index(weights)]
-    return [weights]
+def _load(path: Path, head: HeadKind | None, config: AlbertConfig | None, fmt: str, weights: Path | None,
+          read: Callable[[Path], dict[str, LazyTensor]]) -> Checkpoint:
+    """One file, or every shard its index lists, then the shared mapping and accounting."""
+    if weights is None:
+        raise BridgeError(f"no {fmt} weights here", file=path)
+    shards = [weights.parent / s for s in read_index(weights)] if weights.name.endswith(".index.json") else [weights]
+    native: dict[str, LazyTensor] = {}
+    for shard in shards:
+        native.update(read(shard))
+    return _to_checkpoint(native, weights.parent, fmt, weights, head, config)
 
 
 # --- model.safetensors -----------------------------------------------------------------------
@@ -112,13 +118,7 @@ def detect_safetensors(path: Path) -> Path | None:
 
 
 def load_safetensors(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    weights = detect_safetensors(path)
-    if weights is None:
-        raise BridgeError(f"no {SAFETENSORS_NAME} here", file=path)
-    native: dict[str, LazyTensor] = {}
-    for shard in _shard_paths(weights):
-        native.update(read_safetensors(shard)[0])
-    return _to_checkpoint(native, weights.parent, "safetensors", weights, head, config)
+    return _load(path, head, config, "safetensors", detect_safetensors(path), lambda f: read_safetensors(f)[0])
 
 
 def save_safetensors(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
@@ -187,13 +187,7 @@ def read_bin(path: Path) -> dict[str, LazyTensor]:
 
 
 def load_bin(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    weights = detect_bin(path)
-    if weights is None:
-        raise BridgeError(f"no {BIN_NAME} here", file=path)
-    native: dict[str, LazyTensor] = {}
-    for shard in _shard_paths(weights):
-        native.update(read_bin(shard))
-    return _to_checkpoint(native, weights.parent, "pytorch", weights, head, config)
+    return _load(path, head, config, "pytorch", detect_bin(path), read_bin)
 
 
 def save_bin(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:

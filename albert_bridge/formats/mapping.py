@@ -30,7 +30,8 @@ def _same(x):
 
 
 def _transpose(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a.T)
+    # A view, not a copy: a load-then-save pair of transposes cancels out, and writers make data contiguous.
+    return a.T
 
 
 IDENTITY = Transform("identity", _same, _same, _same, _same)

@@ -1,5 +1,7 @@
 """safetensors without a framework: lazy reads through `safe_open`, streamed writes one tensor at a time.
 
+Reads open the file for each tensor: `safe_open` memory-maps the whole file, and pages it touched stay in the
+process's resident set until the map is closed, so one long-lived handle would grow to the model's size.
 The safetensors library writes only from a dict of tensors held in memory; a conversion must not hold the
 whole model, so the writer lays out the header from shapes and dtypes first, then streams the bytes.
 """
@@ -34,27 +36,30 @@ def read_safetensors(path: Path) -> tuple[dict[str, LazyTensor], dict[str, str]]
     from safetensors import SafetensorError, safe_open
 
     try:
-        handle = safe_open(str(path), framework="numpy")
-        metadata = handle.metadata() or {}
-        tensors = {}
-        for name in handle.keys():
-            view = handle.get_slice(name)
-            st_dtype = view.get_dtype()
-            if st_dtype not in _FROM_ST:
-                raise BridgeError(f"unsupported dtype {st_dtype}", file=path, tensor=name)
-            tensors[name] = LazyTensor(
-                tuple(view.get_shape()), _np_dtype(_FROM_ST[st_dtype]), _reader(handle, path, name), f"{path}: {name}"
-            )
+        with safe_open(str(path), framework="numpy") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {}
+            for name in handle.keys():
+                view = handle.get_slice(name)
+                st_dtype = view.get_dtype()
+                if st_dtype not in _FROM_ST:
+                    raise BridgeError(f"unsupported dtype {st_dtype}", file=path, tensor=name)
+                tensors[name] = LazyTensor(
+                    tuple(view.get_shape()), _np_dtype(_FROM_ST[st_dtype]), _reader(path, name), f"{path}: {name}"
+                )
     except (SafetensorError, OSError) as exc:
         raise BridgeError(f"not a readable safetensors file ({exc})", file=path) from None
     return tensors, metadata
 
 
-def _reader(handle, path: Path, name: str):
+def _reader(path: Path, name: str):
     def load() -> np.ndarray:
+        from safetensors import safe_open
+
         try:
-            return handle.get_tensor(name)
-        except Exception as exc:  # the library raises several types for damaged data
+            with safe_open(str(path), framework="numpy") as handle:
+                return handle.get_tensor(name)
+        except Exception as exc:  # the library raises several types for damaged or changed files
             raise BridgeError(f"cannot read tensor data ({exc})", file=path, tensor=name) from None
 
     return load

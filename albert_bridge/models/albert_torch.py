@@ -257,10 +257,7 @@ class AlbertPreTrainedModel(nn.Module):
                         config: AlbertConfig | None = None, format: str | None = None,
                         torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
-        path = Path(pretrained_model_name_or_path)
-        if not path.exists():
-            raise OSError(f"{path}: no such file or directory (albert-bridge loads local paths only)")
-        ckpt = load_checkpoint(path, format)
+        ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)  # local paths only: no Hub access
         config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
         for name, value in kwargs.items():
             setattr(config, name, value)
