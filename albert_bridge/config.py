@@ -179,7 +179,8 @@ class AlbertConfig:
     def from_json_file(cls, path: str | os.PathLike) -> "AlbertConfig":
         path = Path(path)
         data = read_json(path)
-        if path.name == ORIGINAL_CONFIG_NAME or ("model_type" not in data and "architectures" not in data):
+        # transformers always writes model_type; the original code never does.
+        if path.name == ORIGINAL_CONFIG_NAME or (isinstance(data, dict) and "model_type" not in data):
             return cls.from_original_dict(data, path)
         return cls.from_dict(data, path)
 

@@ -82,9 +82,10 @@ def convert(
     with atomic_directory(Path(dst), force) as staging:
         for fmt in formats:
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
-        for name, src_path in ckpt.assets.items():
-            if not (staging / name).exists():
-                shutil.copyfile(src_path, staging / name)
+        if any(fmt.hf_layout for fmt in formats):  # tokenizer files under transformers' names
+            for name, src_path in ckpt.assets.items():
+                if not (staging / name).exists():
+                    shutil.copyfile(src_path, staging / name)
         if verify:
             for fmt in formats:
                 _verify(ckpt, digests, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")

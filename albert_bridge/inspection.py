@@ -40,8 +40,24 @@ def describe(src: str, src_format: str | None = None, head: str | None = None) -
         "warnings": ckpt.report.warnings,
         "problems": [{"tensor": p.tensor, "problem": p.message} for p in ckpt.problems()],
         "assets": sorted(ckpt.assets),
+        "tokenizer": _tokenizer(ckpt.assets),
     }
     return info
+
+
+def _tokenizer(assets: dict) -> dict[str, Any] | None:
+    from .errors import BridgeError
+    from .tokenization.files import describe_tokenizer
+
+    model = assets.get("spiece.model") or assets.get("tokenizer.json")
+    if model is None:
+        return None
+    # The directory, when the tokenizer's settings (tokenizer_config.json) sit beside the model.
+    target = model.parent if "tokenizer_config.json" in assets else model
+    try:
+        return describe_tokenizer(target)
+    except BridgeError as exc:
+        return {"error": exc.one_line()}
 
 
 def render_text(info: dict[str, Any]) -> str:
@@ -72,4 +88,12 @@ def render_text(info: dict[str, Any]) -> str:
         lines.append("validation  ok: every tensor present with the shape the config implies")
     if info["assets"]:
         lines.append("assets      " + ", ".join(info["assets"]))
+    tok = info["tokenizer"]
+    if tok and "error" in tok:
+        lines.append(f"tokenizer   unreadable: {tok['error']}")
+    elif tok:
+        pairs = dict(zip(tok["special_tokens"].values(), tok["special_token_ids"].values()))
+        specials = " ".join(f"{token}={i}" for token, i in sorted(pairs.items(), key=lambda p: (p[1] is None, p[1])))
+        lines.append(f"tokenizer   vocab {tok['vocab_size']}, do_lower_case={tok['do_lower_case']}, "
+                     f"keep_accents={tok['keep_accents']}; {specials}")
     return "\n".join(lines)

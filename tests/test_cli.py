@@ -334,3 +334,19 @@ def test_verification_catches_a_corrupted_write(tmp_path, capsys, monkeypatch):
     _one_line_error(err, "differs after reload")
     assert list(tmp_path.iterdir()) == []
     assert call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "safetensors", "--no-verify")[0] == 0
+
+
+def test_tokenizer_is_carried_across_layouts_and_inspected(tmp_path, capsys):
+    spiece = ROOT / "fixtures" / "tokenizer" / "spiece.model"
+    src = _copy_fixture(tmp_path)
+    (src / "spiece.model").write_bytes(spiece.read_bytes())
+    code, out, _ = call(capsys, "inspect", src, "--json")
+    tok = json.loads(out)["tokenizer"]
+    assert tok["vocab_size"] == 1200 and tok["special_token_ids"]["mask_token"] == 4 and tok["do_lower_case"]
+    assert call(capsys, "convert", src, tmp_path / "tf1", "--to", "tf1")[0] == 0
+    assert (tmp_path / "tf1" / "30k-clean.model").read_bytes() == spiece.read_bytes()
+    assert not (tmp_path / "tf1" / "spiece.model").exists()  # one copy, under the original's name
+    assert call(capsys, "convert", tmp_path / "tf1", tmp_path / "hf", "--to", "safetensors")[0] == 0
+    assert (tmp_path / "hf" / "spiece.model").read_bytes() == spiece.read_bytes()
+    code, out, _ = call(capsys, "inspect", tmp_path / "hf")
+    assert "tokenizer   vocab 1200" in out

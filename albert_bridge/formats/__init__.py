@@ -25,6 +25,7 @@ class Format:
     marker_files: tuple[str, ...] = ()  # names that identify it in a directory (used for "not yet" messages)
     needs: str | None = None    # the extra whose framework load/save import
     issue: str = ""
+    hf_layout: bool = True      # keeps tokenizer files under transformers' names (else its save writes its own)
 
     def require(self) -> "Format":
         if self.module is None:
@@ -64,7 +65,7 @@ FORMATS: dict[str, Format] = {
         Format("flax", None, "HF Flax flax_model.msgpack", marker_files=("flax_model.msgpack",),
                issue="issue #5 (Flax ALBERT)"),
         Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
-               marker_files=("albert_config.json",)),
+               marker_files=("albert_config.json",), hf_layout=False),
         Format("onnx", None, "ONNX export", marker_files=("model.onnx",), issue="the ONNX issue"),
     )
 }

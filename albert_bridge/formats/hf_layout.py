@@ -62,7 +62,13 @@ def save_config(ckpt: Checkpoint, directory: Path, prefix: str = "") -> Path:
 
 
 def tokenizer_assets(directory: Path) -> dict[str, Path]:
-    return {name: directory / name for name in TOKENIZER_FILES if (directory / name).is_file()}
+    """Tokenizer files beside the weights, by their transformers name (a lone `*.model` is the spiece model)."""
+    from ..tokenization.files import find_tokenizer_files
+
+    try:
+        return find_tokenizer_files(directory)
+    except BridgeError:  # several *.model candidates: carry only what is named unambiguously
+        return {name: directory / name for name in TOKENIZER_FILES if (directory / name).is_file()}
 
 
 def read_index(index_path: Path) -> dict[str, list[str]]:

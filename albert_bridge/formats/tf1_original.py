@@ -1,0 +1,554 @@
+"""Original google-research ALBERT checkpoints (TF1 tensor bundles), read and written without TensorFlow.
+
+Sources accepted by `load`:
+- a directory with `albert_config.json` and `model.ckpt-*` files. With several checkpoints the one the `checkpoint`
+  file names wins, else the highest step (names without a step only when alone); the choice goes to the warnings;
+- a checkpoint prefix (`dir/model.ckpt-best`) or any of its files (`.index`, `.data-*`, `.meta`);
+- a released `albert_*.tar.gz`, read as a stream and never unpacked to disk. A gzip stream cannot seek, so the
+  archive is decompressed twice: once at load (keeping only the small members - config, index, `checkpoint`,
+  tokenizer model - in memory), and once when the first tensor is read, when every model tensor is read in offset
+  order and kept in memory for the checkpoint's lifetime (optimizer slots are skipped over, never held). Peak memory
+  is therefore the model's size (about 0.9 GB for xxlarge); the tokenizer model goes to a temp file that lives as
+  long as the checkpoint's tensors;
+- a TF-Hub module (`variables/variables.*`, `assets/albert_config.json`, `assets/30k-clean.model`).
+Names under `module/` (a graph that wrapped a hub module) are read as if the prefix were absent.
+
+Head inference: `cls/seq_relationship` -> pretraining; `cls/predictions` alone -> masked-lm; `cls/squad` ->
+question-answering; top-level `output_weights` [C, H] -> sequence-classification, except [1, H], which run_race.py
+and a 1-label STS-B regression both write: it is read as multiple-choice (RACE) unless `head` says
+sequence-classification. `architectures` in albert_config.json (written by `save`) decides before the tensors do.
+The original code always builds the pooler; heads without one in transformers (masked-lm, QA) drop it (reported).
+
+`save` writes what a release holds, `model.ckpt-best.{index,data-00000-of-00001}` and `albert_config.json` in the
+original form, plus a `checkpoint` file (releases have none, and `tf.train.latest_checkpoint` needs one) and the
+tokenizer as `30k-clean.model`. albert_config.json gets only the HF fields the original form cannot express
+(`architectures`, labels, ...); the original `AlbertConfig.from_dict` copies every key, so it ignores them.
+Token classification has no name in the original code: it is written as `cls/token_classification/output_weights`,
+a name no original script restores by mistake. The E->H projection is omitted when E == H, as the original does.
+One data shard only (`max_shard_size` is ignored), no `global_step` and no `.meta` graph.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import struct
+import tarfile
+import tempfile
+import threading
+import weakref
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig
+from ..errors import BridgeError
+from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture
+from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
+from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
+
+PREFIX = "model.ckpt-best"  # the released name
+CHECKPOINT_STATE = "checkpoint"
+TOKENIZER_NAME = "30k-clean.model"
+MODULE_PREFIX = "module/"
+
+_LAYER = "bert/encoder/transformer/group_{g}/inner_group_{k}/"
+_CANON = "encoder.group.{g}.inner.{k}."
+
+
+def _dense(canonical: str, native: str, kernel: Transform = IDENTITY, weights: str = "kernel",
+           bias: str = "bias") -> list[Rule]:
+    return [Rule(f"{canonical}.kernel", f"{native}{weights}", kernel), Rule(f"{canonical}.bias", f"{native}{bias}")]
+
+
+def _norm(canonical: str, native: str) -> list[Rule]:
+    return [Rule(f"{canonical}.gamma", f"{native}/gamma"), Rule(f"{canonical}.beta", f"{native}/beta")]
+
+
+# Kernels are [in, out] like the canonical ones, except `output_weights`, which the original applies with
+# transpose_b: [out, in].
+_BACKBONE_AND_HEADS = [
+    Rule("embeddings.word", "bert/embeddings/word_embeddings"),
+    Rule("embeddings.position", "bert/embeddings/position_embeddings"),
+    Rule("embeddings.token_type", "bert/embeddings/token_type_embeddings"),
+    *_norm("embeddings.norm", "bert/embeddings/LayerNorm"),
+    *_dense("encoder.projection", "bert/encoder/embedding_hidden_mapping_in/"),
+    *_dense(_CANON + "attention.query", _LAYER + "attention_1/self/query/"),
+    *_dense(_CANON + "attention.key", _LAYER + "attention_1/self/key/"),
+    *_dense(_CANON + "attention.value", _LAYER + "attention_1/self/value/"),
+    *_dense(_CANON + "attention.output", _LAYER + "attention_1/output/dense/"),
+    *_norm(_CANON + "attention.norm", _LAYER + "LayerNorm"),
+    *_dense(_CANON + "ffn.intermediate", _LAYER + "ffn_1/intermediate/dense/"),
+    *_dense(_CANON + "ffn.output", _LAYER + "ffn_1/intermediate/output/dense/"),
+    *_norm(_CANON + "ffn.norm", _LAYER + "LayerNorm_1"),
+    *_dense("pooler", "bert/pooler/dense/"),
+    *_dense("head.mlm.transform", "cls/predictions/transform/dense/"),
+    *_norm("head.mlm.norm", "cls/predictions/transform/LayerNorm"),
+    Rule("head.mlm.output_bias", "cls/predictions/output_bias"),
+    *_dense("head.sop", "cls/seq_relationship/", TRANSPOSE, "output_weights", "output_bias"),
+    *_dense("head.qa", "cls/squad/", TRANSPOSE, "output_weights", "output_bias"),
+]
+_SEQUENCE_CLASSIFIER = _dense("head.classifier", "", TRANSPOSE, "output_weights", "output_bias")  # run_classifier/race
+_TOKEN_CLASSIFIER = _dense("head.classifier", "cls/token_classification/", TRANSPOSE, "output_weights", "output_bias")
+
+_SLOTS = r"adam_m|adam_v|lamb_m|lamb_v|Adam|Adam_1|Momentum|Adagrad|RMSProp|RMSProp_1|ExponentialMovingAverage"
+_SKIP = [
+    (rf"/({_SLOTS})$", "optimizer slot"),
+    (r"^(global_step|beta1_power|beta2_power)$", "training state"),
+    (r"^(current_loss_scale|good_steps)$", "mixed-precision loss scale state"),
+]
+
+# Reading accepts both classifier names; writing picks one by head (the first rule for a key wins).
+MAPPING = Mapping(_BACKBONE_AND_HEADS + _SEQUENCE_CLASSIFIER + _TOKEN_CLASSIFIER, skip=_SKIP)
+TOKEN_MAPPING = Mapping(_BACKBONE_AND_HEADS + _TOKEN_CLASSIFIER + _SEQUENCE_CLASSIFIER, skip=_SKIP)
+
+# Bundles that are ALBERT but not Google's layout: refused by name rather than reported as 200 unknown tensors.
+FOREIGN_LAYOUTS = [
+    (re.compile(r"/layer_shared/|^bert/embeddings/word_embeddings_2$"),
+     "a brightmart/albert_zh checkpoint (BERT-like `layer_shared` names)"),
+    (re.compile(r"/\.ATTRIBUTES/|^_CHECKPOINTABLE_OBJECT_GRAPH$|(^|/)layer_with_weights-\d+/"),
+     "a TF2 object-based checkpoint (TF Model Garden / Keras `tf.train.Checkpoint` names)"),
+]
+
+_INDEX = re.compile(r"(.*)\.index\Z")
+_PREFIX_FILE = re.compile(r"(.*)\.(index|meta|data-\d{5}-of-\d{5})\Z")
+_STEP = re.compile(r"-(\d+)\Z")
+
+
+# ---- where the bundle, config and tokenizer come from --------------------------------------------------------------
+
+@dataclass
+class _Source:
+    """A resolved source: a bundle reader plus the files that travel with it."""
+
+    reader: BundleReader
+    where: str                                  # for messages: the prefix, or archive:member prefix
+    config: Callable[[], AlbertConfig] | None   # None: no albert_config.json found
+    assets: dict[str, Path] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    tensor_loader: Callable[[str], Callable[[], np.ndarray]] | None = None  # None: read from `reader` directly
+    keepalive: object = None                    # owns temp files; referenced by every tensor
+
+
+def _choose(prefixes: list[str], state: str | None, where: object) -> tuple[str, list[str]]:
+    """The checkpoint to read among several prefixes (names, same folder) and a note saying why."""
+    if state is not None:
+        match = re.search(r'^\s*model_checkpoint_path:\s*"(.*)"\s*$', state, re.MULTILINE)
+        if not match:
+            raise BridgeError("`checkpoint` file has no model_checkpoint_path", file=where)
+        named = PurePosixPath(match.group(1).replace("\\", "/")).name  # absolute paths go stale when moved
+        if named not in prefixes:
+            raise BridgeError(f"the `checkpoint` file names {named}, which is missing here", file=where)
+        notes = [f"{where}: several checkpoints; using {named}, named by the `checkpoint` file"] if len(prefixes) > 1 else []
+        return named, notes
+    if len(prefixes) == 1:
+        return prefixes[0], []
+    stepped = [p for p in prefixes if _STEP.search(p)]
+    if not stepped:
+        raise BridgeError(f"several checkpoints ({', '.join(sorted(prefixes))}) and no `checkpoint` file: "
+                          "pass the prefix of the one to read", file=where)
+    chosen = max(stepped, key=lambda p: int(_STEP.search(p).group(1)))
+    others = ", ".join(sorted(p for p in prefixes if p != chosen))
+    return chosen, [f"{where}: several checkpoints; using {chosen}, the highest step (also here: {others})"]
+
+
+def _pick_model(names: list[str]) -> str | None:
+    """The SentencePiece model among a folder's file names: the released name first, then any single *.model."""
+    for preferred in (TOKENIZER_NAME, "spiece.model"):
+        if preferred in names:
+            return preferred
+    models = [n for n in names if n.endswith(".model")]
+    return models[0] if len(models) == 1 else None
+
+
+def _is_bundle_index(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            return f.read(8) == struct.pack("<Q", TABLE_MAGIC)
+    except OSError:
+        return False
+
+
+def _config_from_file(path: Path) -> Callable[[], AlbertConfig]:
+    return lambda: AlbertConfig.from_json_file(path)
+
+
+def _local_source(prefix: Path, notes: list[str]) -> _Source:
+    """A prefix on disk; config and tokenizer beside it, or in a hub module's `assets/`."""
+    folder = prefix.parent
+    search = [folder, folder.parent / "assets"] if folder.name == "variables" else [folder]
+    config = next((_config_from_file(d / ORIGINAL_CONFIG_NAME) for d in search if (d / ORIGINAL_CONFIG_NAME).is_file()),
+                  None)
+    assets = {}
+    for d in search:
+        model = _pick_model([p.name for p in d.iterdir() if p.is_file()]) if d.is_dir() else None
+        if model:
+            assets["spiece.model"] = d / model
+            break
+    return _Source(BundleReader(prefix), str(prefix), config, assets, notes)
+
+
+def _resolve_local(path: Path) -> _Source:
+    if path.is_dir():
+        if (path / "variables" / "variables.index").is_file():  # TF-Hub module
+            return _local_source(path / "variables" / "variables", [])
+        prefixes = [m.group(1) for p in path.iterdir() if (m := _INDEX.match(p.name)) and p.is_file()]
+        if not prefixes:
+            raise BridgeError("no TF checkpoint (*.index) here", file=path)
+        state = path / CHECKPOINT_STATE
+        chosen, notes = _choose(prefixes, state.read_text() if state.is_file() else None, path)
+        return _local_source(path / chosen, notes)
+    match = _PREFIX_FILE.match(path.name)
+    prefix = path.with_name(match.group(1)) if match else path
+    if not Path(f"{prefix}.index").is_file():
+        raise BridgeError("no TF checkpoint index (.index) for this prefix", file=path)
+    return _local_source(prefix, [])
+
+
+class _ForwardOnly(io.RawIOBase):
+    """A tar member of a compressed stream as a file that only seeks forwards (skipping bytes), which is all a
+    bundle reader needs when tensors are read in offset order. Seeking to the end reports the size without moving."""
+
+    def __init__(self, raw, size: int):
+        self._raw, self._size, self._pos, self._target = raw, size, 0, 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._target, os.SEEK_END: self._size}[whence]
+        self._target = base + offset
+        return self._target
+
+    def tell(self) -> int:
+        return self._target
+
+    def readinto(self, buffer) -> int:
+        if self._target < self._pos:
+            raise OSError(f"tensor data out of order (needs byte {self._target}, stream is at {self._pos})")
+        while self._pos < self._target:
+            skipped = len(self._raw.read(min(1 << 20, self._target - self._pos)))
+            if not skipped:
+                return 0
+            self._pos += skipped
+        n = self._raw.readinto(buffer) or 0
+        self._pos += n
+        self._target = self._pos
+        return n
+
+
+_STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
+
+
+class _Archive:
+    """A tar archive (any compression) read as a stream; never extracted to disk (see the module docstring)."""
+
+    SMALL = 256 << 20  # index files, configs and tokenizer models are far below this
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.small: dict[str, bytes] = {}  # member name (without ./) -> bytes, for the small members only
+        with self._stream() as tar:
+            for member in self._members(tar):
+                name = self._name(member)
+                base = PurePosixPath(name).name
+                if (base.endswith((".index", ".model")) or base in (ORIGINAL_CONFIG_NAME, CHECKPOINT_STATE)) \
+                        and member.size <= self.SMALL:
+                    self.small[name] = self._guard(lambda m=member: tar.extractfile(m).read())
+
+    @staticmethod
+    def _name(member: tarfile.TarInfo) -> str:
+        name = member.name
+        while name.startswith("./"):
+            name = name[2:]
+        return name
+
+    def _guard(self, fn, tensor: str | None = None):
+        try:
+            return fn()
+        except _STREAM_ERRORS as exc:
+            raise BridgeError(f"not a readable tar archive ({exc})", file=self.path, tensor=tensor) from None
+
+    def _stream(self) -> tarfile.TarFile:
+        return self._guard(lambda: tarfile.open(self.path, mode="r|*"))
+
+    def _members(self, tar: tarfile.TarFile):
+        iterator = iter(tar)
+        while True:
+            member = self._guard(lambda: next(iterator, None))
+            if member is None:
+                return
+            if member.isfile():
+                yield member
+
+    def stream_members(self, wanted: set[str]):
+        """Yield (name, file object) for the wanted members, in archive order, in a fresh pass."""
+        with self._stream() as tar:
+            for member in self._members(tar):
+                name = self._name(member)
+                if name in wanted:
+                    yield name, _ForwardOnly(tar.extractfile(member), member.size)
+
+
+class _ArchiveTensors:
+    """Tensors of a bundle inside an archive: all wanted ones are read in one streaming pass, on first use."""
+
+    def __init__(self, archive: _Archive, index: bytes, member_prefix: str):
+        self.archive, self.index, self.member_prefix = archive, index, member_prefix
+        self.wanted: set[str] = set()
+        self._cache: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def loader(self, name: str) -> Callable[[], np.ndarray]:
+        self.wanted.add(name)
+        return lambda: self._get(name)
+
+    def _get(self, name: str) -> np.ndarray:
+        with self._lock:
+            if self._cache is None:
+                self._cache = self._read_all()
+            return self._cache[name]
+
+    def _read_all(self) -> dict[str, np.ndarray]:
+        where = f"{self.archive.path}:{self.member_prefix}"
+        layout = BundleReader.from_sources(self.index, lambda i: io.BytesIO(), name=where)
+        shards: dict[str, list[str]] = {}
+        for name in self.wanted:
+            entry = layout.entry(name)
+            member = data_shard_path(self.member_prefix, entry.shard_id, layout.num_shards)
+            shards.setdefault(member, []).append(name)
+        out: dict[str, np.ndarray] = {}
+        for member, stream in self.archive.stream_members(set(shards)):
+            names = shards.pop(member)
+            reader = BundleReader.from_sources(self.index, lambda i, s=stream: s, name=where)
+            for name in sorted(names, key=lambda n: reader.entry(n).offset):
+                out[name] = self.archive._guard(lambda n=name, r=reader: r.read(n), tensor=name)
+        if shards:
+            raise BridgeError(f"data shard {min(shards)} is missing from the archive", file=self.archive.path)
+        return out
+
+
+def _archive_source(path: Path) -> _Source:
+    archive = _Archive(path)
+    folders: dict[str, list[str]] = {}
+    for name in archive.small:
+        if m := _INDEX.match(name):
+            parent, base = str(PurePosixPath(m.group(1)).parent), PurePosixPath(m.group(1)).name
+            folders.setdefault(parent, []).append(base)
+    if not folders:
+        raise BridgeError("no TF checkpoint (*.index) in this archive", file=path)
+    if len(folders) > 1:
+        raise BridgeError(f"checkpoints in several folders of the archive ({', '.join(sorted(folders))})", file=path)
+    folder, prefixes = next(iter(folders.items()))
+
+    def member(*parts: str) -> str:
+        return str(PurePosixPath(folder, *parts))  # PurePosixPath(".", "x") is "x"
+
+    state = archive.small.get(member(CHECKPOINT_STATE))
+    chosen, notes = _choose(prefixes, None if state is None else state.decode("utf-8", "replace"), path)
+    search = [folder, str(PurePosixPath(folder).parent / "assets")] if PurePosixPath(folder).name == "variables" \
+        else [folder]
+    config = None
+    for d in search:
+        name = str(PurePosixPath(d, ORIGINAL_CONFIG_NAME))
+        if name in archive.small:
+            config = (lambda raw=archive.small[name], w=f"{path}:{name}": AlbertConfig.from_original_dict(_json(raw, w), w))
+            break
+    keepalive, assets = None, {}
+    for d in search:
+        in_folder = {PurePosixPath(n).name: n for n in archive.small if str(PurePosixPath(n).parent) == d}
+        model = _pick_model(list(in_folder))
+        if model:
+            keepalive = _TempDir()
+            target = keepalive.path / TOKENIZER_NAME
+            target.write_bytes(archive.small[in_folder[model]])
+            assets["spiece.model"] = target
+            break
+    member_prefix = member(chosen)
+    index = archive.small[member_prefix + ".index"]
+    tensors = _ArchiveTensors(archive, index, member_prefix)
+    reader = BundleReader.from_sources(index, lambda i: io.BytesIO(), name=f"{path}:{member_prefix}")
+    return _Source(reader, f"{path}:{member_prefix}", config, assets, notes, tensors.loader, keepalive)
+
+
+class _TempDir:
+    """A temp directory removed when the last tensor holding it goes (or at exit)."""
+
+    def __init__(self):
+        self.path = Path(tempfile.mkdtemp(prefix="albert-bridge-tf1-"))
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
+def _json(raw: bytes, where: str) -> dict:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BridgeError(f"not valid JSON ({exc})", file=where) from None
+
+
+def _is_archive(path: Path) -> bool:
+    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
+
+
+# ---- detect / load -------------------------------------------------------------------------------------------------
+
+def detect(path: Path) -> Path | None:
+    path = Path(path)
+    if _is_archive(path):
+        return path
+    if path.is_dir():
+        if _is_bundle_index(path / "variables" / "variables.index"):
+            return path
+        return path if any(_INDEX.match(p.name) and _is_bundle_index(p) for p in path.iterdir()) else None
+    match = _PREFIX_FILE.match(path.name)
+    prefix = path.with_name(match.group(1)) if match else path
+    return path if _is_bundle_index(Path(f"{prefix}.index")) else None
+
+
+def _refuse_foreign(names: list[str], where: str) -> None:
+    for pattern, layout in FOREIGN_LAYOUTS:
+        hit = next((n for n in names if pattern.search(n)), None)
+        if hit is not None:
+            raise BridgeError(f"this is {layout}, not Google's original ALBERT layout; not supported", file=where,
+                              tensor=hit)
+
+
+def _infer_head(tensors: dict[str, LazyTensor], native_names: set[str], report: LoadReport) -> HeadKind:
+    if "head.sop.kernel" in tensors:
+        return HeadKind.PRETRAINING
+    if "head.mlm.output_bias" in tensors:
+        return HeadKind.MASKED_LM
+    if "head.qa.kernel" in tensors:
+        return HeadKind.QUESTION_ANSWERING
+    kernel = tensors.get("head.classifier.kernel")
+    if kernel is None:
+        return HeadKind.BASE
+    if any(n.startswith("cls/token_classification/") for n in native_names):
+        return HeadKind.TOKEN_CLASSIFICATION
+    if kernel.shape[-1] == 1:
+        report.warnings.append(f"{report.source}: output_weights [1, H] read as RACE multiple choice; pass "
+                               "--head sequence-classification for a 1-label regression head (STS-B)")
+        return HeadKind.MULTIPLE_CHOICE
+    return HeadKind.SEQUENCE_CLASSIFICATION
+
+
+# Where each head's output count lives, as [H, C] canonical kernels.
+_LABELS_FROM = {HeadKind.PRETRAINING: "head.sop.kernel", HeadKind.SEQUENCE_CLASSIFICATION: "head.classifier.kernel",
+                HeadKind.TOKEN_CLASSIFICATION: "head.classifier.kernel", HeadKind.QUESTION_ANSWERING: "head.qa.kernel"}
+
+
+def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
+    path = Path(path)
+    source = _archive_source(path) if _is_archive(path) else _resolve_local(path)
+    reader = source.reader
+    report = LoadReport(format="tf1", source=source.where, warnings=list(source.notes))
+    names = reader.keys()
+    _refuse_foreign(names, source.where)
+
+    native: dict[str, LazyTensor] = {}
+    seen: set[str] = set()
+    for name in names:
+        short = name.removeprefix(MODULE_PREFIX)
+        if short in seen:
+            raise BridgeError(f"present both with and without the {MODULE_PREFIX!r} prefix", file=source.where,
+                              tensor=short)
+        seen.add(short)
+        dtype, shape, _ = reader.info(name)
+        if dtype is None or MAPPING.canonical_name(short) is None:
+            # Not a model tensor: skipped on purpose or unknown, never read (and may be of a dtype we cannot read).
+            why = MAPPING.skip_reason(short)
+            if why:
+                report.skip(name, why)
+            else:
+                report.unknown.append(name)
+            continue
+        load_fn = source.tensor_loader(name) if source.tensor_loader else (lambda n=name: reader.read(n))
+        if source.keepalive is not None:
+            load_fn = (lambda f=load_fn, keep=source.keepalive: f())  # the temp dir lives while tensors do
+        native[short] = LazyTensor(tuple(shape), dtype, load_fn, f"{source.where}: {name}")
+    tensors = MAPPING.to_canonical(native, report)
+
+    if config is None:
+        if source.config is None:
+            raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (pass one with --config)",
+                              file=source.where)
+        config = source.config()
+    config = AlbertConfig.from_dict(config.to_dict())  # a copy: num_labels may change below
+
+    if config.embedding_size == config.hidden_size:
+        for key in ("encoder.projection.kernel", "encoder.projection.bias"):
+            if tensors.pop(key, None) is not None:
+                report.consumed -= 1
+                report.skip(MAPPING.native_name(key, HeadKind.BASE)[0], "unused: the original code has no E->H "
+                            "projection when E == H")
+                report.warnings.append(f"{source.where}: {MAPPING.native_name(key, HeadKind.BASE)[0]} present "
+                                       "although E == H; ignored, as the original code ignores it")
+
+    found = next((h for h in map(head_from_architecture, config.architectures or ()) if h), None)
+    head = head or found or _infer_head(tensors, set(native), report)
+    config.architectures = None  # the head lives in Checkpoint.head; writers name it again
+    keep = expected_tensors(config, head)
+    for key in sorted(set(tensors) - set(keep)):
+        tensors.pop(key)
+        report.skip(key, f"not part of head {head.value}")
+    labels_from = tensors.get(_LABELS_FROM.get(head, ""))
+    if labels_from is not None and len(labels_from.shape) == 2:
+        config.num_labels = labels_from.shape[1]
+    return Checkpoint(config, head, tensors, report, source.assets)
+
+
+# ---- save ----------------------------------------------------------------------------------------------------------
+
+def original_config(config: AlbertConfig, head: HeadKind) -> dict:
+    """albert_config.json: the original keys, then only the HF fields the original form cannot express."""
+    data = config.to_original_dict()
+    plain = AlbertConfig.from_original_dict(data).to_dict()
+    for key, value in config.to_dict().items():
+        if key not in data and key != "architectures" and plain.get(key) != value:
+            data[key] = value
+    data["architectures"] = [ARCHITECTURES[head]]
+    return data
+
+
+def _without_identity_projection(ckpt: Checkpoint) -> dict[str, LazyTensor]:
+    """The original code has no projection when E == H: omit an identity one, refuse any other."""
+    tensors = dict(ckpt.tensors)
+    if ckpt.config.embedding_size != ckpt.config.hidden_size or "encoder.projection.kernel" not in tensors:
+        return tensors
+    kernel = tensors.pop("encoder.projection.kernel").read().astype(np.float32)
+    bias = tensors.pop("encoder.projection.bias", None)
+    bias = np.zeros(1, np.float32) if bias is None else bias.read().astype(np.float32)
+    if not (np.array_equal(kernel, np.eye(len(kernel), dtype=np.float32)) and not bias.any()):
+        raise BridgeError("embedding_size == hidden_size but the E->H projection is not the identity; the original "
+                          "code has no projection then, so a TF1 checkpoint cannot express it",
+                          tensor="encoder.projection.kernel")
+    return tensors
+
+
+def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
+    directory = Path(directory)
+    config_path = directory / ORIGINAL_CONFIG_NAME
+    config_text = json.dumps(original_config(ckpt.config, ckpt.head), indent=2) + "\n"  # refuses exact-erf gelu
+    mapping = TOKEN_MAPPING if ckpt.head is HeadKind.TOKEN_CLASSIFICATION else MAPPING
+    native = mapping.to_native(_without_identity_projection(ckpt), ckpt.head)
+    prefix = directory / PREFIX
+    write_bundle(prefix, {name: tensor.read for name, tensor in native.items()})  # one tensor in memory at a time
+    config_path.write_text(config_text)
+    state = directory / CHECKPOINT_STATE
+    state.write_text(f'model_checkpoint_path: "{PREFIX}"\nall_model_checkpoint_paths: "{PREFIX}"\n')
+    written = [Path(f"{prefix}.index"), Path(data_shard_path(prefix, 0, 1)), config_path, state]
+    if "spiece.model" in ckpt.assets:
+        shutil.copyfile(ckpt.assets["spiece.model"], directory / TOKENIZER_NAME)
+        written.append(directory / TOKENIZER_NAME)
+    return written

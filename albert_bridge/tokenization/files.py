@@ -1,0 +1,233 @@
+"""Finding and describing tokenizer files on disk (standard library only; no sentencepiece/tokenizers import).
+
+Used by `from_pretrained` and the CLI. Only local paths are accepted: nothing here touches the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import os
+import pathlib
+from typing import Any
+
+from albert_bridge.errors import BridgeError
+from albert_bridge.tokenization.common import (
+    CONFIG_FILE,
+    CONFIG_KEYS,
+    DEFAULT_SPECIAL_TOKENS,
+    SPECIAL_TOKEN_ATTRS,
+    SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    digit_comma_applies,
+)
+from albert_bridge.tokenization.spm_model import CONTROL, NORMAL, UNIGRAM, UNKNOWN, USER_DEFINED, SpmModel
+
+
+def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:
+    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json exist.
+
+    The SentencePiece model is `spiece.model`, else the only `*.model` file (the original TF1 release
+    calls it `30k-clean.model`); several candidate `*.model` files without a `spiece.model` is an error.
+    """
+    directory = pathlib.Path(directory)
+    if not directory.is_dir():
+        raise BridgeError("not a directory", file=directory)
+    found: dict[str, pathlib.Path] = {}
+    spiece = directory / VOCAB_FILE
+    if spiece.is_file():
+        found[VOCAB_FILE] = spiece
+    else:
+        models = sorted(p for p in directory.glob("*.model") if p.is_file())
+        if len(models) > 1:
+            names = ", ".join(p.name for p in models)
+            raise BridgeError(f"several SentencePiece model candidates ({names}); name one of them", file=directory)
+        if models:
+            found[VOCAB_FILE] = models[0]
+    for name in (TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE):
+        if (directory / name).is_file():
+            found[name] = directory / name
+    return found
+
+
+def _read_json(path: pathlib.Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BridgeError(f"cannot read JSON: {exc}", file=path) from exc
+    if not isinstance(data, dict):
+        raise BridgeError("expected a JSON object", file=path)
+    return data
+
+
+def _flags_from_tokenizer_json(data: dict[str, Any]) -> dict[str, bool]:
+    """do_lower_case / keep_accents guessed from a tokenizer.json normalizer (when no config says)."""
+    kinds: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "type" in node:
+                kinds.add(node["type"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data.get("normalizer"))
+    return {"do_lower_case": "Lowercase" in kinds, "keep_accents": not ({"NFKD", "StripAccents"} & kinds)}
+
+
+@dataclasses.dataclass
+class TokenizerSource:
+    vocab_file: pathlib.Path | None
+    tokenizer_file: pathlib.Path | None
+    init_kwargs: dict[str, Any]
+    files: dict[str, pathlib.Path]
+
+
+def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
+    """A local directory or file -> which model file to load and the constructor arguments saved with it."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise BridgeError(
+            "no such file or directory; from_pretrained reads local paths only (a directory with spiece.model "
+            "or tokenizer.json, or a .model file) and never downloads",
+            file=path,
+        )
+    if path.is_file():
+        if path.name.endswith(".json"):
+            return TokenizerSource(None, path, _flags_from_tokenizer_json(_read_json(path)), {TOKENIZER_FILE: path})
+        return TokenizerSource(path, None, {}, {VOCAB_FILE: path})
+    files = find_tokenizer_files(path)
+    if VOCAB_FILE not in files and TOKENIZER_FILE not in files:
+        raise BridgeError(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file or {TOKENIZER_FILE}", file=path)
+    init: dict[str, Any] = {}
+    if VOCAB_FILE not in files:
+        init.update(_flags_from_tokenizer_json(_read_json(files[TOKENIZER_FILE])))
+    config = _read_json(files[CONFIG_FILE]) if CONFIG_FILE in files else {}
+    special_map = _read_json(files[SPECIAL_TOKENS_MAP_FILE]) if SPECIAL_TOKENS_MAP_FILE in files else {}
+    init.update({k: config[k] for k in CONFIG_KEYS if config.get(k) is not None})
+    # lstrip/rstrip flags of special tokens live in added_tokens_decoder (transformers >= 4.34).
+    flags = {
+        entry["content"]: entry
+        for entry in (config.get("added_tokens_decoder") or {}).values()
+        if isinstance(entry, dict) and "content" in entry
+    }
+    for attr in SPECIAL_TOKEN_ATTRS:
+        value = config.get(attr, special_map.get(attr))
+        if value is None:
+            continue
+        content = value["content"] if isinstance(value, dict) else value
+        if content in flags:
+            value = {"content": content, "lstrip": flags[content].get("lstrip", False),
+                     "rstrip": flags[content].get("rstrip", False)}
+        init[attr] = value
+    return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files)
+
+
+def spm_model_from_tokenizer_json(tokenizer_file: str | os.PathLike) -> SpmModel:
+    """Rebuild the SentencePiece model a Unigram tokenizer.json was converted from.
+
+    Piece types come from the added tokens (special -> control, others -> user-defined); transformers'
+    digit-comma penalty (-100 on pieces like '▁9,') is undone, since no real unigram score is that low.
+    """
+    path = pathlib.Path(tokenizer_file)
+    data = _read_json(path)
+    model = data.get("model") or {}
+    if model.get("type") != "Unigram":
+        raise BridgeError(f"expected a Unigram model, got {model.get('type')!r}", file=path)
+    vocab = model.get("vocab") or []
+    unk_id = model.get("unk_id")
+    if unk_id is None:
+        raise BridgeError("Unigram model without unk_id", file=path)
+    added = {t["id"]: t for t in data.get("added_tokens") or [] if t.get("id", -1) < len(vocab)}
+    pieces, scores, types = [], [], []
+    for i, (piece, score) in enumerate(vocab):
+        if i == unk_id:
+            kind = UNKNOWN
+        elif i in added:
+            kind = CONTROL if added[i].get("special") else USER_DEFINED
+        else:
+            kind = NORMAL
+        if kind == NORMAL and digit_comma_applies(piece) and score <= -100.0:
+            score += 100.0
+        pieces.append(piece)
+        scores.append(float(score) if kind == NORMAL else 0.0)
+        types.append(kind)
+    charsmap = b""
+    prepend, split = True, True
+
+    def walk(node: Any) -> None:
+        nonlocal charsmap
+        if isinstance(node, dict):
+            if node.get("type") == "Precompiled" and node.get("precompiled_charsmap"):
+                charsmap = base64.b64decode(node["precompiled_charsmap"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data.get("normalizer"))
+    pre = data.get("pre_tokenizer") or {}
+    metas = [pre] if pre.get("type") == "Metaspace" else [p for p in pre.get("pretokenizers", []) or []
+                                                          if p.get("type") == "Metaspace"]
+    if metas:
+        prepend = metas[0].get("prepend_scheme", "always") != "never" and metas[0].get("add_prefix_space", True)
+        split = metas[0].get("split", True)
+    ids = {p: i for i, p in enumerate(pieces)}
+    return SpmModel(
+        pieces=pieces,
+        scores=scores,
+        types=types,
+        unk_id=unk_id,
+        bos_id=-1,
+        eos_id=-1,
+        pad_id=ids.get(DEFAULT_SPECIAL_TOKENS["pad_token"], -1),
+        split_by_whitespace=bool(split),
+        normalizer_name="nmt_nfkc" if charsmap else "identity",
+        precompiled_charsmap=charsmap,
+        add_dummy_prefix=bool(prepend),
+    )
+
+
+def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
+    """Summary of a tokenizer directory or model file: vocab size, special token ids, flags, files.
+
+    Reads the SentencePiece proto with our own decoder (no sentencepiece import) or, when only a
+    tokenizer.json exists, the JSON.
+    """
+    source = resolve_tokenizer_source(path)
+    if source.vocab_file is not None:
+        try:
+            model = SpmModel.parse(source.vocab_file.read_bytes())
+        except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=source.vocab_file) from exc
+        origin = str(source.vocab_file)
+    else:
+        model = spm_model_from_tokenizer_json(source.tokenizer_file)
+        origin = str(source.tokenizer_file)
+    ids = model.piece_to_id()
+    settings = {"do_lower_case": True, "remove_space": True, "keep_accents": False, **source.init_kwargs}
+    special_tokens, special_ids = {}, {}
+    for attr in SPECIAL_TOKEN_ATTRS:
+        value = settings.get(attr, DEFAULT_SPECIAL_TOKENS[attr])
+        content = value["content"] if isinstance(value, dict) else value
+        special_tokens[attr] = content
+        special_ids[attr] = ids.get(content)
+    return {
+        "source": origin,
+        "vocab_size": len(model.pieces),
+        "model_type": "unigram" if model.model_type == UNIGRAM else f"sentencepiece model_type {model.model_type}",
+        "special_tokens": special_tokens,
+        "special_token_ids": special_ids,
+        "do_lower_case": bool(settings["do_lower_case"]),
+        "remove_space": bool(settings["remove_space"]),
+        "keep_accents": bool(settings["keep_accents"]),
+        "model_max_length": settings.get("model_max_length"),
+        "normalizer": model.normalizer_name or None,
+        "files": {name: str(p) for name, p in source.files.items()},
+    }

@@ -1,0 +1,111 @@
+"""AlbertTokenizer: SentencePiece-backed, the reference behaviour (transformers 4.57's AlbertTokenizer)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Any
+
+from albert_bridge.errors import BridgeError
+from albert_bridge.tokenization.common import SPIECE_UNDERLINE, AlbertTokenizerBase, digit_comma_applies
+from albert_bridge.tokenization.spm_model import SpmModel
+
+
+def load_sentencepiece(model: SpmModel):
+    """A SentencePieceProcessor for the model bytes (sentencepiece is imported only here)."""
+    try:
+        import sentencepiece as spm
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BridgeError("the ALBERT tokenizer needs `sentencepiece` (pip install 'albert-bridge[text]')") from exc
+    processor = spm.SentencePieceProcessor()
+    processor.LoadFromSerializedProto(model.serialize())
+    return processor
+
+
+class AlbertTokenizer(AlbertTokenizerBase):
+    """ALBERT tokenizer on SentencePiece; ids, tokens and decoding match transformers' AlbertTokenizer.
+
+    Args mirror transformers: `AlbertTokenizer("spiece.model", do_lower_case=True, remove_space=True,
+    keep_accents=False, ...)`; `AlbertTokenizer.from_pretrained(directory_or_model_file)` reads local files only.
+    """
+
+    def __init__(
+        self,
+        vocab_file: str | os.PathLike | None = None,
+        do_lower_case: bool = True,
+        remove_space: bool = True,
+        keep_accents: bool = False,
+        bos_token: Any = "[CLS]",
+        eos_token: Any = "[SEP]",
+        unk_token: Any = "<unk>",
+        sep_token: Any = "[SEP]",
+        pad_token: Any = "<pad>",
+        cls_token: Any = "[CLS]",
+        mask_token: Any = "[MASK]",
+        *,
+        spm_model: SpmModel | None = None,
+        **kwargs: Any,
+    ):
+        if spm_model is None:
+            if vocab_file is None:
+                raise BridgeError("AlbertTokenizer needs a vocab_file (spiece.model)")
+            path = pathlib.Path(vocab_file)
+            try:
+                spm_model = SpmModel.parse(path.read_bytes())
+            except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
+                raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=path) from exc
+        super().__init__(
+            spm_model,
+            do_lower_case=do_lower_case,
+            remove_space=remove_space,
+            keep_accents=keep_accents,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            unk_token=unk_token,
+            sep_token=sep_token,
+            pad_token=pad_token,
+            cls_token=cls_token,
+            mask_token=mask_token,
+            vocab_file=vocab_file,
+            **kwargs,
+        )
+        self.sp_model = load_sentencepiece(spm_model)
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["sp_model"] = None  # the processor is not picklable; rebuilt from the model bytes
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.sp_model = load_sentencepiece(self.spm_model)
+
+    def _tokenize(self, text: str) -> list[str]:
+        """AlbertTokenizer._tokenize: preprocess, SentencePiece, then the digit-comma rule."""
+        pieces = self.sp_model.encode(self.preprocess_text(text), out_type=str)
+        new_pieces: list[str] = []
+        for piece in pieces:
+            if digit_comma_applies(piece):
+                # '9,9' -> ['▁9', ',', '9'] instead of ['▁9,', '9'] (BERT's number handling).
+                cur = self.sp_model.EncodeAsPieces(piece[:-1].replace(SPIECE_UNDERLINE, ""))
+                if piece[0] != SPIECE_UNDERLINE and cur[0][0] == SPIECE_UNDERLINE:
+                    if len(cur[0]) == 1:
+                        cur = cur[1:]
+                    else:
+                        cur[0] = cur[0][1:]
+                cur.append(piece[-1])
+                new_pieces.extend(cur)
+            else:
+                new_pieces.append(piece)
+        return new_pieces
+
+    def _segment_pieces(self, segment: str) -> list[str]:
+        return self._tokenize(segment)
+
+    def _encode_segments(self, segments: list[str]) -> list[list[int]]:
+        # Pieces -> ids through the vocabulary, as transformers does: an unknown surface ('☃') maps to <unk>.
+        to_id = self.sp_model.piece_to_id
+        return [[to_id(p) for p in self._tokenize(seg)] for seg in segments]
+
+    def _decode_pieces(self, pieces: list[str]) -> str:
+        return self.sp_model.decode(pieces)
