@@ -7,7 +7,6 @@ import sys
 import zipfile
 
 import numpy as np
-import pytest
 import torch
 
 from albert_bridge.cli import main

@@ -35,6 +35,7 @@ def test_unknown_name():
 
 
 def test_import_is_lazy():
-    code = "import sys, albert_bridge; albert_bridge.AlbertConfig; print(sorted(m for m in ('torch','tensorflow','jax') if m in sys.modules))"
+    code = ("import sys, albert_bridge; albert_bridge.AlbertConfig; "
+            "print(sorted(m for m in ('torch', 'tensorflow', 'jax') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr

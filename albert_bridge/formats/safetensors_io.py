@@ -79,7 +79,7 @@ def write_safetensors(path: Path, tensors: Sequence[tuple[str, LazyTensor]], met
     with open(path, "wb") as out:
         out.write(struct.pack("<Q", len(encoded)))
         out.write(encoded)
-        for name, tensor in tensors:
+        for _, tensor in tensors:
             array = tensor.read()
             if array.dtype.byteorder == ">":
                 array = array.astype(array.dtype.newbyteorder("<"))

@@ -363,7 +363,7 @@ def _archive_source(path: Path) -> _Source:
     for d in search:
         name = str(PurePosixPath(d, ORIGINAL_CONFIG_NAME))
         if name in archive.small:
-            config = (lambda raw=archive.small[name], w=f"{path}:{name}": AlbertConfig.from_original_dict(_json(raw, w), w))
+            config = (lambda raw=archive.small[name], w=f"{path}:{name}": AlbertConfig.from_original_dict(_json(raw, w), w))  # noqa: E731
             break
     keepalive, assets = None, {}
     for d in search:
@@ -475,7 +475,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
             continue
         load_fn = source.tensor_loader(name) if source.tensor_loader else (lambda n=name: reader.read(n))
         if source.keepalive is not None:
-            load_fn = (lambda f=load_fn, keep=source.keepalive: f())  # the temp dir lives while tensors do
+            load_fn = (lambda f=load_fn, keep=source.keepalive: f())  # noqa: E731 - the temp dir lives while tensors do
         native[short] = LazyTensor(tuple(shape), dtype, load_fn, f"{source.where}: {name}")
     tensors = MAPPING.to_canonical(native, report)
 

@@ -216,7 +216,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         max_score = max(normal, default=0.0)
         min_score = min(normal, default=0.0)
         vocab = []
-        for i, (piece, score, kind) in enumerate(zip(model.pieces, model.scores, model.types)):
+        for piece, score, kind in zip(model.pieces, model.scores, model.types):
             if kind == NORMAL:
                 vocab.append((piece, score))
             elif kind == USER_DEFINED:
