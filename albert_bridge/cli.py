@@ -85,8 +85,8 @@ class _progress_bar:
         self.bar = click.progressbar(length=1, label="converting", file=sys.stderr)
         self.bar.__enter__()
 
-        def tick(nbytes: int) -> None:
-            self.bar.length = max(self.bar.length, self.bar.pos + nbytes)
+        def tick(nbytes: int, total: int) -> None:
+            self.bar.length = total
             self.bar.update(nbytes)
 
         return tick

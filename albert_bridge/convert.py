@@ -67,7 +67,7 @@ def convert(
     max_shard_size: int | None = None,
     verify: bool = True,
     allow_unused: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,  # (bytes just written, bytes to write in all)
 ) -> ConversionResult:
     formats = [get_format(name).require() for name in to]
     ckpt = load(src, src_format, head, config)
@@ -78,7 +78,8 @@ def convert(
     ckpt = ckpt.cast(dtype).validate()
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
     digests: dict[str, bytes] = {}
-    recording = _recording(ckpt, digests, progress)
+    total = ckpt.nbytes() * len(formats)
+    recording = _recording(ckpt, digests, progress and (lambda n: progress(n, total)))
     with atomic_directory(Path(dst), force) as staging:
         for fmt in formats:
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]

@@ -185,3 +185,11 @@ def test_parse_size():
     assert parse_size("0") is None
     with pytest.raises(ValueError):
         parse_size("lots")
+
+
+def test_progress_counts_every_byte_written(tmp_path):
+    ckpt = make_checkpoint(HeadKind.PRETRAINING, seed=1)
+    get_format("safetensors").save(ckpt, tmp_path / "src")
+    seen = []
+    convert(tmp_path / "src", tmp_path / "out", ["safetensors", "canonical"], progress=lambda n, total: seen.append((n, total)))
+    assert sum(n for n, _ in seen) == 2 * ckpt.nbytes() == seen[-1][1]
