@@ -7,6 +7,7 @@ import sys
 import zipfile
 
 import numpy as np
+import pytest
 import torch
 
 from albert_bridge.cli import main
@@ -349,3 +350,32 @@ def test_tokenizer_is_carried_across_layouts_and_inspected(tmp_path, capsys):
     assert (tmp_path / "hf" / "spiece.model").read_bytes() == spiece.read_bytes()
     code, out, _ = call(capsys, "inspect", tmp_path / "hf")
     assert "tokenizer   vocab 1200" in out
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.001, 0.01, 0.3, 0.9999])
+def test_truncation_anywhere_is_one_line_exit_3(tmp_path, capsys, fraction):
+    for fmt, name in (("safetensors", "model.safetensors"), ("pytorch", "pytorch_model.bin"),
+                      ("canonical", "albert.canonical.safetensors")):
+        src = tmp_path / fmt
+        get_format(fmt).save(make_checkpoint(HeadKind.MASKED_LM, seed=2), src)
+        data = (src / name).read_bytes()
+        (src / name).write_bytes(data[: int(len(data) * fraction)])
+        code, _, err = call(capsys, "convert", src, tmp_path / f"out-{fmt}", "--to", "safetensors")
+        assert code == 3, (fmt, err)
+        _one_line_error(err, name)
+        assert not (tmp_path / f"out-{fmt}").exists()
+
+
+def test_random_header_bytes_never_traceback(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    src = _copy_fixture(tmp_path)
+    original = (src / "model.safetensors").read_bytes()
+    for trial in range(25):
+        data = bytearray(original)
+        for position in rng.integers(0, 600, size=3):  # the JSON header
+            data[position] = int(rng.integers(0, 256))
+        (src / "model.safetensors").write_bytes(bytes(data))
+        code, _, err = call(capsys, "convert", src, tmp_path / f"o{trial}", "--to", "canonical")
+        assert code in (0, 3) and "Traceback" not in err, err
+        if code == 3:
+            _one_line_error(err)
