@@ -32,8 +32,6 @@ _EXPORTS: dict[str, str] = {
     **{f"TFAlbert{h}": _TF for h in _HEADS},
     **{f"FlaxAlbert{h}": _FLAX for h in _HEADS},
 }
-# Backends that arrive with later issues say so instead of a bare ModuleNotFoundError.
-_PENDING = {_TF: "the TF2 backend (issue #4)", _FLAX: "the Flax backend (issue #5)"}
 
 __all__ = sorted(_EXPORTS)
 
@@ -42,13 +40,7 @@ def __getattr__(name: str) -> Any:
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'albert_bridge' has no attribute {name!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name and module_name in _PENDING:
-            raise ImportError(f"{name} is not available yet: it arrives with {_PENDING[module_name]}") from None
-        raise
-    return getattr(module, name)
+    return getattr(importlib.import_module(module_name), name)
 
 
 def __dir__() -> list[str]:

@@ -55,9 +55,11 @@ def load_config_and_head(directory: Path, canonical_keys: set[str],
     return config, infer_head(set(canonical_keys))
 
 
-def save_config(ckpt: Checkpoint, directory: Path, prefix: str = "") -> Path:
+def save_config(ckpt: Checkpoint, directory: Path) -> Path:
+    """config.json with `architectures` as transformers writes it from every framework (no TF/Flax prefix),
+    so one config serves a directory that holds several formats."""
     config = AlbertConfig.from_dict(ckpt.config.to_dict())
-    config.architectures = [prefix + ARCHITECTURES[ckpt.head]]
+    config.architectures = [ARCHITECTURES[ckpt.head]]
     return config.save_pretrained(directory)
 
 

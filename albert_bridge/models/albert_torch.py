@@ -258,6 +258,8 @@ class AlbertPreTrainedModel(nn.Module):
                         torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
         ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)  # local paths only: no Hub access
+        for warning in ckpt.report.warnings:  # e.g. a file whose two MLM biases disagree
+            warnings.warn(warning, stacklevel=2)
         config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
         for name, value in kwargs.items():
             setattr(config, name, value)

@@ -1,0 +1,760 @@
+"""ALBERT in TensorFlow 2 / Keras 3: the seven TF classes of the ALBERT documentation, with transformers' names.
+
+Keras 3 on the TensorFlow backend (no tf-keras): importing this module imports TensorFlow and Keras, nothing else
+does. Call arguments, outputs (field names, `return_dict=False` tuples) and losses (shapes included) follow
+transformers' TF classes. Weights come from any format through the canonical checkpoint: every variable has the
+name transformers' Keras 2 model gives it (`albert/encoder/albert_layer_groups_._0/albert_layers_._1/ffn/kernel:0`,
+model name left out), and the `tf_model.h5` adapter's mapping table maps those names to canonical keys. The model
+knows no file format: `save_pretrained` is `to_checkpoint()` plus the adapter's `save`.
+
+Differences from transformers' TF classes, all deliberate:
+- `head_mask` works (transformers' TF raises NotImplementedError), applied as our PyTorch model applies it;
+- one MLM output bias (the canonical `head.mlm.output_bias`), stored as `predictions/decoder/bias`;
+- the question-answering loss ignores positions outside the sequence (as the PyTorch loss does) instead of failing;
+- sequence classification computes a per-example binary cross-entropy for multi-label problems
+  (`problem_type="multi_label_classification"` or float labels), which transformers' TF classes lack.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import math
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..config import AlbertConfig
+from ..errors import BridgeError
+from ..formats import get_format
+from ..formats import load as load_checkpoint
+from ..formats.hf_keras_h5 import MAPPING
+from ..schema import HeadKind
+from .outputs import (
+    AlbertForPreTrainingOutput,
+    BaseModelOutput,
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+
+if keras.backend.backend() != "tensorflow":
+    raise ImportError(f"albert_bridge's TF classes need Keras 3 on the TensorFlow backend, not "
+                      f"{keras.backend.backend()!r} (set KERAS_BACKEND=tensorflow before Keras is imported)")
+
+
+@dataclass
+class TFAlbertForPreTrainingOutput(AlbertForPreTrainingOutput):
+    """transformers' TFAlbertForPreTrainingOutput: loss, prediction_logits, sop_logits, hidden_states, attentions."""
+
+
+def _gelu_new(x):
+    # Written out as transformers' gelu_new is, so logits agree to the last bits.
+    return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
+
+
+def _gelu_fast(x):
+    return 0.5 * x * (1.0 + tf.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
+
+
+ACTIVATIONS = {
+    "gelu": lambda x: tf.nn.gelu(x, approximate=False),
+    "gelu_new": _gelu_new,
+    "gelu_pytorch_tanh": lambda x: tf.nn.gelu(x, approximate=True),
+    "gelu_fast": _gelu_fast,
+    "relu": tf.nn.relu,
+    "silu": tf.nn.silu,
+    "swish": tf.nn.silu,
+    "tanh": tf.tanh,
+}
+
+# The additive mask for padded keys: the original code's and transformers' TF value.
+MASK_VALUE = -10000.0
+
+
+def _init(config: AlbertConfig):
+    return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+
+
+def _dense(units: int, config: AlbertConfig, name: str, inputs: int, activation=None) -> keras.layers.Dense:
+    layer = keras.layers.Dense(units, activation=activation, kernel_initializer=_init(config), name=name)
+    layer.build((None, inputs))
+    return layer
+
+
+def _norm(config: AlbertConfig, name: str, size: int) -> keras.layers.LayerNormalization:
+    layer = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name)
+    layer.build((None, size))
+    return layer
+
+
+def named_variables(layer: keras.layers.Layer, prefix: str = "") -> dict[str, Any]:
+    """Variables by the names transformers' Keras 2 model gives them: layer names joined, `:0` appended.
+
+    Our layers list their sublayers in `CHILDREN` (attribute names; lists expand) and name their own variables in
+    `OWN` (local path -> attribute); Keras' Dense and LayerNormalization name theirs kernel/bias, gamma/beta."""
+    base = f"{prefix}{layer.name}/"
+    if not hasattr(layer, "CHILDREN"):
+        return {f"{base}{v.name}:0": v for v in layer.weights}
+    out = {f"{base}{local}:0": getattr(layer, attr) for local, attr in getattr(layer, "OWN", {}).items()}
+    for attr in layer.CHILDREN:
+        child = getattr(layer, attr)
+        for sub in child if isinstance(child, (list, tuple)) else [child]:
+            if sub is not None:
+                out.update(named_variables(sub, base))
+    return out
+
+
+class TFAlbertEmbeddings(keras.layers.Layer):
+    CHILDREN = ("LayerNorm",)
+    OWN = {"word_embeddings/weight": "weight", "token_type_embeddings/embeddings": "token_type_embeddings",
+           "position_embeddings/embeddings": "position_embeddings"}
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.weight = self.add_weight(shape=(config.vocab_size, config.embedding_size), initializer=_init(config),
+                                      name="weight")
+        self.token_type_embeddings = self.add_weight(shape=(config.type_vocab_size, config.embedding_size),
+                                                     initializer=_init(config), name="embeddings")
+        self.position_embeddings = self.add_weight(shape=(config.max_position_embeddings, config.embedding_size),
+                                                   initializer=_init(config), name="embeddings")
+        self.LayerNorm = _norm(config, "LayerNorm", config.embedding_size)
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.built = True
+
+    def call(self, input_ids=None, position_ids=None, token_type_ids=None, inputs_embeds=None, training=False):
+        if input_ids is not None:
+            if tf.executing_eagerly():  # TF on GPU would silently gather zeros for out-of-range ids
+                tf.debugging.assert_less(tf.cast(input_ids, tf.int64), tf.constant(self.config.vocab_size, tf.int64),
+                                         message="input_ids must be smaller than the vocabulary size")
+            inputs_embeds = tf.gather(self.weight, input_ids)
+        shape = tf.shape(inputs_embeds)[:-1]
+        if position_ids is None:
+            position_ids = tf.range(shape[1])[None, :]
+        if token_type_ids is None:
+            token_type_ids = tf.zeros(shape, dtype=tf.int32)
+        embeddings = (inputs_embeds + tf.gather(self.position_embeddings, position_ids)
+                      + tf.gather(self.token_type_embeddings, token_type_ids))
+        return self.dropout(self.LayerNorm(embeddings), training=training)
+
+
+class TFAlbertAttention(keras.layers.Layer):
+    CHILDREN = ("query", "key", "value", "dense", "LayerNorm")
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        if config.hidden_size % config.num_attention_heads:
+            raise ValueError(f"hidden_size {config.hidden_size} is not a multiple of the number of attention heads "
+                             f"{config.num_attention_heads}")
+        self.num_attention_heads = config.num_attention_heads
+        self.attention_head_size = config.hidden_size // config.num_attention_heads
+        self.all_head_size = self.num_attention_heads * self.attention_head_size
+        h = config.hidden_size
+        self.query = _dense(self.all_head_size, config, "query", h)
+        self.key = _dense(self.all_head_size, config, "key", h)
+        self.value = _dense(self.all_head_size, config, "value", h)
+        self.dense = _dense(h, config, "dense", h)
+        self.LayerNorm = _norm(config, "LayerNorm", h)
+        self.attention_dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+        self.output_dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.built = True
+
+    def _heads(self, x, batch):
+        x = tf.reshape(x, (batch, -1, self.num_attention_heads, self.attention_head_size))
+        return tf.transpose(x, (0, 2, 1, 3))
+
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
+        batch = tf.shape(hidden_states)[0]
+        q, k, v = (self._heads(layer(hidden_states), batch) for layer in (self.query, self.key, self.value))
+        scores = tf.matmul(q, k, transpose_b=True) / tf.cast(math.sqrt(self.attention_head_size), q.dtype)
+        if attention_mask is not None:
+            scores = scores + attention_mask
+        probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
+        if head_mask is not None:
+            probs = probs * head_mask
+        context = tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3))
+        context = tf.reshape(context, (batch, -1, self.all_head_size))
+        output = self.LayerNorm(hidden_states + self.output_dropout(self.dense(context), training=training))
+        return (output, probs) if output_attentions else (output,)
+
+
+class TFAlbertLayer(keras.layers.Layer):
+    CHILDREN = ("attention", "ffn", "ffn_output", "full_layer_layer_norm")
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.attention = TFAlbertAttention(config, name="attention")
+        self.ffn = _dense(config.intermediate_size, config, "ffn", config.hidden_size)
+        self.ffn_output = _dense(config.hidden_size, config, "ffn_output", config.intermediate_size)
+        self.full_layer_layer_norm = _norm(config, "full_layer_layer_norm", config.hidden_size)
+        self.activation = ACTIVATIONS[config.hidden_act]
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+        self.built = True
+
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
+        attention = self.attention(hidden_states, attention_mask, head_mask, output_attentions=output_attentions,
+                                   training=training)
+        ffn = self.ffn_output(self.activation(self.ffn(attention[0])))
+        ffn = self.dropout(ffn, training=training)
+        return (self.full_layer_layer_norm(ffn + attention[0]),) + attention[1:]
+
+
+class TFAlbertLayerGroup(keras.layers.Layer):
+    CHILDREN = ("albert_layers",)
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.albert_layers = [TFAlbertLayer(config, name=f"albert_layers_._{i}") for i in range(config.inner_group_num)]
+        self.built = True
+
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
+        attentions = ()
+        for index, layer in enumerate(self.albert_layers):
+            mask = head_mask[index] if head_mask is not None and index < head_mask.shape[0] else None
+            out = layer(hidden_states, attention_mask, mask, output_attentions=output_attentions, training=training)
+            hidden_states = out[0]
+            if output_attentions:
+                attentions += (out[1],)
+        return hidden_states, attentions
+
+
+class TFAlbertTransformer(keras.layers.Layer):
+    CHILDREN = ("embedding_hidden_mapping_in", "albert_layer_groups")
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.embedding_hidden_mapping_in = _dense(config.hidden_size, config, "embedding_hidden_mapping_in",
+                                                  config.embedding_size)
+        self.albert_layer_groups = [TFAlbertLayerGroup(config, name=f"albert_layer_groups_._{g}")
+                                    for g in range(config.num_hidden_groups)]
+        self.built = True
+
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False,
+             output_hidden_states=False, training=False) -> BaseModelOutput:
+        config = self.config
+        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
+        all_hidden = (hidden_states,) if output_hidden_states else None
+        all_attentions = () if output_attentions else None
+        per_group = int(config.num_hidden_layers / config.num_hidden_groups)
+        for i in range(config.num_hidden_layers):
+            g = config.group_of_layer(i)
+            # transformers hands each group the head-mask rows of its own layer range; kept for parity.
+            group_mask = None if head_mask is None else head_mask[g * per_group:(g + 1) * per_group]
+            hidden_states, attentions = self.albert_layer_groups[g](
+                hidden_states, attention_mask, group_mask, output_attentions=output_attentions, training=training)
+            if output_attentions:
+                all_attentions += attentions
+            if output_hidden_states:
+                all_hidden += (hidden_states,)
+        return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
+
+
+class TFAlbertMainLayer(keras.layers.Layer):
+    """The backbone (`albert/...` in every TF class): embeddings, shared-layer encoder, optional pooler."""
+
+    CHILDREN = ("embeddings", "encoder", "pooler")
+
+    def __init__(self, config: AlbertConfig, add_pooling_layer: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.embeddings = TFAlbertEmbeddings(config, name="embeddings")
+        self.encoder = TFAlbertTransformer(config, name="encoder")
+        self.pooler = (_dense(config.hidden_size, config, "pooler", config.hidden_size, activation="tanh")
+                       if add_pooling_layer else None)
+        self.built = True
+
+    def _head_mask(self, head_mask):
+        """[A] or [L, A] -> [L, 1, A, 1, 1], as our PyTorch model (and transformers' PyTorch one) shapes it."""
+        if head_mask is None:
+            return None
+        head_mask = tf.cast(tf.convert_to_tensor(head_mask), self.compute_dtype)
+        if head_mask.shape.rank == 1:
+            head_mask = tf.tile(head_mask[None, :], (self.config.num_hidden_layers, 1))
+        return head_mask[:, None, :, None, None]
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=False, output_hidden_states=False,
+             training=False) -> BaseModelOutputWithPooling:
+        if input_ids is not None and inputs_embeds is not None:
+            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+        if input_ids is None and inputs_embeds is None:
+            raise ValueError("You have to specify either input_ids or inputs_embeds")
+        embeddings = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds, training=training)
+        extended = None
+        if attention_mask is not None:
+            # [B, 1, 1, S]: 0 where attended, -10000 where padded (broadcast over heads and queries).
+            keep = tf.cast(attention_mask, embeddings.dtype)[:, None, None, :]
+            extended = (1.0 - keep) * MASK_VALUE
+        encoder = self.encoder(embeddings, extended, self._head_mask(head_mask), output_attentions=output_attentions,
+                               output_hidden_states=output_hidden_states, training=training)
+        sequence = encoder.last_hidden_state
+        pooled = self.pooler(sequence[:, 0]) if self.pooler is not None else None
+        return BaseModelOutputWithPooling(last_hidden_state=sequence, pooler_output=pooled,
+                                          hidden_states=encoder.hidden_states, attentions=encoder.attentions)
+
+
+class TFAlbertMLMHead(keras.layers.Layer):
+    """dense H->E, activation, LayerNorm, then the word embeddings (tied, passed in) transposed plus one bias."""
+
+    CHILDREN = ("dense", "LayerNorm")
+    OWN = {"decoder/bias": "bias"}
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.dense = _dense(config.embedding_size, config, "dense", config.hidden_size)
+        self.LayerNorm = _norm(config, "LayerNorm", config.embedding_size)
+        self.activation = ACTIVATIONS[config.hidden_act]
+        self.bias = self.add_weight(shape=(config.vocab_size,), initializer="zeros", name="bias")
+        self.built = True
+
+    def call(self, hidden_states, word_embeddings):
+        hidden_states = self.LayerNorm(self.activation(self.dense(hidden_states)))
+        return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias
+
+
+class TFAlbertSOPHead(keras.layers.Layer):
+    CHILDREN = ("classifier",)
+
+    def __init__(self, config: AlbertConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = keras.layers.Dropout(config.classifier_dropout_prob)
+        self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
+        self.built = True
+
+    def call(self, pooled_output, training=False):
+        return self.classifier(self.dropout(pooled_output, training=training))
+
+
+# --- losses: transformers' TF definitions (and result shapes) ------------------------------------------------------
+def _cross_entropy(labels, logits):
+    labels = tf.cast(labels, tf.int64)
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def _masked_mean_cross_entropy(labels, logits, keep):
+    """Mean over the positions `keep` selects; shape (1,) like transformers' TF MLM / token-classification loss."""
+    labels = tf.cast(labels, tf.int64)
+    per_position = _cross_entropy(tf.nn.relu(labels), logits)  # ignored labels clipped to 0, then masked out
+    keep = tf.cast(keep, per_position.dtype)
+    return tf.reshape(tf.reduce_sum(per_position * keep) / tf.reduce_sum(keep), (1,))
+
+
+def _ignoring(labels, ignored: int = -100):
+    labels = tf.cast(labels, tf.int64)
+    return labels != ignored
+
+
+# --- models ---------------------------------------------------------------------------------------------------------
+_LOADER_ONLY = {"from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token",
+                "use_safetensors", "ignore_mismatched_sizes", "force_download", "proxies", "trust_remote_code"}
+
+
+class TFAlbertPreTrainedModel(keras.Model):
+    """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
+
+    config_class = AlbertConfig
+    base_model_prefix = "albert"
+    head: HeadKind = HeadKind.BASE
+    HEAD_LAYERS: tuple[str, ...] = ()   # top-level layers after `albert`, as transformers names them
+    main_input_name = "input_ids"
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.config = config
+
+    def _finish_init(self) -> None:
+        self.built = True  # every variable was created with its final shape
+
+    def build(self, input_shape=None) -> None:
+        self.built = True
+
+    # --- inputs and outputs -----------------------------------------------------------------------------------------
+    def _inputs(self, values: dict[str, Any]) -> dict[str, Any]:
+        """transformers' TF calling conventions: a dict (or BatchEncoding) as the first argument is unpacked."""
+        first = values.get("input_ids")
+        if isinstance(first, collections.abc.Mapping):
+            values = {**values, "input_ids": None, **dict(first)}
+        config = self.config
+        for name, default in (("output_attentions", config.output_attentions),
+                              ("output_hidden_states", config.output_hidden_states),
+                              ("return_dict", config.use_return_dict)):
+            if values.get(name) is None:
+                values[name] = default
+        return values
+
+    def _backbone(self, v: dict[str, Any], training) -> BaseModelOutputWithPooling:
+        return self.albert(v["input_ids"], v["attention_mask"], v["token_type_ids"], v["position_ids"], v["head_mask"],
+                           v["inputs_embeds"], output_attentions=v["output_attentions"],
+                           output_hidden_states=v["output_hidden_states"], training=training)
+
+    @staticmethod
+    def _finish(output_cls, return_dict: bool, loss, outputs, **fields):
+        result = output_cls(loss=loss, **fields, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return result if return_dict else result.to_tuple()
+
+    @property
+    def dummy_inputs(self) -> dict[str, Any]:
+        return {"input_ids": tf.constant([[7, 6, 0, 0, 1], [1, 2, 3, 0, 0], [0, 0, 0, 4, 5]], dtype=tf.int32)}
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def get_input_embeddings(self) -> TFAlbertEmbeddings:
+        return self.albert.embeddings
+
+    def num_parameters(self) -> int:
+        return sum(int(np.prod(v.shape)) for v in self.named_variables().values())
+
+    # --- names and checkpoints -------------------------------------------------------------------------------------
+    def named_variables(self) -> dict[str, Any]:
+        """Every variable under transformers' TF name without the model name (`albert/pooler/kernel:0`)."""
+        out: dict[str, Any] = {}
+        for attr in ("albert", *self.HEAD_LAYERS):
+            out.update(named_variables(getattr(self, attr)))
+        return out
+
+    def to_checkpoint(self) -> Checkpoint:
+        """This model's weights as a canonical checkpoint."""
+        native = {name: LazyTensor.of(np.asarray(v.numpy()), name) for name, v in self.named_variables().items()}
+        report = LoadReport(format="tf-model")
+        tensors = MAPPING.to_canonical(native, report)
+        if report.unknown:
+            raise ValueError(f"variables the schema lacks: {report.unknown}")
+        return Checkpoint(AlbertConfig.from_dict(self.config.to_dict()), self.head, tensors, report)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
+                        config: AlbertConfig | None = None, format: str | None = None,
+                        output_loading_info: bool = False, **kwargs: Any):
+        """Load from a directory or file in ANY supported format (detected): tf_model.h5, safetensors, .bin, TF1..."""
+        ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)  # local paths only: no Hub access
+        for message in ckpt.report.warnings:  # e.g. a tf_model.h5 whose MLM decoder bias is not its bias
+            warnings.warn(message, stacklevel=2)
+        config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
+        for name, value in kwargs.items():
+            if name not in _LOADER_ONLY:
+                setattr(config, name, value)
+        model = cls(config, *model_args)
+        info = model.load_checkpoint(ckpt)
+        return (model, info) if output_loading_info else model
+
+    def load_checkpoint(self, ckpt: Checkpoint) -> dict[str, list[str]]:
+        """Assign a canonical checkpoint's tensors by name; what this head lacks stays initialised, with a warning."""
+        ckpt = ckpt.with_projection()  # the original code's E == H models have none: identity is exact
+        own = self.named_variables()
+        assigned, unexpected = set(), []
+        for name, tensor in MAPPING.to_native(ckpt.tensors, self.head).items():
+            variable = own.get(name)
+            if variable is None:
+                unexpected.append(name)
+                continue
+            if tuple(tensor.shape) != tuple(variable.shape):
+                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(variable.shape)}",
+                                  file=ckpt.report.source, tensor=name)
+            variable.assign(np.asarray(tensor.read(), dtype=variable.dtype))
+            assigned.add(name)
+        missing = sorted(set(own) - assigned)
+        if missing:
+            warnings.warn(f"{type(self).__name__}: weights not in the checkpoint were newly initialised: "
+                          f"{', '.join(missing)}", stacklevel=3)
+        if unexpected:
+            warnings.warn(f"{type(self).__name__}: checkpoint weights not used: {', '.join(sorted(unexpected))}",
+                          stacklevel=3)
+        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": [],
+                "error_msgs": []}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, saved_model: bool = False,
+                        max_shard_size: int | str | None = "5GB", **kwargs: Any) -> None:
+        """config.json + tf_model.h5 (sharded with its index when over max_shard_size), each file replaced
+        atomically; `saved_model=True` also exports `saved_model/1` as transformers does."""
+        from ..formats.hf_layout import parse_size
+
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
+        try:
+            for file in get_format("tf").save(self.to_checkpoint(), staging, parse_size(max_shard_size)):
+                os.replace(file, directory / file.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        if saved_model:
+            self.export_saved_model(directory / "saved_model" / "1")
+
+    # --- serving --------------------------------------------------------------------------------------------------
+    def serving_signature(self) -> list[tf.TensorSpec]:
+        shape = [None, None, None] if self.head is HeadKind.MULTIPLE_CHOICE else [None, None]
+        return [tf.TensorSpec(shape, tf.int32, name=name) for name in ("input_ids", "attention_mask", "token_type_ids")]
+
+    def export_saved_model(self, directory: str | os.PathLike, jit_compile: bool = False) -> Path:
+        """A SavedModel whose `serving_default` signature takes int32 input_ids, attention_mask and token_type_ids
+        ([batch, seq], or [batch, choices, seq] for multiple choice) and returns the head's outputs by name.
+        `jit_compile=True` compiles the serving function with XLA."""
+        model = self
+        names = self.serving_output_names()
+
+        class Serving(tf.Module):
+            def __init__(self):
+                super().__init__()
+                self.model = model
+                self.weights = [v.value for v in model.weights]  # the tf.Variables behind the Keras variables
+
+            @tf.function(input_signature=model.serving_signature(), jit_compile=jit_compile)
+            def serve(self, input_ids, attention_mask, token_type_ids):
+                out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                                 training=False, return_dict=True)
+                return {name: out[name] for name in names}
+
+        module = Serving()
+        directory = Path(directory)
+        tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+        return directory
+
+
+class TFAlbertModel(TFAlbertPreTrainedModel):
+    head = HeadKind.BASE
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.albert = TFAlbertMainLayer(config, name="albert")
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("last_hidden_state", "pooler_output")
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        return outputs if v["return_dict"] else outputs.to_tuple()
+
+
+class TFAlbertForPreTraining(TFAlbertPreTrainedModel):
+    head = HeadKind.PRETRAINING
+    HEAD_LAYERS = ("predictions", "sop_classifier")
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.num_labels = config.num_labels
+        self.albert = TFAlbertMainLayer(config, name="albert")
+        self.predictions = TFAlbertMLMHead(config, name="predictions")
+        self.sop_classifier = TFAlbertSOPHead(config, name="sop_classifier")
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("prediction_logits", "sop_logits")
+
+    def get_lm_head(self) -> TFAlbertMLMHead:
+        return self.predictions
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             sentence_order_label=None, training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        prediction_scores = self.predictions(outputs.last_hidden_state, self.albert.embeddings.weight)
+        sop_scores = self.sop_classifier(outputs.pooler_output, training=training)
+        loss = None
+        if v["labels"] is not None and v["sentence_order_label"] is not None:
+            labels, order = v["labels"], tf.reshape(v["sentence_order_label"], (-1,))
+            loss = (_masked_mean_cross_entropy(labels, prediction_scores, _ignoring(labels))
+                    + _masked_mean_cross_entropy(order, tf.reshape(sop_scores, (-1, 2)), _ignoring(order)))
+        return self._finish(TFAlbertForPreTrainingOutput, v["return_dict"], loss, outputs,
+                            prediction_logits=prediction_scores, sop_logits=sop_scores)
+
+
+class TFAlbertForMaskedLM(TFAlbertPreTrainedModel):
+    head = HeadKind.MASKED_LM
+    HEAD_LAYERS = ("predictions",)
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
+        self.predictions = TFAlbertMLMHead(config, name="predictions")
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("logits",)
+
+    def get_lm_head(self) -> TFAlbertMLMHead:
+        return self.predictions
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        logits = self.predictions(outputs.last_hidden_state, self.albert.embeddings.weight)
+        labels = v["labels"]
+        loss = None if labels is None else _masked_mean_cross_entropy(labels, logits, _ignoring(labels))
+        return self._finish(MaskedLMOutput, v["return_dict"], loss, outputs, logits=logits)
+
+
+class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
+    head = HeadKind.SEQUENCE_CLASSIFICATION
+    HEAD_LAYERS = ("classifier",)
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.num_labels = config.num_labels
+        self.albert = TFAlbertMainLayer(config, name="albert")
+        self.dropout = keras.layers.Dropout(config.classifier_dropout_prob)
+        self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("logits",)
+
+    def _loss(self, labels, logits):
+        """Per example, shape (batch,), as transformers' TF loss: squared error (one label), softmax cross-entropy
+        (integer labels), or binary cross-entropy averaged over labels (multi-label)."""
+        labels = tf.convert_to_tensor(labels)
+        problem = self.config.problem_type
+        if problem is None:
+            problem = ("regression" if self.num_labels == 1 else
+                       "single_label_classification" if labels.dtype.is_integer else "multi_label_classification")
+        if problem == "regression":
+            labels = tf.reshape(tf.cast(labels, logits.dtype), (-1, self.num_labels))
+            return tf.reduce_mean(tf.square(logits - labels), axis=-1)
+        if problem == "single_label_classification":
+            return _cross_entropy(tf.reshape(labels, (-1,)), logits)
+        labels = tf.cast(labels, logits.dtype)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits), axis=-1)
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        logits = self.classifier(self.dropout(outputs.pooler_output, training=training))
+        loss = None if v["labels"] is None else self._loss(v["labels"], logits)
+        return self._finish(SequenceClassifierOutput, v["return_dict"], loss, outputs, logits=logits)
+
+
+class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
+    head = HeadKind.TOKEN_CLASSIFICATION
+    HEAD_LAYERS = ("classifier",)
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.num_labels = config.num_labels
+        self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
+        p = config.classifier_dropout_prob
+        self.dropout = keras.layers.Dropout(p if p is not None else config.hidden_dropout_prob)
+        self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("logits",)
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        logits = self.classifier(self.dropout(outputs.last_hidden_state, training=training))
+        labels = v["labels"]
+        # Negative labels (-100, or the deprecated -1) are ignored, as in transformers' TF loss.
+        loss = None if labels is None else _masked_mean_cross_entropy(labels, logits, tf.cast(labels, tf.int64) >= 0)
+        return self._finish(TokenClassifierOutput, v["return_dict"], loss, outputs, logits=logits)
+
+
+class TFAlbertForQuestionAnswering(TFAlbertPreTrainedModel):
+    head = HeadKind.QUESTION_ANSWERING
+    HEAD_LAYERS = ("qa_outputs",)
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.num_labels = config.num_labels
+        self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
+        self.qa_outputs = _dense(config.num_labels, config, "qa_outputs", config.hidden_size)
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("start_logits", "end_logits")
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None,
+             start_positions=None, end_positions=None, training=False):
+        v = self._inputs(locals())
+        outputs = self._backbone(v, training)
+        logits = self.qa_outputs(outputs.last_hidden_state)
+        start_logits, end_logits = (tf.squeeze(t, axis=-1) for t in tf.split(logits, 2, axis=-1))
+        loss = None
+        if v["start_positions"] is not None and v["end_positions"] is not None:
+            loss = (self._position_loss(v["start_positions"], start_logits)
+                    + self._position_loss(v["end_positions"], end_logits)) / 2.0
+        return self._finish(QuestionAnsweringModelOutput, v["return_dict"], loss, outputs,
+                            start_logits=start_logits, end_logits=end_logits)
+
+    @staticmethod
+    def _position_loss(positions, logits):
+        """Per example, shape (batch,); a position outside the sequence contributes 0 (ignored, as in PyTorch)."""
+        positions = tf.reshape(tf.cast(positions, tf.int64), (-1,))
+        length = tf.shape(logits, out_type=tf.int64)[1]
+        inside = (positions >= 0) & (positions < length)
+        loss = _cross_entropy(tf.where(inside, positions, tf.zeros_like(positions)), logits)
+        return loss * tf.cast(inside, loss.dtype)
+
+
+class TFAlbertForMultipleChoice(TFAlbertPreTrainedModel):
+    head = HeadKind.MULTIPLE_CHOICE
+    HEAD_LAYERS = ("classifier",)
+
+    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
+        super().__init__(config, *inputs, **kwargs)
+        self.albert = TFAlbertMainLayer(config, name="albert")
+        self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)  # transformers' TF choice (PyTorch: classifier_)
+        self.classifier = _dense(1, config, "classifier", config.hidden_size)
+        self._finish_init()
+
+    def serving_output_names(self) -> tuple[str, ...]:
+        return ("logits",)
+
+    @property
+    def dummy_inputs(self) -> dict[str, Any]:
+        return {"input_ids": tf.constant([[[7, 6, 0, 0, 1], [1, 2, 3, 0, 0]]] * 2, dtype=tf.int32)}
+
+    def call(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, head_mask=None,
+             inputs_embeds=None, output_attentions=None, output_hidden_states=None, return_dict=None, labels=None,
+             training=False):
+        v = self._inputs(locals())
+        reference = v["input_ids"] if v["input_ids"] is not None else v["inputs_embeds"]
+        num_choices = tf.shape(reference)[1]
+        seq_length = tf.shape(reference)[2]
+
+        def flat(t, rank=2):
+            if t is None:
+                return None
+            t = tf.convert_to_tensor(t)
+            return tf.reshape(t, (-1, seq_length) if rank == 2 else (-1, seq_length, t.shape[-1]))
+
+        flat_inputs = {**v, "input_ids": flat(v["input_ids"]), "attention_mask": flat(v["attention_mask"]),
+                       "token_type_ids": flat(v["token_type_ids"]), "position_ids": flat(v["position_ids"]),
+                       "inputs_embeds": flat(v["inputs_embeds"], rank=3)}
+        outputs = self._backbone(flat_inputs, training)
+        logits = self.classifier(self.dropout(outputs.pooler_output, training=training))
+        logits = tf.reshape(logits, (-1, num_choices))
+        loss = None if v["labels"] is None else _cross_entropy(tf.reshape(v["labels"], (-1,)), logits)
+        return self._finish(MultipleChoiceModelOutput, v["return_dict"], loss, outputs, logits=logits)
+
+
+MODEL_FOR_HEAD = {cls.head: cls for cls in (
+    TFAlbertModel, TFAlbertForPreTraining, TFAlbertForMaskedLM, TFAlbertForSequenceClassification,
+    TFAlbertForMultipleChoice, TFAlbertForTokenClassification, TFAlbertForQuestionAnswering)}
+
+__all__ = ["TFAlbertPreTrainedModel", "TFAlbertForPreTrainingOutput", "TFAlbertMainLayer",
+           *(cls.__name__ for cls in MODEL_FOR_HEAD.values())]
