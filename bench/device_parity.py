@@ -1,10 +1,11 @@
-"""Parity and speed of the PyTorch backend on an accelerator, against our CPU run and transformers on the device.
+"""Parity and speed of the PyTorch and Flax backends on an accelerator, against our CPU PyTorch run and transformers.
 
     python bench/device_parity.py --device cuda [--out results.json]
 
-For every head: logits on the device (fp32, bf16, fp16) against the CPU fp32 run of the same checkpoint, and
-transformers' class on the device loading the same files. Then forward-pass time of an ALBERT-xxlarge-sized random
-model, ours and transformers' side by side in this one run.
+For every head: PyTorch logits on the device (fp32, bf16, fp16) against the CPU fp32 run of the same checkpoint,
+transformers' class on the device loading the same files, and our Flax class on JAX's default device (fp32 and
+bf16 compute). Then forward-pass time of an ALBERT-xxlarge-sized random model: ours and transformers' PyTorch side by
+side, and our Flax (bf16) in the same run. TensorFlow is not on the device image, so TF2 is checked on CPU only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +43,19 @@ def max_diff(a, b) -> float:
                if isinstance(x, torch.Tensor))
 
 
+def flax_outputs(head: HeadKind, directory: str, dtype) -> dict:
+    """Our Flax class on JAX's default device (the accelerator when one is visible)."""
+    import jax.numpy as jnp
+
+    from albert_bridge.models import albert_flax
+
+    cls = getattr(albert_flax, "Flax" + ARCHITECTURES[head])
+    model = cls.from_pretrained(directory, dtype=dtype)
+    inputs = {k: jnp.asarray(v.numpy()) for k, v in inputs_for(head, "cpu").items()}
+    out = model(**inputs)
+    return {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in out.items() if hasattr(v, "shape")}
+
+
 def parity(device: str) -> dict:
     results = {}
     try:
@@ -60,15 +75,20 @@ def parity(device: str) -> dict:
                 if transformers is not None:
                     theirs = getattr(transformers, ARCHITECTURES[head]).from_pretrained(tmp).to(device).eval()
                     row["transformers_fp32"] = max_diff(theirs(**inputs_for(head, device)), reference)
+                try:
+                    import jax.numpy as jnp
+
+                    row["flax_fp32"] = max_diff(flax_outputs(head, tmp, jnp.float32), reference)
+                    row["flax_bf16_compute"] = max_diff(flax_outputs(head, tmp, jnp.bfloat16), reference)
+                except ImportError as exc:
+                    row["flax"] = f"not run: {exc}"
             results[head.value] = row
             print(head.value, row, flush=True)
     return results
 
 
 def speed(device: str) -> dict:
-    config = tiny_config(vocab_size=30000, embedding_size=128, hidden_size=4096, num_hidden_layers=12,
-                         num_attention_heads=64, intermediate_size=16384, num_hidden_groups=1, inner_group_num=1,
-                         max_position_embeddings=512, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    config = tiny_config(**XXLARGE)
     ids = torch.randint(5, 30000, (8, 512), device=device)
     mask = torch.ones_like(ids)
     mask[:, 400:] = 0
@@ -97,6 +117,34 @@ def speed(device: str) -> dict:
     return out
 
 
+def flax_speed(config_kwargs: dict) -> dict:
+    """ALBERT-xxlarge-sized forward in Flax (bf16 compute) on the same random weights as the PyTorch timing."""
+    import jax
+    import jax.numpy as jnp
+
+    from albert_bridge.models.albert_flax import FlaxAlbertModel
+
+    config = tiny_config(**config_kwargs)
+    with tempfile.TemporaryDirectory() as tmp:
+        get_format("safetensors").save(make_checkpoint(HeadKind.BASE, config=config), Path(tmp))
+        model = FlaxAlbertModel.from_pretrained(tmp, dtype=jnp.bfloat16)
+    ids = jnp.asarray(np.random.default_rng(0).integers(5, 30000, (8, 512)))
+    mask = jnp.ones_like(ids).at[:, 400:].set(0)
+    for _ in range(3):
+        jax.block_until_ready(model(ids, attention_mask=mask).last_hidden_state)
+    t = time.perf_counter()
+    for _ in range(10):
+        jax.block_until_ready(model(ids, attention_mask=mask).last_hidden_state)
+    ms = (time.perf_counter() - t) / 10 * 1000
+    print("flax bf16", f"{ms:.2f} ms", jax.devices(), flush=True)
+    return {"flax_bfloat16_ms": ms, "jax_devices": str(jax.devices())}
+
+
+XXLARGE = dict(vocab_size=30000, embedding_size=128, hidden_size=4096, num_hidden_layers=12, num_attention_heads=64,
+               intermediate_size=16384, num_hidden_groups=1, inner_group_num=1, max_position_embeddings=512,
+               hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
@@ -107,6 +155,10 @@ def main() -> None:
     report = {"torch": torch.__version__, "transformers": _t.__version__,
               "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
               "parity_max_abs_diff_vs_cpu_fp32": parity(args.device), "xxlarge_b8_s512_forward": speed(args.device)}
+    try:
+        report["xxlarge_b8_s512_forward"].update(flax_speed(XXLARGE))
+    except ImportError as exc:
+        report["flax_speed"] = f"not run: {exc}"
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
