@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from albert_bridge.cli import main
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from fixtures.generate import make_checkpoint
 from tests.conftest import FIXTURE, ROOT
+from tests.helpers import cli as call
+from tests.helpers import one_line_error
 
 CLI = [sys.executable, "-m", "albert_bridge"]
 
@@ -22,16 +23,6 @@ CLI = [sys.executable, "-m", "albert_bridge"]
 def run(*args, cwd=ROOT):
     return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-
-def call(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_imports_no_framework():
@@ -107,13 +98,6 @@ def test_failure_with_force_keeps_the_old_output(tmp_path, capsys, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-def _one_line_error(result_err: str, *needles: str):
-    lines = [line for line in result_err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), result_err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-
-
 def _copy_fixture(tmp_path):
     src = tmp_path / "src"
     get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING, seed=0), src)
@@ -126,7 +110,7 @@ def test_truncated_safetensors(tmp_path, capsys):
     (src / "model.safetensors").write_bytes(data[: len(data) // 2])
     code, _, err = call(capsys, "convert", src, tmp_path / "out", "--to", "pytorch")
     assert code == 3
-    _one_line_error(err, "model.safetensors")
+    one_line_error(err, "model.safetensors")
     assert not (tmp_path / "out").exists()
 
 
@@ -135,7 +119,7 @@ def test_garbage_safetensors_header(tmp_path, capsys):
     (src / "model.safetensors").write_bytes(b"\xff" * 64)
     code, _, err = call(capsys, "inspect", src)
     assert code == 3
-    _one_line_error(err, "model.safetensors")
+    one_line_error(err, "model.safetensors")
 
 
 def test_truncated_bin(tmp_path, capsys):
@@ -145,7 +129,7 @@ def test_truncated_bin(tmp_path, capsys):
     (src / "pytorch_model.bin").write_bytes(data[:-5000])
     code, _, err = call(capsys, "convert", src, tmp_path / "out", "--to", "safetensors")
     assert code == 3
-    _one_line_error(err, "pytorch_model.bin")
+    one_line_error(err, "pytorch_model.bin")
 
 
 class Exploit:
@@ -165,7 +149,7 @@ def test_hostile_pickle_is_refused_and_never_runs(tmp_path, capsys):
     torch.save({"albert.pooler.weight": torch.zeros(2), "payload": Exploit()}, src / "pytorch_model.bin")
     code, _, err = call(capsys, "convert", src, tmp_path / "out", "--to", "safetensors")
     assert code == 3
-    _one_line_error(err, "pytorch_model.bin", "refused")
+    one_line_error(err, "pytorch_model.bin", "refused")
     assert not os.path.exists(MARKER)
 
 
@@ -176,7 +160,7 @@ def test_non_tensor_value_is_named(tmp_path, capsys):
     torch.save({"albert.pooler.weight": torch.zeros(2), "step": 7}, src / "pytorch_model.bin")
     code, _, err = call(capsys, "inspect", src)
     assert code == 3
-    _one_line_error(err, "pytorch_model.bin", "'step'")
+    one_line_error(err, "pytorch_model.bin", "'step'")
 
 
 def test_legacy_non_zip_bin_loads(tmp_path):
@@ -197,7 +181,7 @@ def test_mismatched_shape_names_file_and_tensor(tmp_path, capsys):
     save_file(tensors, src / "model.safetensors", metadata={"format": "pt"})
     code, _, err = call(capsys, "convert", src, tmp_path / "out", "--to", "safetensors")
     assert code == 3
-    _one_line_error(err, "model.safetensors", "pooler.kernel", "[30, 32]")
+    one_line_error(err, "model.safetensors", "pooler.kernel", "[30, 32]")
 
 
 def test_bad_config(tmp_path, capsys):
@@ -207,20 +191,20 @@ def test_bad_config(tmp_path, capsys):
     (src / "config.json").write_text(json.dumps(config))
     code, _, err = call(capsys, "inspect", src)
     assert code == 3
-    _one_line_error(err, "config.json", "divisible")
+    one_line_error(err, "config.json", "divisible")
     (src / "config.json").write_text("{not json")
     code, _, err = call(capsys, "inspect", src)
-    _one_line_error(err, "config.json", "JSON")
+    one_line_error(err, "config.json", "JSON")
 
 
 def test_missing_source_and_unknown_layout(tmp_path, capsys):
     code, _, err = call(capsys, "inspect", tmp_path / "nowhere")
     assert code == 3
-    _one_line_error(err, "nowhere")
+    one_line_error(err, "nowhere")
     (tmp_path / "empty").mkdir()
     code, _, err = call(capsys, "inspect", tmp_path / "empty")
     assert code == 3
-    _one_line_error(err, "no ALBERT checkpoint")
+    one_line_error(err, "no ALBERT checkpoint")
 
 
 def test_pending_formats_say_when_they_arrive(tmp_path, capsys):
@@ -230,7 +214,7 @@ def test_pending_formats_say_when_they_arrive(tmp_path, capsys):
     for name in pending:
         code, _, err = call(capsys, "convert", FIXTURE, tmp_path / name, "--to", name)
         assert code == 3
-        _one_line_error(err, "not available yet", "issue")
+        one_line_error(err, "not available yet", "issue")
         assert not (tmp_path / name).exists()
 
 
@@ -285,7 +269,7 @@ def test_config_option_supplies_missing_config(tmp_path, capsys):
     moved = tmp_path / "elsewhere.json"
     config.rename(moved)
     code, _, err = call(capsys, "inspect", src)
-    _one_line_error(err, "config.json")
+    one_line_error(err, "config.json")
     code, _, err = call(capsys, "convert", src, tmp_path / "o", "--to", "safetensors", "--config", moved)
     assert code == 0, err
 
@@ -331,7 +315,7 @@ def test_verification_catches_a_corrupted_write(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(hf, "write_safetensors", corrupting_write)
     code, _, err = call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "safetensors")
     assert code == 3
-    _one_line_error(err, "differs after reload")
+    one_line_error(err, "differs after reload")
     assert list(tmp_path.iterdir()) == []
     assert call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "safetensors", "--no-verify")[0] == 0
 
@@ -362,7 +346,7 @@ def test_truncation_anywhere_is_one_line_exit_3(tmp_path, capsys, fraction):
         (src / name).write_bytes(data[: int(len(data) * fraction)])
         code, _, err = call(capsys, "convert", src, tmp_path / f"out-{fmt}", "--to", "safetensors")
         assert code == 3, (fmt, err)
-        _one_line_error(err, name)
+        one_line_error(err, name)
         assert not (tmp_path / f"out-{fmt}").exists()
 
 
@@ -378,4 +362,4 @@ def test_random_header_bytes_never_traceback(tmp_path, capsys):
         code, _, err = call(capsys, "convert", src, tmp_path / f"o{trial}", "--to", "canonical")
         assert code in (0, 3) and "Traceback" not in err, err
         if code == 3:
-            _one_line_error(err)
+            one_line_error(err)

@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 from albert_bridge.checkpoint import LazyTensor, arrays_equal
-from albert_bridge.cli import main
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import hf_flax_msgpack as fm
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from fixtures.generate import make_checkpoint
 from tests.conftest import FIXTURE, ROOT
+from tests.helpers import cli as call
 
 
 @pytest.fixture
@@ -28,14 +28,7 @@ def serialization():
     return pytest.importorskip("flax.serialization")
 
 
-def call(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+
 
 
 def flat(tree: dict, prefix: str = "") -> dict:

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from albert_bridge.checkpoint import arrays_equal
-from albert_bridge.cli import main
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
@@ -25,28 +24,12 @@ from albert_bridge.schema import ARCHITECTURES, HeadKind
 from fixtures.generate import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
 from tests.conftest import ROOT
+from tests.helpers import cli, one_line_error
 from tests.tf1_reference import OriginalAlbert, sample_inputs
 
 TOL = 1e-5  # fp32 PyTorch vs the float64 reference
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "TRANSFORMERS_VERBOSITY": "error"}
 needs_tokenizer = pytest.mark.skipif(not TOKENIZER.is_file(), reason="fixtures/tokenizer/spiece.model not present")
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    for needle in needles:
-        assert needle in lines[0], (needle, err)
 
 
 def bundle(prefix: Path) -> dict[str, np.ndarray]:

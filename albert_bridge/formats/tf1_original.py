@@ -50,7 +50,7 @@ import numpy as np
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig
 from ..errors import BridgeError
-from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture
+from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
@@ -425,18 +425,13 @@ def _refuse_foreign(names: list[str], where: str) -> None:
 
 
 def _infer_head(tensors: dict[str, LazyTensor], native_names: set[str], report: LoadReport) -> HeadKind:
-    if "head.sop.kernel" in tensors:
-        return HeadKind.PRETRAINING
-    if "head.mlm.output_bias" in tensors:
-        return HeadKind.MASKED_LM
-    if "head.qa.kernel" in tensors:
-        return HeadKind.QUESTION_ANSWERING
-    kernel = tensors.get("head.classifier.kernel")
-    if kernel is None:
-        return HeadKind.BASE
+    """The schema's inference, except for classifiers: the original always has a pooler, so its name decides."""
+    head = infer_head(set(tensors))
+    if head not in (HeadKind.SEQUENCE_CLASSIFICATION, HeadKind.TOKEN_CLASSIFICATION):
+        return head
     if any(n.startswith("cls/token_classification/") for n in native_names):
         return HeadKind.TOKEN_CLASSIFICATION
-    if kernel.shape[-1] == 1:
+    if tensors["head.classifier.kernel"].shape[-1] == 1:
         report.warnings.append(f"{report.source}: output_weights [1, H] read as RACE multiple choice; pass "
                                "--head sequence-classification for a 1-label regression head (STS-B)")
         return HeadKind.MULTIPLE_CHOICE
