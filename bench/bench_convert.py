@@ -20,12 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = {  # the official ALBERT sizes (E=128, V=30000)
-    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
-    "xlarge": dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=16, intermediate_size=8192),
-    "xxlarge": dict(hidden_size=4096, num_hidden_layers=12, num_attention_heads=64, intermediate_size=16384),
-}
+from fixtures.generate import OFFICIAL_SIZES  # noqa: E402
 
 CHILD = r"""
 import sys, time, json
@@ -64,16 +59,15 @@ def run_child(mode: str, src: Path, dst: Path, *extra: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--size", choices=SIZES, default="base")
+    parser.add_argument("--size", choices=OFFICIAL_SIZES, default="base")
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
 
     from albert_bridge.formats import get_format
     from albert_bridge.schema import HeadKind
-    from fixtures.generate import make_checkpoint, tiny_config
+    from fixtures.generate import make_checkpoint, official_config
 
-    config = tiny_config(vocab_size=30000, embedding_size=128, max_position_embeddings=512, num_hidden_groups=1,
-                         inner_group_num=1, num_labels=2, **SIZES[args.size])
+    config = official_config(args.size)
     with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
         tmp = Path(tmp)
         ckpt = make_checkpoint(HeadKind.PRETRAINING, config=config)

@@ -26,12 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SIZES = {  # the official ALBERT sizes (E=128, V=30000)
-    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
-    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
-    "xlarge": dict(hidden_size=2048, num_hidden_layers=24, num_attention_heads=16, intermediate_size=8192),
-    "xxlarge": dict(hidden_size=4096, num_hidden_layers=12, num_attention_heads=64, intermediate_size=16384),
-}
+from fixtures.generate import OFFICIAL_SIZES  # noqa: E402
 
 CHILD = r"""
 import sys, time, json
@@ -87,10 +82,9 @@ def run_child(mode: str, src: Path, dst: Path) -> dict:
 def bench_io(size: str, work: Path) -> None:
     from albert_bridge.formats import get_format
     from albert_bridge.schema import HeadKind
-    from fixtures.generate import make_checkpoint, tiny_config
+    from fixtures.generate import make_checkpoint, official_config
 
-    config = tiny_config(vocab_size=30000, embedding_size=128, max_position_embeddings=512, num_hidden_groups=1,
-                         inner_group_num=1, **SIZES[size])
+    config = official_config(size)
     ckpt = make_checkpoint(HeadKind.MASKED_LM, seed=0, config=config)
     get_format("safetensors").save(ckpt, work / "st")
     get_format("flax").save(ckpt, work / "flax")
@@ -106,10 +100,9 @@ def bench_model(size: str) -> None:
     import numpy as np
 
     from albert_bridge import FlaxAlbertModel
-    from fixtures.generate import tiny_config
+    from fixtures.generate import official_config
 
-    config = tiny_config(vocab_size=30000, embedding_size=128, max_position_embeddings=512, num_hidden_groups=1,
-                         inner_group_num=1, **SIZES[size])
+    config = official_config(size)
     ids = np.random.default_rng(0).integers(5, 30000, (8, 128))
     for dtype in (jnp.float32, jnp.bfloat16):
         model = FlaxAlbertModel(config, dtype=dtype)
@@ -127,7 +120,7 @@ def bench_model(size: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=SIZES, default="base")
+    parser.add_argument("--size", choices=OFFICIAL_SIZES, default="base")
     parser.add_argument("--skip-model", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-flax-"))

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from albert_bridge.formats import get_format  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
-from fixtures.generate import make_checkpoint, tiny_config  # noqa: E402
+from fixtures.generate import make_checkpoint, official_config  # noqa: E402
 
 
 def inputs_for(head: HeadKind, device: str) -> dict:
@@ -88,7 +88,7 @@ def parity(device: str) -> dict:
 
 
 def speed(device: str) -> dict:
-    config = tiny_config(**XXLARGE)
+    config = official_config("xxlarge")
     ids = torch.randint(5, 30000, (8, 512), device=device)
     mask = torch.ones_like(ids)
     mask[:, 400:] = 0
@@ -117,14 +117,13 @@ def speed(device: str) -> dict:
     return out
 
 
-def flax_speed(config_kwargs: dict) -> dict:
+def flax_speed(config) -> dict:
     """ALBERT-xxlarge-sized forward in Flax (bf16 compute) on the same random weights as the PyTorch timing."""
     import jax
     import jax.numpy as jnp
 
     from albert_bridge.models.albert_flax import FlaxAlbertModel
 
-    config = tiny_config(**config_kwargs)
     with tempfile.TemporaryDirectory() as tmp:
         get_format("safetensors").save(make_checkpoint(HeadKind.BASE, config=config), Path(tmp))
         model = FlaxAlbertModel.from_pretrained(tmp, dtype=jnp.bfloat16)
@@ -140,11 +139,6 @@ def flax_speed(config_kwargs: dict) -> dict:
     return {"flax_bfloat16_ms": ms, "jax_devices": str(jax.devices())}
 
 
-XXLARGE = dict(vocab_size=30000, embedding_size=128, hidden_size=4096, num_hidden_layers=12, num_attention_heads=64,
-               intermediate_size=16384, num_hidden_groups=1, inner_group_num=1, max_position_embeddings=512,
-               hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
@@ -156,7 +150,7 @@ def main() -> None:
               "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
               "parity_max_abs_diff_vs_cpu_fp32": parity(args.device), "xxlarge_b8_s512_forward": speed(args.device)}
     try:
-        report["xxlarge_b8_s512_forward"].update(flax_speed(XXLARGE))
+        report["xxlarge_b8_s512_forward"].update(flax_speed(official_config("xxlarge")))
     except ImportError as exc:
         report["flax_speed"] = f"not run: {exc}"
     text = json.dumps(report, indent=2)
