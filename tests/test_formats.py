@@ -193,3 +193,11 @@ def test_progress_counts_every_byte_written(tmp_path):
     seen = []
     convert(tmp_path / "src", tmp_path / "out", ["safetensors", "canonical"], progress=lambda n, total: seen.append((n, total)))
     assert sum(n for n, _ in seen) == 2 * ckpt.nbytes() == seen[-1][1]
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "pytorch"])
+def test_naming_one_shard_reads_the_whole_checkpoint(tmp_path, fmt):
+    ckpt = make_checkpoint(HeadKind.BASE, seed=3)
+    files = get_format(fmt).save(ckpt, tmp_path, max_shard_size=20_000)
+    shard = next(f for f in files if "-00002-of-" in f.name)
+    assert_same_tensors(ckpt, load(shard))

@@ -34,6 +34,8 @@ def parse_size(text: str | int | None) -> int | None:
 def find_weights(path: Path, single: str, index: str) -> Path | None:
     """The weights file (or its shard index) a directory or file path designates, if any."""
     if path.is_file():
+        if re.search(r"-\d{5}-of-\d{5}\.", path.name) and (path.parent / index).is_file():
+            return path.parent / index  # one shard named: read the whole sharded checkpoint
         return path if path.name == index or path.name.endswith(Path(single).suffix) else None
     for name in (single, index):
         if (path / name).is_file():
