@@ -363,3 +363,11 @@ def test_random_header_bytes_never_traceback(tmp_path, capsys):
         assert code in (0, 3) and "Traceback" not in err, err
         if code == 3:
             one_line_error(err)
+
+
+def test_missing_framework_is_named_not_a_traceback(tmp_path):
+    code = ("import sys\nsys.modules['torch'] = None\nfrom albert_bridge.cli import main\n"
+            f"main(['convert', {str(FIXTURE)!r}, {str(tmp_path / 'o')!r}, '--to', 'pytorch'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 3
+    one_line_error(out.stderr, "needs torch", "albert-bridge[torch]")

@@ -33,6 +33,12 @@ class Format:
         return self
 
     def _fn(self, i: int) -> Callable:
+        if self.needs and i > 0:  # detection never needs the framework; reading and writing may
+            try:
+                importlib.import_module(self.needs)
+            except ImportError:
+                raise BridgeError(f"format {self.name!r} needs {self.needs}: pip install 'albert-bridge[{self.needs}]'") \
+                    from None
         return getattr(importlib.import_module(self.require().module), self.functions[i])
 
     def detect(self, path: Path) -> Path | None:
