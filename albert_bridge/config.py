@@ -107,6 +107,12 @@ class AlbertConfig:
         """Which hidden group layer i runs: the original's `int(i / (L / G))`, kept for L not divisible by G."""
         return int(i / (self.num_hidden_layers / self.num_hidden_groups))
 
+    def head_mask_rows(self, g: int) -> slice:
+        """The rows of an [L, ...] head mask that group g's inner layers use: transformers' `int(L / G)`-wide range
+        (kept for parity; with K inner layers, inner layer k reads row k of it)."""
+        per_group = int(self.num_hidden_layers / self.num_hidden_groups)
+        return slice(g * per_group, (g + 1) * per_group)
+
     def validate(self, source: object = None) -> "AlbertConfig":
         def fail(msg: str) -> None:
             raise BridgeError(f"invalid config: {msg}", file=source)

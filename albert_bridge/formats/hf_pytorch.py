@@ -139,7 +139,7 @@ def detect_bin(path: Path) -> Path | None:
     return find_weights(path, BIN_NAME, BIN_INDEX)
 
 
-def _torch_to_numpy(tensor) -> np.ndarray:
+def torch_to_numpy(tensor) -> np.ndarray:
     import torch
 
     tensor = tensor.detach().cpu().contiguous()
@@ -181,8 +181,8 @@ def read_bin(path: Path) -> dict[str, LazyTensor]:
     for name, value in state.items():
         if not isinstance(value, torch.Tensor):
             raise BridgeError(f"value is a {type(value).__name__}, not a tensor", file=path, tensor=str(name))
-        dtype = _torch_to_numpy(torch.empty(0, dtype=value.dtype)).dtype
-        tensors[name] = LazyTensor(tuple(value.shape), dtype, lambda v=value: _torch_to_numpy(v), f"{path}: {name}")
+        dtype = torch_to_numpy(torch.empty(0, dtype=value.dtype)).dtype
+        tensors[name] = LazyTensor(tuple(value.shape), dtype, lambda v=value: torch_to_numpy(v), f"{path}: {name}")
     return tensors
 
 

@@ -248,11 +248,9 @@ class TFAlbertTransformer(keras.layers.Layer):
         hidden_states = self.embedding_hidden_mapping_in(hidden_states)
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        per_group = int(config.num_hidden_layers / config.num_hidden_groups)
         for i in range(config.num_hidden_layers):
             g = config.group_of_layer(i)
-            # transformers hands each group the head-mask rows of its own layer range; kept for parity.
-            group_mask = None if head_mask is None else head_mask[g * per_group:(g + 1) * per_group]
+            group_mask = None if head_mask is None else head_mask[config.head_mask_rows(g)]
             hidden_states, attentions = self.albert_layer_groups[g](
                 hidden_states, attention_mask, group_mask, output_attentions=output_attentions, training=training)
             if output_attentions:

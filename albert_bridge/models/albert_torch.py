@@ -14,7 +14,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
@@ -24,7 +23,7 @@ from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..formats import get_format
 from ..formats import load as load_checkpoint
-from ..formats.hf_pytorch import MAPPING, numpy_to_torch
+from ..formats.hf_pytorch import MAPPING, numpy_to_torch, torch_to_numpy
 from ..schema import HeadKind
 from .outputs import (
     AlbertForPreTrainingOutput,
@@ -170,11 +169,9 @@ class AlbertTransformer(nn.Module):
         hidden_states = self.embedding_hidden_mapping_in(hidden_states)
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
-        per_group = int(config.num_hidden_layers / config.num_hidden_groups)
         for i in range(config.num_hidden_layers):
             g = config.group_of_layer(i)
-            # transformers hands each group the head-mask rows of its own layer range; kept for parity.
-            group_mask = None if head_mask is None else head_mask[g * per_group:(g + 1) * per_group]
+            group_mask = None if head_mask is None else head_mask[config.head_mask_rows(g)]
             hidden_states, attentions = self.albert_layer_groups[g](
                 hidden_states, attention_mask, group_mask, output_attentions)
             if output_attentions:
@@ -245,7 +242,7 @@ class AlbertPreTrainedModel(nn.Module):
     # --- checkpoints --------------------------------------------------------------------------
     def to_checkpoint(self) -> Checkpoint:
         """This model's weights as a canonical checkpoint (tied copies and buffers left out)."""
-        native = {name: LazyTensor.of(_to_numpy(t), name) for name, t in self.state_dict().items()}
+        native = {name: LazyTensor.of(torch_to_numpy(t), name) for name, t in self.state_dict().items()}
         report = LoadReport(format="torch-model")
         tensors = MAPPING.to_canonical(native, report)
         if report.unknown:
@@ -315,12 +312,6 @@ class AlbertPreTrainedModel(nn.Module):
                 os.replace(file, directory / file.name)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    from ..formats.hf_pytorch import _torch_to_numpy
-
-    return _torch_to_numpy(tensor)
 
 
 class AlbertModel(AlbertPreTrainedModel):
@@ -399,12 +390,6 @@ class AlbertSOPHead(nn.Module):
 
     def forward(self, pooled_output: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.dropout(pooled_output))
-
-
-def _backbone_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
-    kwargs = dict(kwargs)
-    kwargs["return_dict"] = True
-    return kwargs
 
 
 def _finish(output_cls, return_dict: bool, loss, outputs, **fields):
