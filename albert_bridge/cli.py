@@ -111,6 +111,68 @@ def inspect(src, src_format, head, as_json) -> None:
         sys.exit(3)
 
 
+def _backend_names(ctx, param, value: str | None) -> list[str]:
+    from .parity.backends import parse_backends
+
+    try:
+        return parse_backends(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.argument("srcs", nargs=-1, required=True, type=click.Path(path_type=str), metavar="SRC [SRC2 ...]")
+@click.option("--backends", callback=_backend_names, metavar="NAME[,NAME...]",
+              help="torch, tf, flax, hf-torch, hf-tf, hf-flax, or all (default: torch,tf,flax).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "tpu"]), default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
+              help="Compute dtype of every run.")
+@click.option("--atol", type=float, help="Absolute tolerance (default: by dtype, scaled with the model's size).")
+@click.option("--rtol", type=float, help="Tolerance relative to each output's largest magnitude (default: likewise).")
+@click.option("--head", type=click.Choice(HEADS), help="Run as this head (default: the first SRC's).")
+@click.option("--batch", type=click.IntRange(1, 4096), default=3, show_default=True, help="Random inputs: batch size.")
+@click.option("--seq-len", type=click.IntRange(2, 1 << 20), default=16, show_default=True,
+              help="Random inputs: sequence length.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random inputs: seed.")
+@click.option("--inputs", "inputs_file", type=click.Path(dir_okay=False),
+              help=".npz with input_ids (and attention_mask, token_type_ids) instead of random inputs.")
+@click.option("--text", "texts", multiple=True,
+              help="A text to tokenize with the tokenizer beside SRC (repeat for a batch; the choices of one "
+                   "example for multiple choice).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write the report as JUnit XML.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the report as Markdown.")
+@click.option("--save-outputs", type=click.Path(dir_okay=False), help="Write the first run's inputs and outputs (.npz).")
+@click.option("--expect", type=click.Path(dir_okay=False),
+              help="Compare every run with outputs saved by --save-outputs (and run on their inputs).")
+@click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one run may take.")
+@click.option("--emulate-device", is_flag=True, hidden=True,
+              help="Run the --device code path on the CPU (tests that path on machines without the device).")
+def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed, inputs_file, texts, json_path,
+           junit_path, markdown_path, save_outputs, expect, timeout, emulate_device) -> None:
+    """Run every SRC on every backend with the same inputs and compare all outputs (logits, pooled output, every
+    hidden state) with the first run. Exit 0 when all agree, 1 when any differs, 3 on bad input."""
+    from .errors import BridgeError
+    from .parity import check
+
+    if inputs_file and texts:
+        raise click.UsageError("give --inputs or --text, not both")
+    report = check(list(srcs), backends, device=device, dtype=dtype, atol=atol, rtol=rtol, head=head,
+                   inputs=inputs_file, texts=texts or None, batch=batch, seq_len=seq_len, seed=seed, expect=expect,
+                   save_outputs_to=save_outputs, emulate_device=emulate_device, timeout=timeout)
+    report.write(json_path, junit_path, markdown_path)
+    click.echo(report.to_text(), nl=False)
+    if not report.compared and save_outputs and any(r.ok for r in report.runs):
+        click.echo(f"saved the outputs of {next(r.label for r in report.runs if r.ok)} to {save_outputs}")
+        return
+    if not report.compared:
+        raise BridgeError("nothing to compare: " + "; ".join(
+            f"{r.label} {'skipped: ' + r.skipped if r.skipped else 'error: ' + str(r.error)}"
+            for r in report.runs if not r.ok) or "one run only (add a backend or --expect)")
+    if not report.passed:
+        sys.exit(1)
+
+
 @cli.command("formats")
 @click.option("--available", "names_only", is_flag=True, help="Print only the names of available formats.")
 def list_formats(names_only: bool) -> None:

@@ -113,6 +113,19 @@ class AlbertConfig:
         per_group = int(self.num_hidden_layers / self.num_hidden_groups)
         return slice(g * per_group, (g + 1) * per_group)
 
+    def has_field(self, name: str) -> bool:
+        """Whether `name` is a config field (transformers' fields, label maps, or a key this config was read with)."""
+        return name in _DEFAULTS or name in _GENERIC or name in self._extra or name in ("num_labels", "id2label",
+                                                                                         "label2id")
+
+    def updated(self, **changes: Any) -> "AlbertConfig":
+        """A validated copy with these fields changed (`num_labels` re-derives the label maps)."""
+        data = self.to_dict()
+        if changes.get("num_labels", self.num_labels) != self.num_labels and "id2label" not in changes:
+            data.pop("id2label")
+            data.pop("label2id")
+        return type(self).from_dict({**data, **changes})
+
     def validate(self, source: object = None) -> "AlbertConfig":
         def fail(msg: str) -> None:
             raise BridgeError(f"invalid config: {msg}", file=source)

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.generate import OFFICIAL_SIZES  # noqa: E402
+from albert_bridge.testing import OFFICIAL_SIZES  # noqa: E402
 
 CHILD = r"""
 import sys, time, json
@@ -65,7 +65,7 @@ def main() -> None:
 
     from albert_bridge.formats import get_format
     from albert_bridge.schema import HeadKind
-    from fixtures.generate import make_checkpoint, official_config
+    from albert_bridge.testing import make_checkpoint, official_config
 
     config = official_config(args.size)
     with tempfile.TemporaryDirectory(dir=ROOT) as tmp:

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.generate import OFFICIAL_SIZES  # noqa: E402
+from albert_bridge.testing import OFFICIAL_SIZES  # noqa: E402
 
 CHILD = r"""
 import sys, time, json
@@ -82,7 +82,7 @@ def run_child(mode: str, src: Path, dst: Path) -> dict:
 def bench_io(size: str, work: Path) -> None:
     from albert_bridge.formats import get_format
     from albert_bridge.schema import HeadKind
-    from fixtures.generate import make_checkpoint, official_config
+    from albert_bridge.testing import make_checkpoint, official_config
 
     config = official_config(size)
     ckpt = make_checkpoint(HeadKind.MASKED_LM, seed=0, config=config)
@@ -100,7 +100,7 @@ def bench_model(size: str) -> None:
     import numpy as np
 
     from albert_bridge import FlaxAlbertModel
-    from fixtures.generate import official_config
+    from albert_bridge.testing import official_config
 
     config = official_config(size)
     ids = np.random.default_rng(0).integers(5, 30000, (8, 128))

@@ -1,11 +1,12 @@
-"""Parity and speed of the PyTorch and Flax backends on an accelerator, against our CPU PyTorch run and transformers.
+"""Parity and speed on an accelerator: the parity harness on the device against golden CPU outputs, and timings.
 
-    python bench/device_parity.py --device cuda [--out results.json]
+    python bench/device_parity.py --device cuda [--out results.json] [--emulate-device]
 
-For every head: PyTorch logits on the device (fp32, bf16, fp16) against the CPU fp32 run of the same checkpoint,
-transformers' class on the device loading the same files, and our Flax class on JAX's default device (fp32 and
-bf16 compute). Then forward-pass time of an ALBERT-xxlarge-sized random model: ours and transformers' PyTorch side by
-side, and our Flax (bf16) in the same run. TensorFlow is not on the device image, so TF2 is checked on CPU only.
+For every head: the harness runs the CPU fp32 PyTorch model once and saves its outputs (`--save-outputs`), then
+every backend installed here (ours in PyTorch, TF2 and Flax, transformers' as the reference) on the device in
+fp32, bf16 and fp16 with `--expect` those outputs: the report per (head, dtype) is kept whole in the results.
+Then forward-pass time of an ALBERT-xxlarge-sized random model: ours and transformers' PyTorch side by side, and
+our Flax (bf16) in the same run. `--emulate-device` runs the device code path on the CPU (a dry run of this script).
 """
 
 from __future__ import annotations
@@ -25,65 +26,33 @@ sys.path.insert(0, str(ROOT))
 
 from albert_bridge.formats import get_format  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
-from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
-from fixtures.generate import make_checkpoint, official_config  # noqa: E402
+from albert_bridge.parity import WorkerPool, check  # noqa: E402
+from albert_bridge.schema import HeadKind  # noqa: E402
+from albert_bridge.testing import make_checkpoint, official_config  # noqa: E402
+
+BACKENDS = ["torch", "tf", "flax", "hf-torch", "hf-tf", "hf-flax"]
 
 
-def inputs_for(head: HeadKind, device: str) -> dict:
-    g = torch.Generator().manual_seed(0)
-    shape = (2, 3, 9) if head is HeadKind.MULTIPLE_CHOICE else (3, 9)
-    mask = torch.ones(shape, dtype=torch.long)
-    mask[..., -1, 6:] = 0
-    return {k: v.to(device) for k, v in {"input_ids": torch.randint(5, 99, shape, generator=g),
-                                          "attention_mask": mask}.items()}
-
-
-def max_diff(a, b) -> float:
-    return max(float((x.float().cpu() - y.float().cpu()).abs().max()) for x, y in zip(a.values(), b.values())
-               if isinstance(x, torch.Tensor))
-
-
-def flax_outputs(head: HeadKind, directory: str, dtype) -> dict:
-    """Our Flax class on JAX's default device (the accelerator when one is visible)."""
-    import jax.numpy as jnp
-
-    from albert_bridge.models import albert_flax
-
-    cls = getattr(albert_flax, "Flax" + ARCHITECTURES[head])
-    model = cls.from_pretrained(directory, dtype=dtype)
-    inputs = {k: jnp.asarray(v.numpy()) for k, v in inputs_for(head, "cpu").items()}
-    out = model(**inputs)
-    return {k: torch.from_numpy(np.asarray(v, dtype=np.float32)) for k, v in out.items() if hasattr(v, "shape")}
-
-
-def parity(device: str) -> dict:
+def parity(device: str, emulate: bool) -> dict:
+    """{head: {dtype: report}}: every backend on the device against the CPU fp32 PyTorch outputs."""
     results = {}
-    try:
-        import transformers
-    except ImportError:
-        transformers = None
-    for head in HeadKind:
-        with tempfile.TemporaryDirectory() as tmp:
-            get_format("safetensors").save(make_checkpoint(head, seed=5), Path(tmp))
-            cls = MODEL_FOR_HEAD[head]
-            with torch.no_grad():
-                reference = cls.from_pretrained(tmp)(**inputs_for(head, "cpu"))
-                row = {}
-                for dtype in (torch.float32, torch.bfloat16, torch.float16):
-                    model = cls.from_pretrained(tmp, torch_dtype=dtype).to(device)
-                    row[str(dtype).split(".")[1]] = max_diff(model(**inputs_for(head, device)), reference)
-                if transformers is not None:
-                    theirs = getattr(transformers, ARCHITECTURES[head]).from_pretrained(tmp).to(device).eval()
-                    row["transformers_fp32"] = max_diff(theirs(**inputs_for(head, device)), reference)
-                try:
-                    import jax.numpy as jnp
-
-                    row["flax_fp32"] = max_diff(flax_outputs(head, tmp, jnp.float32), reference)
-                    row["flax_bf16_compute"] = max_diff(flax_outputs(head, tmp, jnp.bfloat16), reference)
-                except ImportError as exc:
-                    row["flax"] = f"not run: {exc}"
-            results[head.value] = row
-            print(head.value, row, flush=True)
+    with WorkerPool() as pool, tempfile.TemporaryDirectory() as tmp:
+        for head in HeadKind:
+            directory, golden = Path(tmp) / head.value, Path(tmp) / f"{head.value}.npz"
+            get_format("safetensors").save(make_checkpoint(head, seed=5), directory)
+            check(directory, "torch", save_outputs_to=golden, pool=pool)  # the CPU fp32 reference
+            results[head.value] = {}
+            for dtype in ("float32", "bfloat16", "float16"):
+                report = check(directory, BACKENDS, device=device, dtype=dtype, expect=golden, pool=pool,
+                               emulate_device=emulate)
+                results[head.value][dtype] = report.to_dict()
+                worst = {}
+                for c in report.comparisons:
+                    if c.a == "expected" and c.max_abs_diff is not None:
+                        worst[c.b] = max(worst.get(c.b, 0.0), c.max_abs_diff)
+                skipped = {r.backend: r.skipped or r.error for r in report.runs if not r.ok}
+                print(head.value, dtype, "passed" if report.passed else "FAILED",
+                      {k: f"{v:.2e}" for k, v in worst.items()}, skipped or "", flush=True)
     return results
 
 
@@ -143,14 +112,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--out")
+    parser.add_argument("--emulate-device", action="store_true", help="the device code path on the CPU (dry run)")
+    parser.add_argument("--no-speed", action="store_true")
     args = parser.parse_args()
     import transformers as _t  # noqa: F401  (version in the report)
 
+    on_device = args.device.startswith("cuda") and not args.emulate_device
     report = {"torch": torch.__version__, "transformers": _t.__version__,
-              "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else args.device,
-              "parity_max_abs_diff_vs_cpu_fp32": parity(args.device), "xxlarge_b8_s512_forward": speed(args.device)}
+              "device_name": torch.cuda.get_device_name() if on_device else args.device,
+              "parity_reports_vs_cpu_fp32": parity(args.device, args.emulate_device)}
+    if not args.no_speed:
+        report["xxlarge_b8_s512_forward"] = speed(args.device)
     try:
-        report["xxlarge_b8_s512_forward"].update(flax_speed(official_config("xxlarge")))
+        if not args.no_speed:
+            report["xxlarge_b8_s512_forward"].update(flax_speed(official_config("xxlarge")))
     except ImportError as exc:
         report["flax_speed"] = f"not run: {exc}"
     text = json.dumps(report, indent=2)

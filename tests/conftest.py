@@ -16,6 +16,8 @@ import pytest  # noqa: E402
 
 from albert_bridge.schema import HeadKind  # noqa: E402
 
+pytest_plugins = ["pytester"]  # tests of our pytest plugin run a suite of their own
+
 ALL_HEADS = list(HeadKind)
 FIXTURE = ROOT / "fixtures" / "tiny-albert"
 

@@ -8,7 +8,7 @@ import transformers
 from albert_bridge.config import AlbertConfig
 from albert_bridge.errors import BridgeError
 from albert_bridge.schema import SCHEMA, HeadKind, expected_tensors, head_from_architecture
-from fixtures.generate import tiny_config
+from albert_bridge.testing import tiny_config
 
 ORIGINAL = {  # albert_base_v2/albert_config.json as released
     "attention_probs_dropout_prob": 0, "hidden_act": "gelu", "hidden_dropout_prob": 0, "embedding_size": 128,

@@ -22,7 +22,7 @@ from albert_bridge.formats import get_format, load  # noqa: E402
 from albert_bridge.models.albert_flax import FLAX_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
-from fixtures.generate import head_config, make_checkpoint  # noqa: E402
+from albert_bridge.testing import flatten_outputs, head_config, make_checkpoint, make_inputs  # noqa: E402
 from tests.conftest import ALL_HEADS, ROOT  # noqa: E402
 
 ATOL = 1e-5
@@ -32,25 +32,8 @@ ATOL = 1e-5
 BF16_RTOL = 0.06
 
 
-def inputs_for(head: HeadKind, seed: int = 0) -> dict[str, np.ndarray]:
-    """Padding in the last sequence, two token types: the same shapes as the PyTorch tests."""
-    rng = np.random.default_rng(seed)
-    shape = (2, 3, 9) if head is HeadKind.MULTIPLE_CHOICE else (3, 9)
-    mask = np.ones(shape, np.int64)
-    mask[..., -1, 6:] = 0
-    types = np.zeros(shape, np.int64)
-    types[..., 5:] = 1
-    return {"input_ids": rng.integers(5, 99, shape), "attention_mask": mask, "token_type_ids": types}
-
-
-def flat_outputs(output) -> dict[str, np.ndarray]:
-    out = {}
-    for key, value in output.items():
-        if isinstance(value, tuple):
-            out.update({f"{key}.{i}": np.asarray(v) for i, v in enumerate(value)})
-        else:
-            out[key] = np.asarray(value.detach() if hasattr(value, "detach") else value)
-    return out
+inputs_for = make_inputs
+flat_outputs = flatten_outputs
 
 
 def max_diff(a: dict, b: dict) -> float:

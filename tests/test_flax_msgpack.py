@@ -17,7 +17,7 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import hf_flax_msgpack as fm
 from albert_bridge.schema import ARCHITECTURES, HeadKind
-from fixtures.generate import make_checkpoint
+from albert_bridge.testing import make_checkpoint
 from tests.conftest import FIXTURE, ROOT
 from tests.helpers import cli as call
 

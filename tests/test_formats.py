@@ -12,7 +12,7 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import FORMATS, detect_format, get_format, load
 from albert_bridge.formats.hf_layout import parse_size
 from albert_bridge.schema import HeadKind
-from fixtures.generate import make_checkpoint, tiny_config
+from albert_bridge.testing import make_checkpoint, tiny_config
 
 WRITABLE = [name for name, fmt in FORMATS.items() if fmt.available]
 

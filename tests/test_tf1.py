@@ -21,7 +21,7 @@ from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import tf1_original as tf1
 from albert_bridge.formats.tf_bundle import BundleReader, write_bundle
 from albert_bridge.schema import ARCHITECTURES, HeadKind
-from fixtures.generate import make_checkpoint, tiny_config
+from albert_bridge.testing import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
 from tests.conftest import ROOT
 from tests.helpers import cli, one_line_error

@@ -17,7 +17,7 @@ from albert_bridge.cli import main
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, hf_keras_h5, load
 from albert_bridge.schema import ARCHITECTURES, HeadKind
-from fixtures.generate import make_checkpoint
+from albert_bridge.testing import make_checkpoint
 from tests.conftest import FIXTURE, ROOT
 
 TF = get_format("tf")
@@ -138,7 +138,7 @@ def test_half_precision_round_trips(tmp_path, dtype):
 
 
 def test_projection_added_when_e_equals_h(tmp_path):
-    from fixtures.generate import tiny_config
+    from albert_bridge.testing import tiny_config
 
     ckpt = make_checkpoint(HeadKind.BASE, config=tiny_config(embedding_size=32))
     del ckpt.tensors["encoder.projection.kernel"], ckpt.tensors["encoder.projection.bias"]

@@ -22,7 +22,7 @@ from albert_bridge.formats import get_format, load  # noqa: E402
 from albert_bridge.models.albert_tf import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD as TORCH_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
-from fixtures.generate import make_checkpoint, tiny_config  # noqa: E402
+from albert_bridge.testing import flatten_outputs, make_checkpoint, make_inputs, make_labels, tiny_config  # noqa: E402,E501
 from tests.conftest import ALL_HEADS, FIXTURE, ROOT  # noqa: E402
 
 ATOL = 1e-5
@@ -39,52 +39,18 @@ TF1_FIXTURE = ROOT / "fixtures" / "tf1" / "albert_tiny"
 
 
 def inputs_for(head: HeadKind, seed: int = 0) -> dict[str, np.ndarray]:
-    """int32 ids with padding in the last sequence and two token types, [3, 9] (or [2, 3, 9] for multiple choice)."""
-    rng = np.random.default_rng(seed)
-    shape = (2, 3, 9) if head is HeadKind.MULTIPLE_CHOICE else (3, 9)
-    ids = rng.integers(5, 99, shape).astype(np.int32)
-    mask = np.ones(shape, np.int32)
-    mask[..., -1, 6:] = 0
-    types = np.zeros(shape, np.int32)
-    types[..., 5:] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return make_inputs(head, seed=seed, dtype="int32")
 
 
-def labels_for(head: HeadKind, inputs: dict, num_labels: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(1)
-    ids = inputs["input_ids"]
-    if head is HeadKind.PRETRAINING:
-        labels = rng.integers(0, 99, ids.shape)
-        labels[:, ::3] = -100
-        return {"labels": labels, "sentence_order_label": rng.integers(0, 2, ids.shape[:1])}
-    if head is HeadKind.MASKED_LM:
-        labels = rng.integers(0, 99, ids.shape)
-        labels[:, ::2] = -100
-        return {"labels": labels}
-    if head is HeadKind.SEQUENCE_CLASSIFICATION:
-        return {"labels": rng.integers(0, num_labels, ids.shape[:1])}
-    if head is HeadKind.MULTIPLE_CHOICE:
-        return {"labels": rng.integers(0, ids.shape[1], ids.shape[:1])}
-    if head is HeadKind.TOKEN_CLASSIFICATION:
-        labels = rng.integers(0, num_labels, ids.shape)
-        labels[0, :2] = -100
-        return {"labels": labels}
-    if head is HeadKind.QUESTION_ANSWERING:
-        return {"start_positions": np.array([1, 4, 7]), "end_positions": np.array([3, 8, 2])}
-    return {}
+labels_for = make_labels
 
 
 def numpy_outputs(output) -> dict[str, np.ndarray]:
-    """Flatten an output object (ours or transformers', TF or PyTorch) to numpy arrays by field name."""
-    flat = {}
+    """Flattened outputs, plus the length of each tuple field (`hidden_states` -> L + 1)."""
+    flat = flatten_outputs(output)
     for key in output.keys():
-        value = output[key]
-        if isinstance(value, tuple):
-            for i, item in enumerate(value):
-                flat[f"{key}/{i}"] = np.asarray(item)
-            flat[key] = np.asarray(len(value))
-        else:
-            flat[key] = np.asarray(value)
+        if isinstance(output[key], tuple):
+            flat[key] = np.asarray(len(output[key]))
     return flat
 
 
@@ -306,7 +272,7 @@ def record(tag, output):
         if isinstance(value, tuple):
             results[f"{tag}:{key}"] = np.asarray(len(value))
             for i, item in enumerate(value):
-                results[f"{tag}:{key}/{i}"] = np.asarray(item)
+                results[f"{tag}:{key}.{i}"] = np.asarray(item)
         else:
             results[f"{tag}:{key}"] = np.asarray(value)
 

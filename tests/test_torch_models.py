@@ -10,41 +10,20 @@ import albert_bridge
 from albert_bridge.formats import get_format
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD
 from albert_bridge.schema import ARCHITECTURES, HeadKind
-from fixtures.generate import head_config, make_checkpoint, tiny_config
+from albert_bridge.testing import head_config, make_checkpoint, make_inputs, make_labels, tiny_config
 
 ATOL = 1e-5
 
 
 def inputs_for(head: HeadKind, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    shape = (2, 3, 9) if head is HeadKind.MULTIPLE_CHOICE else (3, 9)
-    ids = torch.randint(5, 99, shape, generator=g)
-    mask = torch.ones(shape, dtype=torch.long)
-    mask[..., -1, 6:] = 0  # padding in the last sequence
-    types = torch.zeros(shape, dtype=torch.long)
-    types[..., 5:] = 1
-    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+    return {k: torch.from_numpy(v) for k, v in make_inputs(head, seed=seed).items()}
 
 
 def labels_for(head: HeadKind, inputs: dict, num_labels: int) -> dict:
-    g = torch.Generator().manual_seed(1)
-    ids = inputs["input_ids"]
-    if head is HeadKind.PRETRAINING:
-        return {"labels": torch.randint(0, 99, ids.shape, generator=g),
-                "sentence_order_label": torch.randint(0, 2, ids.shape[:1], generator=g)}
-    if head is HeadKind.MASKED_LM:
-        labels = torch.randint(0, 99, ids.shape, generator=g)
-        labels[:, ::2] = -100
-        return {"labels": labels}
-    if head is HeadKind.SEQUENCE_CLASSIFICATION:
-        return {"labels": torch.randint(0, num_labels, ids.shape[:1], generator=g)}
-    if head is HeadKind.MULTIPLE_CHOICE:
-        return {"labels": torch.randint(0, ids.shape[1], ids.shape[:1], generator=g)}
-    if head is HeadKind.TOKEN_CLASSIFICATION:
-        return {"labels": torch.randint(0, num_labels, ids.shape, generator=g)}
-    if head is HeadKind.QUESTION_ANSWERING:
-        return {"start_positions": torch.tensor([1, 4, 20]), "end_positions": torch.tensor([3, 8, 2])}
-    return {}
+    labels = {k: torch.from_numpy(v) for k, v in make_labels(head, inputs, num_labels).items()}
+    if head is HeadKind.QUESTION_ANSWERING:  # a position past the input: clamped to the ignored index
+        labels["start_positions"][-1] = 20
+    return labels
 
 
 def reference_class(head: HeadKind):

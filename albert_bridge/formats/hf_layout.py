@@ -43,6 +43,15 @@ def find_weights(path: Path, single: str, index: str) -> Path | None:
     return None
 
 
+def stale_weight_files(directory: Path, single_name: str, keep: set[str]) -> list[Path]:
+    """Files of an earlier save in this format (`model.safetensors`, its shards `model-00001-of-00003.safetensors`
+    and their index) that a new save, writing `keep`, does not replace."""
+    stem, suffix = single_name.rsplit(".", 1)
+    pattern = re.compile(rf"{re.escape(stem)}(-\d{{5}}-of-\d{{5}})?\.{re.escape(suffix)}(\.index\.json)?")
+    return sorted(p for p in Path(directory).iterdir()
+                  if p.is_file() and pattern.fullmatch(p.name) and p.name not in keep)
+
+
 def load_config_and_head(directory: Path, canonical_keys: set[str],
                          config: AlbertConfig | None = None) -> tuple[AlbertConfig, HeadKind]:
     """The config (given, else next to the weights), and the head its `architectures` (else its tensors) show."""

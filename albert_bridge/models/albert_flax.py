@@ -14,13 +14,10 @@ output_hidden_states); `return_dict` is applied outside, so it costs no compile.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
-import shutil
-import tempfile
-import warnings
 from functools import partial
-from pathlib import Path
 from typing import Any, Callable
 
 import flax.linen as nn
@@ -28,13 +25,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..checkpoint import Checkpoint, LazyTensor
 from ..config import AlbertConfig
-from ..errors import BridgeError
-from ..formats import get_format
-from ..formats import load as load_checkpoint
 from ..formats.hf_flax_msgpack import MAPPING, nest
 from ..schema import HeadKind
+from .bridge import CheckpointBridge
 from .outputs import (
     AlbertForPreTrainingOutput,
     BaseModelOutputWithPooling,
@@ -381,7 +376,7 @@ def _is_float(dtype) -> bool:
     return jnp.issubdtype(dtype, jnp.floating)
 
 
-class FlaxAlbertPreTrainedModel:
+class FlaxAlbertPreTrainedModel(CheckpointBridge):
     """The model wrapper transformers' Flax classes are: config + module + `params`, a jitted `__call__`,
     `from_pretrained` (any supported format) and `save_pretrained` (flax_model.msgpack)."""
 
@@ -390,6 +385,8 @@ class FlaxAlbertPreTrainedModel:
     module_class: type[nn.Module] = FlaxAlbertModule
     output_class: type[ModelOutput] = BaseModelOutputWithPooling
     head: HeadKind = HeadKind.BASE
+    mapping = MAPPING
+    weights_format = "flax"
     main_input_name = "input_ids"
 
     def __init__(self, config: AlbertConfig, input_shape: tuple[int, ...] = (1, 1), seed: int = 0,
@@ -509,47 +506,36 @@ class FlaxAlbertPreTrainedModel:
         output = self.output_class(**fields)
         return output if return_dict else output.to_tuple()
 
-    # --- checkpoints ------------------------------------------------------------------------------
-    def to_checkpoint(self, params: dict | None = None) -> Checkpoint:
-        """These parameters as a canonical checkpoint."""
-        flat = _flatten(self.params if params is None else params)
-        native = {name: LazyTensor.of(np.asarray(value), name) for name, value in flat.items()}
-        report = LoadReport(format="flax-model")
-        tensors = MAPPING.to_canonical(native, report)
-        if report.unknown:
-            raise ValueError(f"the parameter tree has names the schema lacks: {report.unknown}")
-        return Checkpoint(AlbertConfig.from_dict(self.config.to_dict()), self.head, tensors, report)
+    # --- checkpoints (the shared bridge; these hooks are all Flax adds) ----------------------------------------
+    @classmethod
+    def _constructor_arguments(cls) -> set[str]:
+        module_fields = {f.name for f in dataclasses.fields(cls.module_class)} - {"config", "parent", "name"}
+        return super()._constructor_arguments() | module_fields
 
-    def load_checkpoint(self, ckpt: Checkpoint, param_dtype: Dtype | None = None) -> dict[str, list[str]]:
-        """Set `params` from a canonical checkpoint; what this head lacks is initialised randomly, with a warning.
+    def _native_arrays(self, params: dict | None = None) -> dict[str, np.ndarray]:
+        return {name: np.asarray(value) for name, value in _flatten(self.params if params is None else params).items()}
 
-        Floating tensors keep their stored dtype unless `param_dtype` is given (transformers keeps them too)."""
-        ckpt = ckpt.with_projection()  # the original code's E == H models have none: identity is exact
-        expected = _flatten(self.params_shape_tree)
+    def _native_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(leaf.shape) for name, leaf in _flatten(self.params_shape_tree).items()}
+
+    def _assign_native(self, tensors: dict[str, LazyTensor], missing: list[str], param_dtype: Dtype | None = None,
+                       **options: Any) -> None:
+        """Floating tensors keep their stored dtype unless `param_dtype` is given (transformers keeps them too);
+        missing ones are drawn as `init_weights` draws them."""
         loaded: dict[str, jax.Array] = {}
-        unexpected = []
-        for name, tensor in MAPPING.to_native(ckpt.tensors, self.head).items():
-            if name not in expected:
-                unexpected.append(name)
-                continue
-            if tuple(tensor.shape) != tuple(expected[name].shape):
-                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(expected[name].shape)}",
-                                  file=ckpt.report.source, tensor=name)
+        for name, tensor in tensors.items():
             array = tensor.read()
             if param_dtype is not None and _is_float(array.dtype):
                 array = array.astype(param_dtype)
             loaded[name] = jnp.asarray(array)
-        missing = [name for name in expected if name not in loaded]
         if missing:
             random = _flatten(self.init_weights(self.key, self.input_shape))
             loaded.update({name: random[name] for name in missing})
-            warnings.warn(f"{type(self).__name__}: weights not in the checkpoint were newly initialised: "
-                          f"{', '.join(missing)}", stacklevel=3)
-        if unexpected:
-            warnings.warn(f"{type(self).__name__}: checkpoint weights not used: {', '.join(sorted(unexpected))}",
-                          stacklevel=3)
-        self._params = nest((name, loaded[name]) for name in expected)  # the module's own order
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": []}
+        self._params = nest((name, loaded[name]) for name in self._native_shapes())  # the module's own order
+
+    def to_checkpoint(self, params: dict | None = None) -> Checkpoint:
+        """These parameters (default: the model's) as a canonical checkpoint."""
+        return self._checkpoint_of(self._native_arrays(params))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
@@ -559,38 +545,18 @@ class FlaxAlbertPreTrainedModel:
         """Load from a directory or file in ANY supported format (detected): local paths only, no Hub access.
 
         `dtype` is the computation dtype; `param_dtype` casts the loaded floating parameters (default: as stored).
-        Other keyword arguments set config attributes, except `add_pooling_layer` (a module argument)."""
-        ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)
-        config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
-        module_kwargs = {name: kwargs.pop(name) for name in ("add_pooling_layer",) if name in kwargs}
-        for name, value in kwargs.items():
-            setattr(config, name, value)
+        Other keyword arguments set config fields, or go to the module (`add_pooling_layer`)."""
+        ckpt, config, module_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
         model = cls(config, *model_args, input_shape=input_shape, seed=seed, dtype=dtype,
                     param_dtype=param_dtype or jnp.float32, _do_init=False, **module_kwargs)
-        info = model.load_checkpoint(ckpt, param_dtype)
+        info = model.load_checkpoint(ckpt, param_dtype=param_dtype)
         return (model, info) if output_loading_info else model
 
     def save_pretrained(self, save_directory: str | os.PathLike, params: dict | None = None,
                         max_shard_size: int | str | None = "10GB", **kwargs: Any) -> None:
-        """config.json + flax_model.msgpack (or shards + flax_model.msgpack.index.json, transformers' names).
-
-        Files are written in a staging directory and moved into place; stale flax_model* files from an earlier
-        save are removed (as transformers does), so the directory never mixes two saves."""
-        from ..formats.hf_layout import parse_size
-
-        directory = Path(save_directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
-        try:
-            written = get_format("flax").save(self.to_checkpoint(params), staging, parse_size(max_shard_size))
-            names = {file.name for file in written}
-            for stale in directory.iterdir():
-                if stale.is_file() and stale.name.startswith("flax_model") and stale.name not in names:
-                    stale.unlink()
-            for file in written:
-                os.replace(file, directory / file.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        """config.json + flax_model.msgpack (or shards + flax_model.msgpack.index.json, transformers' names),
+        files replaced atomically and stale shards of an earlier save removed."""
+        self._save_weights(save_directory, self.to_checkpoint(params), "flax", max_shard_size)
 
 
 class FlaxAlbertModel(FlaxAlbertPreTrainedModel):

@@ -20,9 +20,6 @@ from __future__ import annotations
 import collections.abc
 import math
 import os
-import shutil
-import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,13 +28,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..checkpoint import LazyTensor
 from ..config import AlbertConfig
-from ..errors import BridgeError
-from ..formats import get_format
-from ..formats import load as load_checkpoint
 from ..formats.hf_keras_h5 import MAPPING
 from ..schema import HeadKind
+from .bridge import CheckpointBridge
 from .outputs import (
     AlbertForPreTrainingOutput,
     BaseModelOutput,
@@ -357,16 +352,14 @@ def _ignoring(labels, ignored: int = -100):
 
 
 # --- models ---------------------------------------------------------------------------------------------------------
-_LOADER_ONLY = {"from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token",
-                "use_safetensors", "ignore_mismatched_sizes", "force_download", "proxies", "trust_remote_code"}
-
-
-class TFAlbertPreTrainedModel(keras.Model):
+class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
     head: HeadKind = HeadKind.BASE
+    mapping = MAPPING
+    weights_format = "tf"
     HEAD_LAYERS: tuple[str, ...] = ()   # top-level layers after `albert`, as transformers names them
     main_input_name = "input_ids"
 
@@ -425,72 +418,40 @@ class TFAlbertPreTrainedModel(keras.Model):
             out.update(named_variables(getattr(self, attr)))
         return out
 
-    def to_checkpoint(self) -> Checkpoint:
-        """This model's weights as a canonical checkpoint."""
-        native = {name: LazyTensor.of(np.asarray(v.numpy()), name) for name, v in self.named_variables().items()}
-        report = LoadReport(format="tf-model")
-        tensors = MAPPING.to_canonical(native, report)
-        if report.unknown:
-            raise ValueError(f"variables the schema lacks: {report.unknown}")
-        return Checkpoint(AlbertConfig.from_dict(self.config.to_dict()), self.head, tensors, report)
+    # --- checkpoints (the shared bridge; these hooks are all TF adds) ------------------------------------------
+    @classmethod
+    def _constructor_arguments(cls) -> set[str]:
+        return super()._constructor_arguments() | {"name", "trainable", "dtype"}  # what keras.Model takes
+
+    def _native_arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(v.numpy()) for name, v in self.named_variables().items()}
+
+    def _native_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(v.shape) for name, v in self.named_variables().items()}
+
+    def _assign_native(self, tensors: dict[str, LazyTensor], missing: list[str], **options: Any) -> None:
+        own = self.named_variables()
+        for name, tensor in tensors.items():
+            own[name].assign(np.asarray(tensor.read(), dtype=own[name].dtype))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
                         config: AlbertConfig | None = None, format: str | None = None,
                         output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected): tf_model.h5, safetensors, .bin, TF1..."""
-        ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)  # local paths only: no Hub access
-        for message in ckpt.report.warnings:  # e.g. a tf_model.h5 whose MLM decoder bias is not its bias
-            warnings.warn(message, stacklevel=2)
-        config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
-        for name, value in kwargs.items():
-            if name not in _LOADER_ONLY:
-                setattr(config, name, value)
-        model = cls(config, *model_args)
+        ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
+        model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt)
         return (model, info) if output_loading_info else model
 
-    def load_checkpoint(self, ckpt: Checkpoint) -> dict[str, list[str]]:
-        """Assign a canonical checkpoint's tensors by name; what this head lacks stays initialised, with a warning."""
-        ckpt = ckpt.with_projection()  # the original code's E == H models have none: identity is exact
-        own = self.named_variables()
-        assigned, unexpected = set(), []
-        for name, tensor in MAPPING.to_native(ckpt.tensors, self.head).items():
-            variable = own.get(name)
-            if variable is None:
-                unexpected.append(name)
-                continue
-            if tuple(tensor.shape) != tuple(variable.shape):
-                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(variable.shape)}",
-                                  file=ckpt.report.source, tensor=name)
-            variable.assign(np.asarray(tensor.read(), dtype=variable.dtype))
-            assigned.add(name)
-        missing = sorted(set(own) - assigned)
-        if missing:
-            warnings.warn(f"{type(self).__name__}: weights not in the checkpoint were newly initialised: "
-                          f"{', '.join(missing)}", stacklevel=3)
-        if unexpected:
-            warnings.warn(f"{type(self).__name__}: checkpoint weights not used: {', '.join(sorted(unexpected))}",
-                          stacklevel=3)
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": [],
-                "error_msgs": []}
-
     def save_pretrained(self, save_directory: str | os.PathLike, saved_model: bool = False,
                         max_shard_size: int | str | None = "5GB", **kwargs: Any) -> None:
-        """config.json + tf_model.h5 (sharded with its index when over max_shard_size), each file replaced
-        atomically; `saved_model=True` also exports `saved_model/1` as transformers does."""
-        from ..formats.hf_layout import parse_size
-
-        directory = Path(save_directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
-        try:
-            for file in get_format("tf").save(self.to_checkpoint(), staging, parse_size(max_shard_size)):
-                os.replace(file, directory / file.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        """config.json + tf_model.h5 (sharded with its index when over max_shard_size), files replaced atomically
+        and stale shards of an earlier save removed; `saved_model=True` also exports `saved_model/1` as
+        transformers does."""
+        self._save_weights(save_directory, self.to_checkpoint(), "tf", max_shard_size)
         if saved_model:
-            self.export_saved_model(directory / "saved_model" / "1")
+            self.export_saved_model(Path(save_directory) / "saved_model" / "1")
 
     # --- serving --------------------------------------------------------------------------------------------------
     def serving_signature(self) -> list[tf.TensorSpec]:

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import tempfile
-import warnings
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..checkpoint import LazyTensor
 from ..config import AlbertConfig
-from ..errors import BridgeError
-from ..formats import get_format
-from ..formats import load as load_checkpoint
 from ..formats.hf_pytorch import MAPPING, numpy_to_torch, torch_to_numpy
 from ..schema import HeadKind
+from .bridge import CheckpointBridge
 from .outputs import (
     AlbertForPreTrainingOutput,
     BaseModelOutput,
@@ -183,12 +177,15 @@ class AlbertTransformer(nn.Module):
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
 
 
-class AlbertPreTrainedModel(nn.Module):
+class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
     """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
     head: HeadKind = HeadKind.BASE
+    mapping = MAPPING
+    weights_format = "safetensors"
+    tied_parameters = frozenset({"predictions.decoder.weight", "predictions.decoder.bias"})
 
     def __init__(self, config: AlbertConfig):
         super().__init__()
@@ -239,28 +236,27 @@ class AlbertPreTrainedModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
 
-    # --- checkpoints --------------------------------------------------------------------------
-    def to_checkpoint(self) -> Checkpoint:
-        """This model's weights as a canonical checkpoint (tied copies and buffers left out)."""
-        native = {name: LazyTensor.of(torch_to_numpy(t), name) for name, t in self.state_dict().items()}
-        report = LoadReport(format="torch-model")
-        tensors = MAPPING.to_canonical(native, report)
-        if report.unknown:
-            raise ValueError(f"state_dict has names the schema lacks: {report.unknown}")
-        return Checkpoint(AlbertConfig.from_dict(self.config.to_dict()), self.head, tensors, report)
+    # --- checkpoints (the shared bridge; these hooks are all PyTorch adds) ---------------------------------------
+    def _native_arrays(self) -> dict[str, Any]:
+        return {name: torch_to_numpy(t) for name, t in self.state_dict().items() if name not in self.tied_parameters}
+
+    def _native_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: tuple(t.shape) for name, t in self.state_dict().items()}
+
+    def _assign_native(self, tensors: dict[str, LazyTensor], missing: list[str], **options: Any) -> None:
+        own = self.state_dict()
+        with torch.no_grad():
+            for name, tensor in tensors.items():  # one tensor at a time: no second copy of the whole model
+                own[name].copy_(numpy_to_torch(tensor.read()))
+        self.tie_weights()
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
                         config: AlbertConfig | None = None, format: str | None = None,
                         torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
-        ckpt = load_checkpoint(Path(pretrained_model_name_or_path), format)  # local paths only: no Hub access
-        for warning in ckpt.report.warnings:  # e.g. a file whose two MLM biases disagree
-            warnings.warn(warning, stacklevel=2)
-        config = config or AlbertConfig.from_dict(ckpt.config.to_dict())
-        for name, value in kwargs.items():
-            setattr(config, name, value)
-        model = cls(config, *model_args)
+        ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
+        model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt)
         if torch_dtype == "auto":  # the stored dtype, as transformers' "auto"
             stored = ckpt.tensors["embeddings.word"].dtype.name
@@ -270,48 +266,12 @@ class AlbertPreTrainedModel(nn.Module):
         model.eval()
         return (model, info) if output_loading_info else model
 
-    def load_checkpoint(self, ckpt: Checkpoint) -> dict[str, list[str]]:
-        """Copy a canonical checkpoint's tensors in; what this head lacks stays initialised, with a warning."""
-        ckpt = ckpt.with_projection()  # the original code's E == H models have none: identity is exact
-        own = dict(self.state_dict())
-        state: dict[str, torch.Tensor] = {}
-        unexpected = []
-        for name, tensor in MAPPING.to_native(ckpt.tensors, self.head).items():
-            if name not in own:
-                unexpected.append(name)
-                continue
-            if tuple(tensor.shape) != tuple(own[name].shape):
-                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name].shape)}",
-                                  file=ckpt.report.source, tensor=name)
-            state[name] = numpy_to_torch(tensor.read()).to(own[name].dtype)
-        tied = {"predictions.decoder.weight", "predictions.decoder.bias"}
-        missing = sorted(set(own) - set(state) - tied)
-        with torch.no_grad():
-            result = self.load_state_dict(state, strict=False)
-        self.tie_weights()
-        if missing:
-            warnings.warn(f"{type(self).__name__}: weights not in the checkpoint were newly initialised: "
-                          f"{', '.join(missing)}", stacklevel=3)
-        if unexpected:
-            warnings.warn(f"{type(self).__name__}: checkpoint weights not used: {', '.join(sorted(unexpected))}",
-                          stacklevel=3)
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
-                "mismatched_keys": [], "error_msgs": [str(e) for e in getattr(result, "error_msgs", [])]}
-
     def save_pretrained(self, save_directory: str | os.PathLike, safe_serialization: bool = True,
                         max_shard_size: int | str | None = "5GB", **kwargs: Any) -> None:
-        """config.json + model.safetensors (or pytorch_model.bin), each file replaced atomically."""
-        from ..formats.hf_layout import parse_size
-
-        directory = Path(save_directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        fmt = get_format("safetensors" if safe_serialization else "pytorch")
-        staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
-        try:
-            for file in fmt.save(self.to_checkpoint(), staging, parse_size(max_shard_size)):
-                os.replace(file, directory / file.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        """config.json + model.safetensors (or pytorch_model.bin), sharded over max_shard_size, files replaced
+        atomically and stale shards of an earlier save removed."""
+        self._save_weights(save_directory, self.to_checkpoint(), "safetensors" if safe_serialization else "pytorch",
+                           max_shard_size)
 
 
 class AlbertModel(AlbertPreTrainedModel):

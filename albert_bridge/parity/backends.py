@@ -1,0 +1,319 @@
+"""The backend registry: what can run an ALBERT checkpoint, and how, one entry per backend.
+
+A backend is a framework (torch, tf, flax, ...) and an implementation (ours, or transformers' own classes as the
+reference peer). Each runs in a worker process of its own (`worker.py`), so frameworks never share threads, memory
+or XLA flags; the registry says which modules it needs (checked without importing them) and the environment its
+process starts with. `run_job` (called inside the worker) loads the checkpoint, places it on the device, runs the
+inputs and returns every output as numpy. Adding a backend is one `Backend(...)` line, plus a runner when its
+framework is new.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import BridgeError
+from ..schema import ARCHITECTURES, HeadKind
+from ..testing import flatten_outputs
+
+DEVICES = ("cpu", "cuda", "tpu")
+DTYPES = ("float32", "bfloat16", "float16")
+# Outputs the harness compares; attentions and losses are left out (no labels are given).
+SKIPPED_OUTPUTS = ("loss", "attentions")
+
+
+class Skip(Exception):
+    """The backend cannot run here (no such device, dtype unsupported): reported as skipped, never as a failure."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    framework: str                       # which runner: torch, tf, flax, onnx, numpy
+    describe: str
+    requires: tuple[str, ...]            # modules that must be importable
+    transformers: bool = False           # transformers' own classes (the reference peer), not ours
+    env: dict[str, str] = field(default_factory=dict)  # set in its worker's environment
+    unset: tuple[str, ...] = ()          # removed from its worker's environment
+
+    def missing(self) -> str | None:
+        """Why this backend cannot run in this installation (checked without importing anything), or None."""
+        absent = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if absent:
+            return f"not installed: {', '.join(absent)}"
+        if self.transformers and self.framework in ("tf", "flax"):
+            version = importlib.metadata.version("transformers")
+            if int(version.split(".")[0]) >= 5:
+                return f"transformers {version} has no {self.framework} classes (they ended with 4.x)"
+        return None
+
+    def environment(self, device: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update(self.env)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        if self.framework == "flax" and device == "cpu":
+            env["JAX_PLATFORMS"] = "cpu"  # else JAX probes for accelerators first
+        return env
+
+
+_TRANSFORMERS_TORCH_ONLY = {"USE_TF": "0", "USE_FLAX": "0", "USE_TORCH": "1"}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("torch", "torch", "albert_bridge PyTorch", ("torch",)),
+    Backend("tf", "tf", "albert_bridge TF2 (Keras 3)", ("tensorflow", "keras"),
+            env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
+    Backend("flax", "flax", "albert_bridge Flax", ("jax", "flax")),
+    Backend("hf-torch", "torch", "transformers PyTorch (reference)", ("torch", "transformers"), transformers=True,
+            env=_TRANSFORMERS_TORCH_ONLY),
+    Backend("hf-tf", "tf", "transformers TF2 (tf-keras, reference)", ("tensorflow", "tf_keras", "transformers"),
+            transformers=True, env={"TF_USE_LEGACY_KERAS": "1", "USE_TF": "1", "USE_TORCH": "0", "USE_FLAX": "0"}),
+    Backend("hf-flax", "flax", "transformers Flax (reference)", ("jax", "flax", "transformers"), transformers=True,
+            env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
+)}
+DEFAULT_BACKENDS = ("torch", "tf", "flax")
+
+
+def parse_backends(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """`torch,tf` or a list; `all` is every registered backend; None the default (our own backends)."""
+    if value is None:
+        return list(DEFAULT_BACKENDS)
+    names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    if names == ["all"]:
+        return list(BACKENDS)
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown or not names:
+        raise ValueError(f"unknown backend {', '.join(unknown) or value!r} (known: {', '.join(BACKENDS)}, or all)")
+    return list(dict.fromkeys(names))
+
+
+# --- inside the worker ------------------------------------------------------------------------------------------
+@dataclass
+class Job:
+    backend: str
+    checkpoint: str                      # a path in any supported format
+    head: str
+    inputs: str                          # .npz of int64 input_ids, attention_mask, token_type_ids
+    outputs: str                         # where to write the .npz of outputs
+    device: str = "cpu"
+    dtype: str = "float32"
+    emulate_device: bool = False         # run the device's code path on the CPU (tests of that path)
+
+
+@dataclass
+class JobResult:
+    device: str = ""                     # what actually ran it, e.g. "cuda:0 (NVIDIA H200)"
+    load_seconds: float = 0.0
+    forward_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+def run_job(job: Job) -> JobResult:
+    backend = BACKENDS[job.backend]
+    head = HeadKind.parse(job.head)
+    data = np.load(job.inputs)
+    inputs = {name: data[name] for name in data.files}
+    result = JobResult()
+    source = Path(job.checkpoint)
+    with tempfile.TemporaryDirectory(prefix="albert-parity-") as tmp:
+        if backend.transformers:  # transformers reads only its own layout: give it the file its class loads
+            source = _hf_directory(source, backend.framework, Path(tmp), head, result)
+        outputs = RUNNERS[backend.framework](backend, source, head, inputs, job, result)
+    np.savez(job.outputs, **outputs)
+    return result
+
+
+_HF_FILES = {"torch": ("safetensors", "model.safetensors"), "tf": ("tf", "tf_model.h5"),
+             "flax": ("flax", "flax_model.msgpack")}
+
+
+def _hf_directory(source: Path, framework: str, tmp: Path, head: HeadKind, result: JobResult) -> Path:
+    """The checkpoint as transformers' layout for this framework: the source directory itself when it holds that
+    file and its config.json, else a conversion by our adapters (which also tests that transformers reads them)."""
+    fmt, name = _HF_FILES[framework]
+    if source.is_dir() and (source / "config.json").is_file() and (
+            (source / name).is_file() or (source / f"{name}.index.json").is_file()):
+        return source
+    from ..convert import convert
+
+    target = tmp / "hf"
+    convert(source, target, [fmt], head=head, verify=False)
+    result.notes.append(f"read as {name} written by albert_bridge")
+    return target
+
+
+def _model_class(backend: Backend, head: HeadKind, prefix: str):
+    name = prefix + ARCHITECTURES[head]
+    if backend.transformers:
+        import transformers
+
+        return getattr(transformers, name)
+    import albert_bridge
+
+    return getattr(albert_bridge, name)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    import time
+
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def _outputs(output: Any) -> dict[str, np.ndarray]:
+    return flatten_outputs(output, skip=SKIPPED_OUTPUTS)
+
+
+def _run_torch(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    import torch
+
+    if job.device == "cuda" and not job.emulate_device:
+        if not torch.cuda.is_available():
+            raise Skip("no CUDA device visible to torch")
+        device = torch.device("cuda")
+        result.device = f"cuda:0 ({torch.cuda.get_device_name(0)})"
+    elif job.device == "tpu" and not job.emulate_device:
+        if importlib.util.find_spec("torch_xla") is None:
+            raise Skip("torch on TPU needs torch_xla")
+        import torch_xla.core.xla_model as xm
+
+        device = xm.xla_device()
+        result.device = str(device)
+    else:
+        device = torch.device("cpu")
+        result.device = "cpu" + (f" (emulating {job.device})" if job.device != "cpu" else "")
+    # fp32 means fp32: no TF32 matmuls on GPUs that have them.
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dtype = getattr(torch, job.dtype)
+
+    def load():
+        model = _model_class(backend, head, "").from_pretrained(source)
+        return model.to(device=device, dtype=dtype).eval()
+
+    model, result.load_seconds = _timed(load)
+    feed = {k: torch.from_numpy(v).long().to(device) for k, v in inputs.items()}
+
+    def forward():
+        with torch.no_grad():
+            out = model(**feed, output_hidden_states=True, return_dict=True)
+        return _outputs(out)
+
+    outputs, result.forward_seconds = _timed(forward)
+    return outputs
+
+
+def _run_tf(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    import tensorflow as tf
+
+    if job.device == "tpu" and not job.emulate_device:
+        raise Skip("TPU runs of TensorFlow need a TPUStrategy, which the harness does not set up")
+    if job.device == "cuda" and not job.emulate_device:
+        if not tf.config.list_physical_devices("GPU"):
+            raise Skip("no GPU visible to TensorFlow")
+        placement, result.device = "/GPU:0", "GPU:0"
+        tf.config.experimental.enable_tensor_float_32_execution(False)  # fp32 means fp32
+    else:
+        tf.config.set_visible_devices([], "GPU")
+        placement = "/CPU:0"
+        result.device = "cpu" + (f" (emulating {job.device})" if job.device != "cpu" else "")
+    # The policy is global to the worker, which serves jobs of every dtype: set it for each one.
+    policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[job.dtype]
+    if backend.transformers:
+        import tf_keras
+
+        tf_keras.mixed_precision.set_global_policy(policy)
+    else:
+        import keras
+
+        keras.config.set_dtype_policy(policy)
+    if job.dtype != "float32":
+        result.notes.append(f"Keras policy {policy} (float32 variables, {job.dtype} compute)")
+    cls = _model_class(backend, head, "TF")
+    with tf.device(placement):
+        model, result.load_seconds = _timed(lambda: cls.from_pretrained(source))
+        feed = {k: tf.constant(v.astype(np.int32)) for k, v in inputs.items()}
+        outputs, result.forward_seconds = _timed(
+            lambda: _outputs(model(**feed, output_hidden_states=True, return_dict=True, training=False)))
+    return outputs
+
+
+def _run_flax(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    if job.device != "cpu" and not job.emulate_device:
+        platform = {"cuda": "gpu", "tpu": "tpu"}[job.device]
+        try:
+            devices = jax.devices(platform)
+        except RuntimeError:
+            raise Skip(f"no {job.device} device visible to JAX") from None
+        device = devices[0]
+    else:
+        device = jax.devices("cpu")[0]
+    result.device = f"{device.platform}:{device.id}" + (
+        f" (emulating {job.device})" if job.emulate_device and job.device != "cpu" else "")
+    # fp32 means fp32 (JAX's GPU default is TF32-like); global to the worker, so set for every job.
+    jax.config.update("jax_default_matmul_precision", "highest" if job.dtype == "float32" else None)
+    dtype = getattr(jnp, job.dtype)
+    cls = _model_class(backend, head, "Flax")
+    with jax.default_device(device):
+        def load():
+            model = cls.from_pretrained(source, dtype=dtype)
+            if job.dtype != "float32":  # parameters in the compute dtype too, as the other backends run
+                model.params = model.to_bf16(model.params) if job.dtype == "bfloat16" else model.to_fp16(model.params)
+            return model
+
+        model, result.load_seconds = _timed(load)
+        feed = {k: jnp.asarray(v, dtype=jnp.int32) for k, v in inputs.items()}
+
+        def forward():
+            out = model(**feed, output_hidden_states=True, return_dict=True)
+            return _outputs(jax.device_get(out))
+
+        outputs, result.forward_seconds = _timed(forward)
+    return outputs
+
+
+RUNNERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {"torch": _run_torch, "tf": _run_tf, "flax": _run_flax}
+
+
+def check_job_inputs(inputs: dict[str, np.ndarray], head: HeadKind, vocab_size: int, max_positions: int,
+                     type_vocab_size: int, origin: str) -> dict[str, np.ndarray]:
+    """Inputs a backend can run: int ids within the vocabulary, masks and types of the same shape, a rank that
+    fits the head. Fills in transformers' defaults for a missing mask (ones) or token types (zeros)."""
+    if "input_ids" not in inputs:
+        raise BridgeError("no input_ids", file=origin)
+    ids = np.asarray(inputs["input_ids"])
+    rank = 3 if head is HeadKind.MULTIPLE_CHOICE else 2
+    if ids.ndim != rank or ids.dtype.kind not in "iu" or ids.size == 0:
+        raise BridgeError(f"input_ids must be a non-empty integer array of rank {rank} for head {head.value}, "
+                          f"got {ids.dtype}{list(ids.shape)}", file=origin, tensor="input_ids")
+    if ids.shape[-1] > max_positions:
+        raise BridgeError(f"sequence length {ids.shape[-1]} exceeds max_position_embeddings {max_positions}",
+                          file=origin, tensor="input_ids")
+    limits = {"input_ids": vocab_size, "attention_mask": 2, "token_type_ids": type_vocab_size}
+    out = {"input_ids": ids.astype(np.int64)}
+    for name in ("attention_mask", "token_type_ids"):
+        value = np.asarray(inputs[name]) if name in inputs else (
+            np.ones_like(ids) if name == "attention_mask" else np.zeros_like(ids))
+        if value.shape != ids.shape or value.dtype.kind not in "iu":
+            raise BridgeError(f"must be integers of the shape of input_ids {list(ids.shape)}, got "
+                              f"{value.dtype}{list(value.shape)}", file=origin, tensor=name)
+        out[name] = value.astype(np.int64)
+    for name, limit in limits.items():
+        if out[name].min() < 0 or out[name].max() >= limit:
+            raise BridgeError(f"values must lie in [0, {limit})", file=origin, tensor=name)
+    unknown = sorted(set(inputs) - set(limits))
+    if unknown:
+        raise BridgeError(f"unknown inputs {', '.join(unknown)} (expected input_ids, attention_mask, "
+                          "token_type_ids)", file=origin)
+    return out

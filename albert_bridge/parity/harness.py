@@ -1,0 +1,321 @@
+"""The equivalence harness: every (checkpoint, backend) pair on identical inputs, every output compared.
+
+    report = check(["out/"], backends="torch,tf,flax")     # -> Report
+    assert_parity("out/")                                   # raises ParityFailure with the text report
+
+Each backend runs in a worker process of its own (see `worker.py`), started on first use and kept for the rest of
+the session (`WorkerPool`): a test suite that checks many checkpoints imports each framework once. Arrays pass
+between processes as .npz files in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import BridgeError, ParityError
+from ..schema import HeadKind
+from ..testing import make_inputs
+from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
+from .compare import compare_outputs, default_tolerance, first_divergent_layer
+from .report import Report, Run
+
+DEFAULT_TIMEOUT = 900.0  # seconds one run may take (worker start included)
+
+
+class ParityFailure(ParityError, AssertionError):
+    """assert_parity's failure: a ParityError (CLI exit 1) that pytest shows as an assertion, with the report."""
+
+
+# --- worker processes ---------------------------------------------------------------------------------------------
+class _Worker:
+    def __init__(self, backend: str, device: str, log_dir: Path):
+        self.log = log_dir / f"worker-{backend}-{device}.log"
+        env = BACKENDS[backend].environment(device)
+        package_root = str(Path(__file__).resolve().parents[2])  # importable even when not installed
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "albert_bridge.parity.worker"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+        self._buffer = b""
+
+    def run(self, job: Job, timeout: float) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write((json.dumps(asdict(job)) + "\n").encode())
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            return {"error": self._died()}
+        line = self._read_line(timeout)
+        if line is None:
+            return {"error": self._died(timeout)}
+        return json.loads(line)
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _died(self, timeout: float | None = None) -> str:
+        self.close(kill=True)
+        last = [x for x in self.log.read_text(errors="replace").splitlines() if x.strip()][-1:] if \
+            self.log.exists() else []
+        cause = f"timed out after {timeout:.0f} s" if timeout else f"exited with code {self.process.returncode}"
+        return f"worker {cause}" + (f": {last[0].strip()[:300]}" if last else "") + f" (log: {self.log})"
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self, kill: bool = False) -> None:
+        if self.alive:
+            if kill:
+                self.process.kill()
+            else:
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream and not stream.closed:
+                stream.close()
+
+
+class WorkerPool:
+    """One worker process per (backend, device), started on first use, closed with the pool."""
+
+    def __init__(self) -> None:
+        self._workers: dict[tuple[str, str], _Worker] = {}
+        self.directory = Path(tempfile.mkdtemp(prefix="albert-parity-"))
+
+    def run(self, backend: str, device: str, job: Job, timeout: float) -> tuple[dict[str, Any], float]:
+        """(the worker's answer, wall seconds including the worker's start when this job started it)."""
+        start = time.perf_counter()
+        worker = self._workers.get((backend, device))
+        if worker is None or not worker.alive:
+            worker = self._workers[(backend, device)] = _Worker(backend, device, self.directory)
+        answer = worker.run(job, timeout)
+        return answer, time.perf_counter() - start
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+_SHARED_POOL: WorkerPool | None = None
+
+
+def shared_pool() -> WorkerPool:
+    """The pool check() uses unless given one: lives until the interpreter exits."""
+    global _SHARED_POOL
+    if _SHARED_POOL is None:
+        _SHARED_POOL = WorkerPool()
+        atexit.register(_SHARED_POOL.close)
+    return _SHARED_POOL
+
+
+# --- inputs -------------------------------------------------------------------------------------------------------
+def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
+    """Texts tokenized by the tokenizer found beside the checkpoint; for multiple choice, the texts are the choices
+    of one example."""
+    from ..tokenization import AlbertTokenizer
+
+    directory = src if src.is_dir() else src.parent
+    try:
+        tokenizer = AlbertTokenizer.from_pretrained(directory)
+    except BridgeError as exc:
+        raise BridgeError(f"--text needs a tokenizer beside the checkpoint: {exc.message}", file=directory) from None
+    encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
+    batch = {k: np.asarray(encoded[k], np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    if head is HeadKind.MULTIPLE_CHOICE:
+        batch = {k: v[None] for k, v in batch.items()}
+    return batch
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise BridgeError("file not found", file=path) from None
+    except Exception as exc:  # noqa: BLE001 - zip, header or pickle errors of a bad file: one line naming it
+        raise BridgeError(f"not a readable .npz file ({type(exc).__name__}: {exc})", file=path) from None
+
+
+def load_expected(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, Any]]:
+    """(inputs, outputs, metadata) of a file written by --save-outputs."""
+    path = Path(path)
+    arrays = _read_npz(path)
+    inputs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("input/")}
+    outputs = {k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("output/")}
+    if not outputs or "input_ids" not in inputs or "meta" not in arrays:
+        raise BridgeError("not a parity outputs file (written by --save-outputs)", file=path)
+    try:
+        return inputs, outputs, json.loads(str(arrays["meta"]))
+    except ValueError:
+        raise BridgeError("its metadata is not JSON", file=path) from None
+
+
+def save_outputs(path: str | Path, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray],
+                 meta: dict[str, Any]) -> None:
+    """Golden outputs with the inputs they were computed on, so `--expect` can run the same inputs again."""
+    arrays = {**{f"input/{k}": v for k, v in inputs.items()}, **{f"output/{k}": v for k, v in outputs.items()},
+              "meta": np.asarray(json.dumps(meta))}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+# --- the check ------------------------------------------------------------------------------------------------------
+def check(
+    srcs: str | os.PathLike | Iterable[str | os.PathLike],
+    backends: str | Sequence[str] | None = None,
+    *,
+    device: str = "cpu",
+    dtype: str = "float32",
+    atol: float | None = None,
+    rtol: float | None = None,
+    head: HeadKind | str | None = None,
+    inputs: dict[str, np.ndarray] | str | os.PathLike | None = None,
+    texts: Sequence[str] | None = None,
+    batch: int = 3,
+    seq_len: int = 16,
+    seed: int = 0,
+    expect: str | os.PathLike | None = None,
+    save_outputs_to: str | os.PathLike | None = None,
+    emulate_device: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    pool: WorkerPool | None = None,
+) -> Report:
+    """Run every checkpoint in `srcs` on every backend with the same inputs and compare each output of each run
+    with the first run (and with `expect`'s golden outputs). Bad input raises BridgeError; a mismatch does not
+    raise (see `Report.passed`, or use `assert_parity`)."""
+    from ..formats import load
+
+    paths = [Path(srcs)] if isinstance(srcs, (str, os.PathLike)) else [Path(s) for s in srcs]
+    if not paths:
+        raise ValueError("check() needs at least one checkpoint")
+    names = parse_backends(backends)
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r} (expected one of: {', '.join(DEVICES)})")
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r} (expected one of: {', '.join(DTYPES)})")
+    checkpoints = [load(p) for p in paths]  # lazy: reads headers and configs, and fails early on bad input
+    head = HeadKind.parse(head) if head else checkpoints[0].head
+    config = checkpoints[0].config
+
+    expected = load_expected(expect) if expect else None
+    if isinstance(inputs, (str, os.PathLike)):
+        origin, feed = str(inputs), _read_npz(Path(inputs))
+        described = f"from {inputs}"
+    elif inputs is not None:
+        origin, feed, described = "inputs", dict(inputs), "given by the caller"
+    elif texts:
+        origin, feed = "--text", _text_inputs(texts, paths[0], head, config.max_position_embeddings)
+        described = f"{len(texts)} text(s) tokenized by the tokenizer beside {paths[0]}"
+    elif expected:
+        origin, feed, described = str(expect), expected[0], f"those of {expect}"
+    else:
+        origin = "random inputs"
+        feed = make_inputs(head, batch=batch, seq_len=min(seq_len, config.max_position_embeddings), seed=seed,
+                           vocab_size=config.vocab_size)
+        shape = "x".join(map(str, feed["input_ids"].shape))
+        described = f"random ids {shape} (seed {seed}), the last sequence padded, two segments"
+    feed = check_job_inputs(feed, head, config.vocab_size, config.max_position_embeddings, config.type_vocab_size,
+                            origin)
+    if expected and not all(np.array_equal(feed[k], expected[0].get(k)) for k in feed):
+        raise BridgeError("the inputs differ from those the expected outputs were computed on", file=expect)
+
+    default_atol, default_rtol = default_tolerance(dtype, config)
+    atol = default_atol if atol is None else float(atol)
+    rtol = default_rtol if rtol is None else float(rtol)
+    chosen = "the defaults" if (atol, rtol) == (default_atol, default_rtol) else "as given"
+    tolerance = (f"an output passes when max|a - b| <= atol {atol:.2g} + rtol {rtol:.2g} * max|a|, a being the "
+                 f"reference run ({chosen} for {dtype} at this model's size)")
+    report = Report(atol=atol, rtol=rtol, device=device, dtype=dtype, head=head.value, inputs=described,
+                    tolerance=tolerance)
+
+    pool = pool or shared_pool()
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=pool.directory))
+    try:
+        inputs_file = work / "inputs.npz"
+        np.savez(inputs_file, **feed)
+        outputs: dict[str, dict[str, np.ndarray]] = {}
+        for i, path in enumerate(paths):
+            for name in names:
+                label = name if len(paths) == 1 else f"src{i + 1}:{name}"
+                run = Run(checkpoint=str(path), backend=name, device=device, dtype=dtype, label=label)
+                report.runs.append(run)
+                run.skipped = BACKENDS[name].missing()
+                if run.skipped:
+                    continue
+                job = Job(backend=name, checkpoint=str(path.resolve()), head=head.value, inputs=str(inputs_file),
+                          outputs=str(work / f"outputs-{len(report.runs)}.npz"), device=device, dtype=dtype,
+                          emulate_device=emulate_device)
+                answer, run.seconds = pool.run(name, device, job, timeout)
+                run.skipped, run.error = answer.get("skipped"), answer.get("error")
+                run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
+                run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
+                if run.ok:
+                    outputs[label] = _read_npz(Path(job.outputs))
+        ok = [r for r in report.runs if r.ok]
+        if ok:
+            reference = ok[0].label
+            for run in ok[1:]:
+                report.comparisons += compare_outputs(reference, outputs[reference], run.label, outputs[run.label],
+                                                      atol, rtol)
+        if expected:
+            for run in ok:
+                report.comparisons += compare_outputs("expected", expected[1], run.label, outputs[run.label], atol,
+                                                      rtol)
+        report.first_divergent_layer = first_divergent_layer(report.comparisons)
+        if save_outputs_to and ok:
+            save_outputs(save_outputs_to, feed, outputs[ok[0].label],
+                         {"checkpoint": ok[0].checkpoint, "backend": ok[0].backend, "head": head.value,
+                          "device": device, "dtype": dtype})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def assert_parity(srcs: str | os.PathLike | Iterable[str | os.PathLike], backends: str | Sequence[str] | None = None,
+                  **options: Any) -> Report:
+    """check(), raising ParityFailure (an AssertionError) with the text report unless it passed."""
+    report = check(srcs, backends, **options)
+    if not report.passed:
+        raise ParityFailure(report.verdict() + "\n\n" + report.to_text())
+    return report
