@@ -287,3 +287,18 @@ def test_pytest_plugin_fixture(pytester, original):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--albert-parity-backends=torch")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*missing.npz*file not found*"])
+
+
+def test_text_report_summarises_many_runs_one_row_each():
+    from albert_bridge.parity import Report, Run
+
+    runs = [Run("ckpt", f"b{i}", "cpu", "float32", label=f"r{i}") for i in range(9)]
+    report = Report(1e-5, 1e-5, "cpu", "float32", "base", "test inputs", runs=runs)
+    a = {"logits": np.zeros(2), "hidden_states.0": np.zeros(2)}
+    for run in runs[1:]:
+        b = {"logits": np.array([0.0, 1e-3 if run.label == "r4" else 1e-7]), "hidden_states.0": np.zeros(2)}
+        report.comparisons += compare_outputs("r0", a, run.label, b, 1e-5, 1e-5)
+    text = report.to_text()
+    rows = [line for line in text.splitlines() if line.startswith("r") and " r0 " in line]
+    assert len(rows) == 8 and "1 of 2 FAIL" in next(r for r in rows if r.startswith("r4 "))
+    assert "largest at" in text and "FAILED: 1 of 16" in text

@@ -19,6 +19,7 @@ from typing import Any
 from .compare import Comparison
 
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+MAX_COLUMNS = 6  # compared runs shown side by side; more get one summary row each
 
 
 @dataclass
@@ -113,15 +114,31 @@ class Report:
 
     # --- tables ----------------------------------------------------------------------------------------------
     def _table(self) -> tuple[list[str], list[list[str]]]:
-        """Rows: outputs; columns: every compared run (each against its reference)."""
+        """Rows: outputs; columns: every compared run (each against its reference). With more runs than fit a
+        terminal, one row per run instead: its largest difference, where, and how many outputs fail."""
         columns = list(dict.fromkeys(f"{c.b} vs {c.a}" if self._several_references() else c.b
                                      for c in self.comparisons))
+        if len(columns) > MAX_COLUMNS:
+            return self._summary_table()
         rows: dict[str, dict[str, str]] = {}
         for c in self.comparisons:
             column = f"{c.b} vs {c.a}" if self._several_references() else c.b
             cell = c.note if c.max_abs_diff is None else f"{c.max_abs_diff:.2e}"
             rows.setdefault(c.output, {})[column] = cell + ("" if c.passed else " FAIL")
         return ["output", *columns], [[name, *(cells.get(col, "") for col in columns)] for name, cells in rows.items()]
+
+    def _summary_table(self) -> tuple[list[str], list[list[str]]]:
+        by_pair: dict[tuple[str, str], list[Comparison]] = {}
+        for c in self.comparisons:
+            by_pair.setdefault((c.a, c.b), []).append(c)
+        rows = []
+        for (a, b), group in by_pair.items():
+            numbers = [c for c in group if c.max_abs_diff is not None]
+            worst = max(numbers, key=lambda c: c.max_abs_diff, default=None)
+            failed = sum(not c.passed for c in group)
+            rows.append([b, a, worst.output if worst else "", f"{worst.max_abs_diff:.2e}" if worst else "",
+                         f"{failed} of {len(group)}" + (" FAIL" if failed else "")])
+        return ["run", "against", "largest at", "max |a - b|", "over tolerance"], rows
 
     def _several_references(self) -> bool:
         return len({c.a for c in self.comparisons}) > 1
@@ -159,7 +176,7 @@ class Report:
     def to_text(self) -> str:
         lines = [self.header(), "", *_plain(*self._runs_table())]
         if self.comparisons:
-            lines += ["", "max |a - b| per output (FAIL: over tolerance)", *_plain(*self._table())]
+            lines += ["", "max |a - b| (FAIL: over tolerance)", *_plain(*self._table())]
         return "\n".join([*lines, "", self.verdict()]) + "\n"
 
     def to_markdown(self) -> str:
@@ -167,7 +184,7 @@ class Report:
                  f"Head `{self.head}` on `{self.device}`, `{self.dtype}`; inputs: {self.inputs}.  ",
                  f"Tolerance: {self.tolerance}.", "", *_markdown(*self._runs_table())]
         if self.comparisons:
-            lines += ["", "Max absolute difference per output (each run against its reference):", "",
+            lines += ["", "Max absolute difference (each run against its reference):", "",
                       *_markdown(*self._table())]
         return "\n".join([*lines, "", f"**{self.verdict()}**"]) + "\n"
 
