@@ -52,7 +52,10 @@ def cli(debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace a non-empty DST.")
 @click.option("--allow-unused", is_flag=True, help="Drop source tensors that map to nothing, instead of failing.")
 @click.option("--no-verify", is_flag=True, help="Skip reading every written tensor back before publishing.")
-def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, force, allow_unused, no_verify) -> None:
+@click.option("--no-validate", is_flag=True,
+              help="Skip running a written model (onnx) in ONNX Runtime against the NumPy reference forward pass.")
+def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, force, allow_unused, no_verify,
+            no_validate) -> None:
     """Convert SRC (any supported format, detected) into the directory DST, atomically."""
     from .convert import convert as run_convert
     from .formats.hf_layout import parse_size
@@ -63,8 +66,8 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
         raise click.BadParameter(str(exc), param_hint="--max-shard-size") from None
     with _progress_bar() as tick:
         result = run_convert(src, dst, to, src_format=src_format, head=head, config=config_path, dtype=dtype, force=force,
-                             max_shard_size=shard_bytes, verify=not no_verify, allow_unused=allow_unused,
-                             progress=tick)
+                             max_shard_size=shard_bytes, verify=not no_verify, validate=not no_validate,
+                             allow_unused=allow_unused, progress=tick)
     for warning in result.warnings:
         _warn(warning)
     ckpt = result.checkpoint
@@ -73,6 +76,9 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
                f"{ckpt.num_parameters():,} parameters; {ckpt.report.consumed} tensors mapped, {skipped} skipped)")
     for fmt, files in result.written.items():
         click.echo(f"wrote {fmt}: " + ", ".join(str(f) for f in files))
+    for fmt, diffs in result.validated.items():
+        click.echo(f"validated {fmt} against the NumPy reference forward: max abs diff "
+                   + ", ".join(f"{name} {diff:.1e}" for name, diff in diffs.items()))
 
 
 class _progress_bar:
@@ -123,7 +129,8 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 @cli.command()
 @click.argument("srcs", nargs=-1, required=True, type=click.Path(path_type=str), metavar="SRC [SRC2 ...]")
 @click.option("--backends", callback=_backend_names, metavar="NAME[,NAME...]",
-              help="torch, tf, flax, hf-torch, hf-tf, hf-flax, or all (default: torch,tf,flax).")
+              help="torch, tf, flax, onnx, numpy (float64 reference), hf-torch, hf-tf, hf-flax (transformers' "
+                   "classes), or all (default: torch,tf,flax,onnx).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "tpu"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
               help="Compute dtype of every run.")

@@ -23,6 +23,7 @@ from .schema import HeadKind
 class ConversionResult:
     checkpoint: Checkpoint
     written: dict[str, list[Path]] = field(default_factory=dict)  # format -> files
+    validated: dict[str, dict[str, float]] = field(default_factory=dict)  # format -> max abs diff per output
     warnings: list[str] = field(default_factory=list)
 
 
@@ -66,6 +67,7 @@ def convert(
     force: bool = False,
     max_shard_size: int | None = None,
     verify: bool = True,
+    validate: bool = True,
     allow_unused: bool = False,
     progress: Callable[[int, int], None] | None = None,  # (bytes just written, bytes to write in all)
 ) -> ConversionResult:
@@ -90,6 +92,11 @@ def convert(
         if verify:
             for fmt in formats:
                 _verify(ckpt, digests, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")
+        if validate:  # a written model (ONNX) is run against the reference forward pass before it is published
+            for fmt in formats:
+                diffs = fmt.validate(staging, ckpt)
+                if diffs is not None:
+                    result.validated[fmt.name] = diffs
     final = Path(dst)
     result.written = {name: [final / p.name for p in paths] for name, paths in result.written.items()}
     return result

@@ -4,6 +4,7 @@ layer, skipped backends, golden outputs, inputs, reports (JSON schema, JUnit, Ma
 Most runs use the PyTorch backend (fast to start); tests/test_parity_frameworks.py runs every head on every backend.
 """
 
+import importlib.util
 import json
 import shutil
 import xml.etree.ElementTree as ET
@@ -162,12 +163,20 @@ def test_skipped_backends_are_reported_never_a_crash(original, tmp_path, capsys,
 
 
 def test_device_code_path_runs_emulated_on_the_cpu(original, capsys, tmp_path):
-    code, out, err = cli(capsys, "parity", original, "--backends", "torch", "--device", "cuda", "--emulate-device",
+    backends = "torch,onnx,numpy" if importlib.util.find_spec("onnxruntime") else "torch,numpy"
+    code, out, err = cli(capsys, "parity", original, "--backends", backends, "--device", "cuda", "--emulate-device",
                          "--expect", _golden(original, tmp_path, capsys), "--json", tmp_path / "r.json")
     assert code == 0, out + err
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["device"] == "cuda" and report["runs"][0]["ran_on"] == "cpu (emulating cuda)"
-    assert report["passed"] and report["comparisons"]
+    assert report["device"] == "cuda" and report["passed"] and report["comparisons"]
+    ran_on = {r["backend"]: r["ran_on"] for r in report["runs"]}
+    assert ran_on["torch"] == "cpu (emulating cuda)" and ran_on["numpy"] == "cpu (float64)", ran_on
+    if "onnx" in ran_on:
+        assert ran_on["onnx"] == "cpu (emulating cuda)"
+    # without the emulation, on a machine without the device: the NumPy reference says why it cannot run there
+    if not torch.cuda.is_available():
+        report = check(original, "numpy", device="cuda")
+        assert report.runs[0].skipped == "the NumPy reference runs on the CPU only, not cuda"
 
 
 def _golden(original, tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""Every head on every backend: our PyTorch, TF2 and Flax classes and transformers 4.57's own three (the reference
-peer), each in its worker process, on the same inputs, through `albert_bridge.parity.check`, on CPU."""
+"""Every head on every backend: our PyTorch, TF2 and Flax classes, our ONNX export on ONNX Runtime, the float64 NumPy
+reference and transformers 4.57's own three classes (the reference peer), each in its worker process, on the same
+inputs, through `albert_bridge.parity.check`, on CPU."""
 
 import pytest
 
@@ -9,10 +10,10 @@ from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
 from tests.conftest import ALL_HEADS, ROOT
 
-for module in ("torch", "tensorflow", "jax", "flax", "transformers", "tf_keras"):
+for module in ("torch", "tensorflow", "jax", "flax", "transformers", "tf_keras", "onnxruntime"):
     pytest.importorskip(module)
 
-EVERY_BACKEND = ["torch", "tf", "flax", "hf-torch", "hf-tf", "hf-flax"]
+EVERY_BACKEND = ["torch", "tf", "flax", "onnx", "numpy", "hf-torch", "hf-tf", "hf-flax"]
 
 
 @pytest.fixture(scope="module")
@@ -70,11 +71,14 @@ def test_reduced_precision_runs_agree_and_workers_serve_every_dtype(tmp_path, po
     """bf16 and fp16 within their looser defaults; then fp32 again in the same workers, exactly as before (a dtype
     policy or matmul precision left behind by an earlier job would show here)."""
     get_format("safetensors").save(make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, seed=5), tmp_path)
-    backends = ["torch", "tf", "flax"]
+    backends = ["torch", "tf", "flax", "onnx"]
     before = check(tmp_path, backends, pool=pool)
     for dtype in ("bfloat16", "float16"):
         report = check(tmp_path, backends, dtype=dtype, pool=pool)
-        assert all(r.ok for r in report.runs), [(r.backend, r.error) for r in report.runs]
+        skipped = {r.backend: r.skipped for r in report.runs if r.skipped}
+        assert skipped == ({"onnx": "the ONNX export computes in float32 or float16, not bfloat16"}
+                           if dtype == "bfloat16" else {}), skipped
+        assert not any(r.error for r in report.runs), [(r.backend, r.error) for r in report.runs]
         assert report.passed, report.to_text()
         assert report.atol > 1e-4 and dtype in report.tolerance
         worst = max(c.max_abs_diff for c in report.comparisons)

@@ -26,6 +26,7 @@ class Format:
     needs: str | None = None    # the extra whose framework load/save import
     issue: str = ""
     hf_layout: bool = True      # keeps tokenizer files under transformers' names (else its save writes its own)
+    validator: str | None = None  # a function (directory, checkpoint) running a written model (ONNX) numerically
 
     def require(self) -> "Format":
         if self.module is None:
@@ -53,6 +54,12 @@ class Format:
         Path(directory).mkdir(parents=True, exist_ok=True)
         return save(ckpt, Path(directory), max_shard_size)
 
+    def validate(self, directory: Path, ckpt: Checkpoint) -> dict[str, float] | None:
+        """Run what was just written against a reference forward pass (formats that hold a runnable model)."""
+        if self.validator is None:
+            return None
+        return getattr(importlib.import_module(self.require().module), self.validator)(Path(directory), ckpt)
+
     @property
     def available(self) -> bool:
         return self.module is not None
@@ -72,7 +79,8 @@ FORMATS: dict[str, Format] = {
                marker_files=("flax_model.msgpack",)),
         Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
                marker_files=("albert_config.json",), hf_layout=False),
-        Format("onnx", None, "ONNX export", marker_files=("model.onnx",), issue="the ONNX issue"),
+        Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
+               marker_files=("model.onnx",), needs="onnx", validator="validate"),
     )
 }
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, writable
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import HeadKind
@@ -150,12 +150,17 @@ def torch_to_numpy(tensor) -> np.ndarray:
     return tensor.numpy()
 
 
-def numpy_to_torch(array: np.ndarray):
+def numpy_to_torch(array: np.ndarray, contiguous: bool = True):
+    """A torch tensor sharing the array's memory (a copy only where `contiguous` asks for one, or for bfloat16
+    stored with strides torch cannot view); a read-only file map becomes a lazy copy-on-write one (torch tensors
+    are writable)."""
     import torch
 
+    array = writable(array)
     if array.dtype.name == "bfloat16":
-        return torch.from_numpy(np.ascontiguousarray(array).view(np.int16)).view(torch.bfloat16)
-    return torch.from_numpy(np.ascontiguousarray(array))
+        array = array if array.flags.c_contiguous else np.ascontiguousarray(array)
+        return torch.from_numpy(array.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(np.ascontiguousarray(array) if contiguous else array)
 
 
 def read_bin(path: Path) -> dict[str, LazyTensor]:

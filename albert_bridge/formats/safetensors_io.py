@@ -1,7 +1,8 @@
-"""safetensors without a framework: lazy reads through `safe_open`, streamed writes one tensor at a time.
+"""safetensors without a framework: lazy reads as memory maps, streamed writes one tensor at a time.
 
-Reads open the file for each tensor: `safe_open` memory-maps the whole file, and pages it touched stay in the
-process's resident set until the map is closed, so one long-lived handle would grow to the model's size.
+The header (a length and a JSON object) is parsed and checked here, every tensor's offsets against the file;
+each tensor is then mapped on its own, so a conversion that reads, writes and drops one tensor at a time never
+holds more than that tensor's pages, while a model built from the arrays keeps them mapped, like transformers.
 The safetensors library writes only from a dict of tensors held in memory; a conversion must not hold the
 whole model, so the writer lays out the header from shapes and dtypes first, then streams the bytes.
 """
@@ -31,36 +32,67 @@ def _np_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
+_MAX_HEADER = 100 * 2**20  # the safetensors library's own limit
+
+
 def read_safetensors(path: Path) -> tuple[dict[str, LazyTensor], dict[str, str]]:
-    """Lazy tensors and the metadata of one safetensors file."""
-    from safetensors import SafetensorError, safe_open
-
+    """Lazy tensors and the metadata of one safetensors file; each tensor is read as a read-only memory map of its
+    bytes (`checkpoint.writable` turns one into a lazy copy-on-write map for a model that keeps it)."""
+    path = Path(path)
     try:
-        with safe_open(str(path), framework="numpy") as handle:
-            metadata = handle.metadata() or {}
-            tensors = {}
-            for name in handle.keys():
-                view = handle.get_slice(name)
-                st_dtype = view.get_dtype()
-                if st_dtype not in _FROM_ST:
-                    raise BridgeError(f"unsupported dtype {st_dtype}", file=path, tensor=name)
-                tensors[name] = LazyTensor(
-                    tuple(view.get_shape()), _np_dtype(_FROM_ST[st_dtype]), _reader(path, name), f"{path}: {name}"
-                )
-    except (SafetensorError, OSError) as exc:
+        with open(path, "rb") as handle:
+            size = path.stat().st_size
+            prefix = handle.read(8)
+            if len(prefix) < 8:
+                raise BridgeError("not a safetensors file (shorter than its header length)", file=path)
+            (length,) = struct.unpack("<Q", prefix)
+            if length > min(_MAX_HEADER, size - 8):
+                raise BridgeError(f"header length {length} exceeds the file ({size} bytes)", file=path)
+            header = json.loads(handle.read(length))
+    except OSError as exc:
         raise BridgeError(f"not a readable safetensors file ({exc})", file=path) from None
-    return tensors, metadata
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BridgeError(f"not a readable safetensors file (header: {exc})", file=path) from None
+    if not isinstance(header, dict):
+        raise BridgeError("not a readable safetensors file (header is not an object)", file=path)
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict):
+        raise BridgeError("not a readable safetensors file (__metadata__ is not an object)", file=path)
+    start, data_size = 8 + length, size - 8 - length
+    tensors = {}
+    for name, entry in header.items():
+        dtype, shape, (begin, end) = _entry(path, name, entry)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if not 0 <= begin <= end <= data_size or end - begin != nbytes:
+            raise BridgeError(f"data offsets [{begin}, {end}) do not fit {dtype}{list(shape)} in a data section "
+                              f"of {data_size} bytes", file=path, tensor=name)
+        tensors[name] = LazyTensor(shape, dtype, _reader(path, name, start + begin, dtype, shape), f"{path}: {name}")
+    return tensors, {str(k): str(v) for k, v in metadata.items()}
 
 
-def _reader(path: Path, name: str):
+def _entry(path: Path, name: str, entry: object) -> tuple[np.dtype, tuple[int, ...], tuple[int, int]]:
+    try:
+        st_dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]  # type: ignore[index]
+        shape = tuple(int(d) for d in shape)
+        begin, end = (int(o) for o in offsets)
+    except (TypeError, KeyError, ValueError):
+        raise BridgeError("malformed header entry", file=path, tensor=name) from None
+    if st_dtype not in _FROM_ST:
+        raise BridgeError(f"unsupported dtype {st_dtype}", file=path, tensor=name)
+    if any(d < 0 for d in shape):
+        raise BridgeError(f"negative dimension in shape {list(shape)}", file=path, tensor=name)
+    return _np_dtype(_FROM_ST[st_dtype]), shape, (begin, end)
+
+
+def _reader(path: Path, name: str, offset: int, dtype: np.dtype, shape: tuple[int, ...]):
     def load() -> np.ndarray:
-        from safetensors import safe_open
-
+        if 0 in shape:
+            return np.empty(shape, dtype)
         try:
-            with safe_open(str(path), framework="numpy") as handle:
-                return handle.get_tensor(name)
-        except Exception as exc:  # the library raises several types for damaged or changed files
+            raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(int(np.prod(shape)) * dtype.itemsize,))
+        except (OSError, ValueError) as exc:  # the file changed or shrank since its header was read
             raise BridgeError(f"cannot read tensor data ({exc})", file=path, tensor=name) from None
+        return raw.view(dtype).reshape(shape)
 
     return load
 

@@ -18,6 +18,7 @@ Differences from transformers' TF classes, all deliberate:
 from __future__ import annotations
 
 import collections.abc
+import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -351,6 +352,30 @@ def _ignoring(labels, ignored: int = -100):
     return labels != ignored
 
 
+def _as_tensor(value: Any) -> Any:
+    """Arrays and nested lists as tensors, so a traced call sees a shape, not Python numbers to specialise on."""
+    if isinstance(value, collections.abc.Mapping):
+        return {k: _as_tensor(v) for k, v in value.items()}
+    if isinstance(value, (np.ndarray, list)):
+        return tf.convert_to_tensor(value)
+    return value
+
+
+def _declared_only(variable) -> bool:
+    """A Keras variable declared in a stateless scope whose value does not exist yet (Keras 3 defers it)."""
+    return getattr(variable, "_value", True) is None and getattr(variable, "_initializer", None) is not None
+
+
+def _forget_declared(variables) -> None:
+    """Drop these variables from Keras' global list of deferred ones (it would keep the model alive)."""
+    from keras.src.backend.common import global_state
+
+    pending = global_state.get_global_attribute("uninitialized_variables")
+    if pending:
+        ids = {id(v) for v in variables}
+        pending[:] = [v for v in pending if id(v) not in ids]
+
+
 # --- models ---------------------------------------------------------------------------------------------------------
 class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
@@ -369,6 +394,40 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
 
     def _finish_init(self) -> None:
         self.built = True  # every variable was created with its final shape
+
+    # --- eager inference through a graph ----------------------------------------------------------------------------
+    # An eager call pays Python and Keras overhead per layer and op (2x the compute at base size); an inference call
+    # made eagerly therefore runs as a tf.function, traced once per head flags and generalised over shapes
+    # (reduce_retracing). Training calls, calls inside a graph (fit, predict, a user's tf.function) and calls with
+    # `compile_inference = False` run as written.
+    compile_inference: bool = True
+
+    def __call__(self, *args: Any, **kwargs: Any):
+        if not (self.compile_inference and tf.executing_eagerly() and not kwargs.get("training")):
+            return super().__call__(*args, **kwargs)
+        if args and "input_ids" not in kwargs:  # the first positional argument is input_ids (or a dict of inputs)
+            kwargs["input_ids"], args = args[0], args[1:]
+        if args:
+            return super().__call__(*args, **kwargs)
+        return_dict = kwargs.pop("return_dict", None)
+        # Every call argument, always: calls that name different arguments then share one function type
+        # (TF cannot generalise between types of different arity).
+        kwargs = {name: _as_tensor(kwargs.pop(name, None)) for name in self._call_arguments()} | kwargs
+        compiled = self.__dict__.get("_compiled_call")
+        if compiled is None:
+            compiled = self.__dict__["_compiled_call"] = tf.function(self._traced_call, reduce_retracing=True)
+        fields = compiled(**kwargs)
+        output = self._traced_output_class(**fields)
+        return output if (self.config.use_return_dict if return_dict is None else return_dict) else output.to_tuple()
+
+    @classmethod
+    def _call_arguments(cls) -> tuple[str, ...]:
+        return tuple(n for n in inspect.signature(cls.call).parameters if n not in ("self", "return_dict", "kwargs"))
+
+    def _traced_call(self, **kwargs: Any) -> dict[str, Any]:
+        output = super().__call__(**kwargs, return_dict=True)
+        self.__dict__["_traced_output_class"] = type(output)
+        return dict(output.items())
 
     def build(self, input_shape=None) -> None:
         self.built = True
@@ -430,9 +489,21 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         return {name: tuple(v.shape) for name, v in self.named_variables().items()}
 
     def _assign_native(self, tensors: dict[str, LazyTensor], missing: list[str], **options: Any) -> None:
+        """Assign into a built model; a model declared in a stateless scope (from_pretrained) creates each variable
+        from the checkpoint's array instead (no random initialisation, no second copy), the missing ones from
+        their own initialisers."""
         own = self.named_variables()
         for name, tensor in tensors.items():
-            own[name].assign(np.asarray(tensor.read(), dtype=own[name].dtype))
+            variable = own[name]
+            value = np.asarray(tensor.read(), dtype=variable.dtype)
+            if _declared_only(variable):
+                variable._initialize_with_initializer(lambda shape, dtype=None, value=value: value)
+            else:
+                variable.assign(value)
+        for variable in own.values():
+            if _declared_only(variable):
+                variable._deferred_initialize()
+        _forget_declared(own.values())
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
@@ -440,7 +511,8 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
                         output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected): tf_model.h5, safetensors, .bin, TF1..."""
         ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
-        model = cls(config, *model_args, **model_kwargs)
+        with keras.StatelessScope(initialize_variables=False):  # declared, not initialised: the checkpoint creates them
+            model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt)
         return (model, info) if output_loading_info else model
 

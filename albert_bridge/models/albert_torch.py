@@ -6,6 +6,7 @@ the canonical checkpoint (the model knows no file format, only the HF PyTorch na
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Any
@@ -64,7 +65,8 @@ class AlbertEmbeddings(nn.Module):
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.embedding_size)
         self.LayerNorm = nn.LayerNorm(config.embedding_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)),
+        # Computed, never loaded: made on the CPU even while from_pretrained builds the weights on the meta device.
+        self.register_buffer("position_ids", torch.arange(config.max_position_embeddings, device="cpu").expand((1, -1)),
                              persistent=False)
 
     def forward(self, input_ids=None, token_type_ids=None, position_ids=None, inputs_embeds=None) -> torch.Tensor:
@@ -177,6 +179,23 @@ class AlbertTransformer(nn.Module):
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
 
 
+@contextlib.contextmanager
+def _empty_weights():
+    """Build modules on the meta device with torch's initialisers switched off: they would draw random numbers
+    for tensors that do not exist yet (and, on meta tensors, import torch's compiler stack: 1.7 s)."""
+    names = ("normal_", "uniform_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_", "xavier_normal_",
+             "trunc_normal_", "zeros_", "ones_", "constant_")
+    saved = {name: getattr(nn.init, name) for name in names}
+    try:
+        for name in names:
+            setattr(nn.init, name, lambda tensor, *args, **kwargs: tensor)
+        with torch.device("meta"):
+            yield
+    finally:
+        for name, fn in saved.items():
+            setattr(nn.init, name, fn)
+
+
 class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
     """Weights from any supported format (`from_pretrained`), written as transformers does (`save_pretrained`)."""
 
@@ -192,7 +211,8 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         self.config = config
 
     def post_init(self) -> None:
-        self.apply(self._init_weights)
+        if not next(self.parameters()).is_meta:  # built for from_pretrained: the checkpoint will fill it
+            self.apply(self._init_weights)
         self.tie_weights()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -244,10 +264,27 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         return {name: tuple(t.shape) for name, t in self.state_dict().items()}
 
     def _assign_native(self, tensors: dict[str, LazyTensor], missing: list[str], **options: Any) -> None:
-        own = self.state_dict()
+        """Copy into a built model's parameters; a model built on the meta device (from_pretrained) takes the
+        checkpoint's arrays as its parameters without a copy (memory-mapped files stay mapped), and only the
+        parameters the checkpoint lacks are materialised and initialised."""
+        dtype = torch.get_default_dtype()
         with torch.no_grad():
+            for name in missing:
+                module_name, _, leaf = name.rpartition(".")
+                module = self.get_submodule(module_name)
+                if getattr(module, leaf).is_meta:
+                    module.to_empty(device="cpu", recurse=False)
+                    self._init_weights(module)
             for name, tensor in tensors.items():  # one tensor at a time: no second copy of the whole model
-                own[name].copy_(numpy_to_torch(tensor.read()))
+                module_name, _, leaf = name.rpartition(".")
+                module = self.get_submodule(module_name)
+                current = getattr(module, leaf)
+                value = numpy_to_torch(tensor.read(), contiguous=False)
+                if current.is_meta:
+                    value = value if value.dtype == dtype or not value.is_floating_point() else value.to(dtype)
+                    setattr(module, leaf, nn.Parameter(value, requires_grad=current.requires_grad))
+                else:
+                    current.copy_(value)
         self.tie_weights()
 
     @classmethod
@@ -256,7 +293,8 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
                         torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
         ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
-        model = cls(config, *model_args, **model_kwargs)
+        with _empty_weights():  # no random initialisation that the checkpoint would overwrite
+            model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt)
         if torch_dtype == "auto":  # the stored dtype, as transformers' "auto"
             stored = ckpt.tensors["embeddings.word"].dtype.name

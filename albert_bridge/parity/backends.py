@@ -77,8 +77,10 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             transformers=True, env={"TF_USE_LEGACY_KERAS": "1", "USE_TF": "1", "USE_TORCH": "0", "USE_FLAX": "0"}),
     Backend("hf-flax", "flax", "transformers Flax (reference)", ("jax", "flax", "transformers"), transformers=True,
             env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
+    Backend("onnx", "onnx", "albert_bridge ONNX export on ONNX Runtime", ("onnx", "onnxruntime")),
+    Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", ()),
 )}
-DEFAULT_BACKENDS = ("torch", "tf", "flax")
+DEFAULT_BACKENDS = ("torch", "tf", "flax", "onnx")
 
 
 def parse_backends(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
@@ -283,7 +285,65 @@ def _run_flax(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
     return outputs
 
 
-RUNNERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {"torch": _run_torch, "tf": _run_tf, "flax": _run_flax}
+def _checkpoint(source: Path, head: HeadKind):
+    from ..formats import load
+
+    ckpt = load(source)
+    return ckpt if ckpt.head is head else ckpt.with_head(head)
+
+
+def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    """Our ONNX graph on ONNX Runtime. An ONNX source runs as it is when it has hidden-state outputs; otherwise
+    (any other format, or an export without them) the graph is built from the weights with them."""
+    import onnxruntime
+
+    from ..export import onnx as onnx_export
+
+    if job.device == "tpu" and not job.emulate_device:
+        raise Skip("ONNX Runtime has no TPU execution provider")
+    if job.device == "cuda" and not job.emulate_device \
+            and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        raise Skip("this onnxruntime has no CUDA execution provider (install onnxruntime-gpu)")
+    if job.dtype == "bfloat16":
+        raise Skip("the ONNX export computes in float32 or float16, not bfloat16")
+    device = "cpu" if job.emulate_device else job.device
+    result.device = device + (f" (emulating {job.device})" if job.emulate_device and job.device != "cpu" else "")
+
+    def load():
+        file = source if source.suffix == ".onnx" else source / "model.onnx"
+        if file.is_file() and job.dtype == "float32":
+            import onnx
+
+            names = [o.name for o in onnx.load(str(file), load_external_data=False).graph.output]
+            if any(n.startswith("hidden_states.") for n in names):
+                return str(file)
+        result.notes.append("graph built from the checkpoint's weights with hidden-state outputs")
+        dtype = None if job.dtype == "float32" else job.dtype
+        return onnx_export.build_model(_checkpoint(source, head), hidden_states=True, dtype=dtype)
+
+    model, result.load_seconds = _timed(load)
+    session, seconds = _timed(lambda: onnx_export.session(model, device))
+    result.load_seconds += seconds
+    outputs, result.forward_seconds = _timed(lambda: onnx_export.run(model, inputs, device, sess=session))
+    return outputs
+
+
+def _run_numpy(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    """The framework-free reference: float64 NumPy on the CPU, whatever the device and dtype asked for."""
+    from .numpy_forward import forward
+
+    if job.device != "cpu" and not job.emulate_device:
+        raise Skip(f"the NumPy reference runs on the CPU only, not {job.device}")
+    if job.dtype != "float32":
+        raise Skip("the NumPy reference computes in float64: compare it with float32 runs")
+    result.device = "cpu (float64)"
+    ckpt, result.load_seconds = _timed(lambda: _checkpoint(source, head))
+    outputs, result.forward_seconds = _timed(lambda: forward(ckpt, inputs, output_hidden_states=True))
+    return outputs
+
+
+RUNNERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
+    "torch": _run_torch, "tf": _run_tf, "flax": _run_flax, "onnx": _run_onnx, "numpy": _run_numpy}
 
 
 def check_job_inputs(inputs: dict[str, np.ndarray], head: HeadKind, vocab_size: int, max_positions: int,

@@ -1,0 +1,232 @@
+"""Issue-12 performance table, every number measured side by side in one run (compare ratios: machines are noisy).
+
+    python bench/bench_perf.py [--sections convert,load,forward,cli,scaling] [--size xxlarge] [--out results.json]
+
+- convert: an ALBERT-<size> checkpoint (random weights) as TF1 and as model.safetensors; `cp` of the data file,
+  then `albert-bridge convert` TF1 -> safetensors / tf / flax and safetensors -> tf / flax / tf1 (verification on),
+  and transformers' own TF1 path (AlbertForPreTraining + load_tf_weights_in_albert + save_pretrained);
+- load: `from_pretrained` of that model.safetensors in our PyTorch, TF2 and Flax classes and transformers' three
+  (TF and Flax with from_pt, as transformers needs), each class imported before the clock starts;
+- forward: AlbertForMaskedLM at base size, batch 8 x 128, fp32 CPU, ours vs transformers on each backend, best of 5,
+  two alternating rounds;
+- cli: `albert-bridge --help` and `inspect` of a safetensors file (wall time of the whole command);
+- scaling: conversion time and peak memory TF1 -> safetensors for base, large, xlarge and xxlarge.
+
+Each measurement runs in a fresh subprocess; peak memory is VmHWM minus the RSS before the measured step
+(the child resets its peak mark first), as a multiple of the checkpoint's bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PRELUDE = r"""
+import json, os, sys, time
+def _status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+def measure(fn):
+    open("/proc/self/clear_refs", "w").write("5")
+    base = _status("VmRSS:")
+    start = time.perf_counter()
+    fn()
+    print(json.dumps({"seconds": time.perf_counter() - start, "peak_bytes": _status("VmHWM:") - base}))
+"""
+
+CONVERT = PRELUDE + r"""
+from albert_bridge.convert import convert
+src, dst, fmt = sys.argv[1:4]
+measure(lambda: convert(src, dst, [fmt], force=True))
+"""
+
+TRANSFORMERS_TF1 = PRELUDE + r"""
+import transformers, torch, tensorflow  # imported before the clock, as ours are
+src, dst = sys.argv[1:3]
+def run():
+    config = transformers.AlbertConfig.from_json_file(os.path.join(src, "albert_config.json"))
+    model = transformers.AlbertForPreTraining(config)
+    transformers.load_tf_weights_in_albert(model, config, os.path.join(src, "model.ckpt-best"))
+    model.save_pretrained(dst)
+measure(run)
+"""
+
+LOAD = PRELUDE + r"""
+which, path = sys.argv[1:3]
+if which.startswith("hf-"):
+    import transformers as lib
+else:
+    import albert_bridge as lib
+prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[which.split("-")[-1]]
+cls = getattr(lib, prefix + "AlbertForPreTraining")
+kwargs = {"from_pt": True} if which in ("hf-tf", "hf-flax") else {}
+if not which.startswith("hf-"):  # the modules from_pretrained uses, imported as transformers' are by its import
+    import albert_bridge.formats.hf_pytorch, albert_bridge.models.bridge  # noqa: F401
+measure(lambda: cls.from_pretrained(path, **kwargs))
+"""
+
+FORWARD = r"""
+import json, sys, time
+import numpy as np
+which, path, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rng = np.random.default_rng(0)
+ids = rng.integers(5, 30000, (8, 128)).astype(np.int32)
+mask = np.ones_like(ids); mask[-1, 100:] = 0
+framework = which.split("-")[-1]
+lib = __import__("transformers") if which.startswith("hf-") else __import__("albert_bridge")
+prefix = {"torch": "", "tf": "TF", "flax": "Flax"}[framework]
+from_pt = {"from_pt": True} if which in ("hf-tf", "hf-flax") else {}
+model = getattr(lib, prefix + "AlbertForMaskedLM").from_pretrained(path, **from_pt)
+if framework == "torch":
+    import torch
+    model.eval()
+    feed = {"input_ids": torch.from_numpy(ids).long(), "attention_mask": torch.from_numpy(mask).long()}
+    def step():
+        with torch.no_grad():
+            return model(**feed).logits.numpy()
+elif framework == "tf":
+    feed = {"input_ids": ids, "attention_mask": mask}
+    def step():
+        return model(**feed, training=False).logits.numpy()
+else:
+    import jax
+    feed = {"input_ids": ids, "attention_mask": mask}
+    def step():
+        return np.asarray(jax.block_until_ready(model(**feed).logits))
+step(); step()  # warm up (traces, compiles)
+times = []
+for _ in range(rounds):
+    start = time.perf_counter(); step(); times.append(time.perf_counter() - start)
+print(json.dumps({"best": min(times)}))
+"""
+
+
+def child(code: str, *args: str, env: dict | None = None, timeout: int = 1800) -> dict:
+    result = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}, timeout=timeout)
+    if result.returncode:
+        return {"error": (result.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def make_checkpoints(size: str, directory: Path) -> int:
+    from albert_bridge.formats import get_format
+    from albert_bridge.schema import HeadKind
+    from albert_bridge.testing import make_checkpoint, official_config
+
+    ckpt = make_checkpoint(HeadKind.PRETRAINING, config=official_config(size))
+    get_format("tf1").save(ckpt, directory / "tf1")
+    get_format("safetensors").save(ckpt, directory / "st")
+    return ckpt.nbytes()
+
+
+def timed_cp(directory: Path) -> float:
+    data = directory / "tf1" / "model.ckpt-best.data-00000-of-00001"
+    start = time.perf_counter()
+    shutil.copyfile(data, directory / "copy")
+    os.sync()
+    seconds = time.perf_counter() - start
+    (directory / "copy").unlink()
+    return seconds
+
+
+def section_convert(directory: Path, nbytes: int, rows: list) -> None:
+    cp = timed_cp(directory)
+    rows.append(("convert", "cp of the TF1 data file", cp, None, 1.0))
+    pairs = [("tf1", "safetensors"), ("tf1", "tf"), ("tf1", "flax"), ("st", "tf"), ("st", "flax"), ("st", "tf1")]
+    for src, fmt in pairs:
+        r = child(CONVERT, directory / src, directory / "out", fmt)
+        name = f"{'TF1' if src == 'tf1' else 'safetensors'} -> {fmt}"
+        rows.append(("convert", name, r.get("seconds"), r.get("peak_bytes"), (r.get("seconds") or 0) / cp, r))
+    r = child(TRANSFORMERS_TF1, directory / "tf1", directory / "hf-out")
+    rows.append(("convert", "transformers TF1 -> safetensors", r.get("seconds"), r.get("peak_bytes"),
+                 (r.get("seconds") or 0) / cp, r))
+
+
+def section_load(directory: Path, rows: list) -> None:
+    legacy = {"TF_USE_LEGACY_KERAS": "1"}
+    for which in ("torch", "hf-torch", "tf", "hf-tf", "flax", "hf-flax"):
+        r = child(LOAD, which, directory / "st", env=legacy if which == "hf-tf" else None)
+        rows.append(("load", f"from_pretrained {which}", r.get("seconds"), r.get("peak_bytes"), None, r))
+
+
+def section_forward(rows: list) -> None:
+    from albert_bridge.formats import get_format
+    from albert_bridge.schema import HeadKind
+    from albert_bridge.testing import make_checkpoint, official_config
+
+    with tempfile.TemporaryDirectory() as tmp:
+        get_format("safetensors").save(make_checkpoint(HeadKind.MASKED_LM, config=official_config("base")), Path(tmp))
+        for framework in ("torch", "tf", "flax"):
+            best: dict[str, float] = {}
+            for _ in range(2):  # alternate ours and theirs
+                for which in (framework, f"hf-{framework}"):
+                    env = {"TF_USE_LEGACY_KERAS": "1"} if which == "hf-tf" else None
+                    r = child(FORWARD, which, tmp, 5, env=env)
+                    if "best" in r:
+                        best[which] = min(best.get(which, 1e9), r["best"])
+            ours, theirs = best.get(framework), best.get(f"hf-{framework}")
+            tokens = 8 * 128
+            rows.append(("forward", f"{framework}: ours {tokens / ours:,.0f} tok/s" if ours else framework, ours, None,
+                         theirs / ours if ours and theirs else None, {"transformers_seconds": theirs}))
+
+
+def section_cli(directory: Path, rows: list) -> None:
+    for args in (["--help"], ["inspect", directory / "st" / "model.safetensors"]):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "albert_bridge", *map(str, args)], capture_output=True, cwd=ROOT)
+        rows.append(("cli", "albert-bridge " + str(args[0]), time.perf_counter() - start, None, None))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sections", default="convert,load,forward,cli")
+    parser.add_argument("--size", default="xxlarge")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    sections = args.sections.split(",")
+    rows: list = []
+    with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+        directory = Path(tmp)
+        nbytes = make_checkpoints(args.size, directory)
+        print(f"ALBERT-{args.size}: {nbytes / 2**20:.0f} MiB fp32", flush=True)
+        if "convert" in sections:
+            section_convert(directory, nbytes, rows)
+        if "load" in sections:
+            section_load(directory, rows)
+        if "cli" in sections:
+            section_cli(directory, rows)
+    if "forward" in sections:
+        section_forward(rows)
+    if "scaling" in sections:
+        for size in ("base", "large", "xlarge", "xxlarge"):
+            with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+                directory = Path(tmp)
+                size_bytes = make_checkpoints(size, directory)
+                cp = timed_cp(directory)
+                r = child(CONVERT, directory / "tf1", directory / "out", "safetensors")
+                rows.append(("scaling", f"{size} TF1 -> safetensors ({size_bytes / 2**20:.0f} MiB)", r.get("seconds"),
+                             r.get("peak_bytes"), (r.get("seconds") or 0) / cp, {"model_bytes": size_bytes}))
+    print(f"{'section':8} {'what':44} {'seconds':>8} {'peak':>8} {'ratio':>7}")
+    for section, what, seconds, peak, ratio, *_ in rows:
+        model_bytes = _[0].get("model_bytes", nbytes) if _ and isinstance(_[0], dict) else nbytes
+        peak_text = f"{peak / model_bytes:.2f}x" if peak else ""
+        print(f"{section:8} {what:44} {seconds if seconds is None else round(seconds, 3)!s:>8} {peak_text:>8} "
+              f"{'' if ratio is None else f'{ratio:.2f}':>7}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
