@@ -249,6 +249,23 @@ def test_parity_failure_blocks_the_push_and_force_publishes_with_a_warning(onlin
     assert_no_token(out, err, online.bodies())
 
 
+def test_a_push_nothing_could_check_claims_no_parity(online, tmp_path, capsys, monkeypatch):
+    from dataclasses import replace
+
+    from albert_bridge.parity import BACKENDS
+
+    for name, backend in list(BACKENDS.items()):  # as on a machine with no framework installed
+        monkeypatch.setitem(BACKENDS, name, replace(backend, requires=(*backend.requires, "no_such_framework")))
+    args = ("push", FIXTURE, "org/tiny-unchecked", "--formats", "safetensors")
+    code, out, err = cli(capsys, *args, "--dry-run", tmp_path / "refused")
+    assert code == 3 and not (tmp_path / "refused").exists()
+    one_line_error(err, "parity NOT CHECKED", "not installed: no_such_framework", "nothing was written")
+    code, out, err = cli(capsys, *args, "--dry-run", tmp_path / "forced", "--force")
+    assert code == 0, err
+    card = (tmp_path / "forced" / "README.md").read_text()
+    assert "> **Warning: parity NOT CHECKED: published with --force" in card and "PASSED" not in card
+
+
 def test_dry_run_writes_the_folder_and_uploads_nothing(online, tmp_path, capsys):
     source = tmp_path / "with-tokenizer"
     shutil.copytree(FIXTURE, source)
