@@ -180,6 +180,62 @@ def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed
         sys.exit(1)
 
 
+def _format_names(ctx, param, value: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [n for n in names if n not in (*FORMAT_NAMES, "all")]
+    if bad or not names:
+        raise click.BadParameter(f"{', '.join(bad) or value!r} (choose from {', '.join(FORMAT_NAMES)}, or all)")
+    return names
+
+
+@cli.command()
+@click.argument("src", type=click.Path(path_type=str))
+@click.argument("repo_id")
+@click.option("--formats", default="all", show_default=True, callback=_format_names, metavar="FMT[,FMT...]",
+              help="Formats to publish: safetensors, tf, flax, onnx, or all (every one this installation writes).")
+@click.option("--create-pr", is_flag=True, help="Open a pull request (its description carries the parity table).")
+@click.option("--revision", help="Branch to commit to (created from main when missing).")
+@click.option("--private", is_flag=True, help="Create the repository private (an existing one keeps its visibility).")
+@click.option("--commit-message", help="Commit title (default: what is published, and that parity was checked).")
+@click.option("--token", help="Hub token (default: HF_TOKEN, else the huggingface_hub login). Never printed.")
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=str), metavar="DIR",
+              help="Write the folder that would be uploaded into DIR (new or empty); upload nothing.")
+@click.option("--force", is_flag=True, help="Publish even when parity fails or cannot be checked; the model card and "
+                                            "the commit message then carry a warning.")
+@click.option("--license", help="License id for the card's metadata (default: the source card's).")
+@click.option("--base-model", help="base_model for the card's metadata (default: a Hub SRC, else the source card's).")
+@click.option("--from", "src_format", type=click.Choice(FORMAT_NAMES), help="Source format (default: detected).")
+@click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one parity run may take.")
+def push(src, repo_id, formats, create_pr, revision, private, commit_message, token, dry_run, force, license,
+         base_model, src_format, timeout) -> None:
+    """Publish SRC to the Hub repo REPO_ID (org/name) in every framework's format: convert, run the parity harness
+    on the files to upload against SRC, write a model card, commit what changed in one commit. Exit 1 when
+    parity fails (nothing is published unless --force), 3 on bad input, a missing or rejected token."""
+    from .errors import BridgeError
+    from .hub import push as run_push
+
+    try:
+        result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision, private=private,
+                          commit_message=commit_message, token=token, dry_run=dry_run, force=force, license=license,
+                          base_model=base_model, src_format=src_format, timeout=timeout)
+    except BridgeError as exc:
+        if getattr(exc, "report", None) is not None:  # a refused push shows the comparisons that refused it
+            click.echo(exc.report.to_text(), nl=False)
+        raise
+    click.echo(result.report.to_text(), nl=False)
+    for warning in result.warnings + ([result.forced] if result.forced else []):
+        _warn(warning)
+    where = result.repo + (f"@{revision}" if revision else "")
+    if dry_run:
+        click.echo(f"wrote {dry_run}: {', '.join(sorted(result.files))} and README.md (dry run: nothing uploaded)")
+    elif result.commit_url is None:
+        click.echo(f"nothing to commit: {where} already holds these files")
+    elif result.pr_url:
+        click.echo(f"opened a pull request on {where} with {', '.join(result.committed)}: {result.pr_url}")
+    else:
+        click.echo(f"committed {', '.join(result.committed)} to {where}: {result.commit_url}")
+
+
 @cli.command("formats")
 @click.option("--available", "names_only", is_flag=True, help="Print only the names of available formats.")
 def list_formats(names_only: bool) -> None:

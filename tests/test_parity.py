@@ -311,3 +311,48 @@ def test_text_report_summarises_many_runs_one_row_each():
     rows = [line for line in text.splitlines() if line.startswith("r") and " r0 " in line]
     assert len(rows) == 8 and "1 of 2 FAIL" in next(r for r in rows if r.startswith("r4 "))
     assert "largest at" in text and "FAILED: 1 of 16" in text
+
+
+def test_explicit_runs_and_their_labels(original, tmp_path, pool):
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    report = check(runs=[(original, "torch", "reference"), (copy / "model.safetensors", "torch"), (copy, "torch")],
+                   pool=pool)
+    assert [r.label for r in report.runs] == ["reference", "torch:model.safetensors", "torch:copy"]
+    assert report.passed and {c.a for c in report.comparisons} == {"reference"}
+    twice = check(runs=[(original, "torch"), (original, "torch")], pool=pool)
+    assert [r.label for r in twice.runs] == ["torch:original", "torch:original#1"] and twice.passed
+    with pytest.raises(ValueError, match="not both"):
+        check(original, runs=[(original, "torch")])
+    with pytest.raises(ValueError, match="unknown backend 'nope'"):
+        check(runs=[(original, "nope")])
+
+
+def test_transformers_backends_read_the_framework_file_itself(original, tmp_path):
+    """hf-* runs of a file (or of a directory holding several formats) see only config.json and that file: transformers'
+    TF classes would otherwise read a model.safetensors beside tf_model.h5 instead."""
+    from albert_bridge.parity.backends import JobResult, _hf_directory
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(original, mixed)
+    ckpt = make_checkpoint(HeadKind.PRETRAINING, seed=3)
+    get_format("tf").save(ckpt, mixed)
+    get_format("flax").save(ckpt, mixed, max_shard_size=50_000)  # sharded: the index and its shards
+    for source, framework, expected in (
+            (mixed, "tf", ["config.json", "tf_model.h5"]),
+            (mixed / "tf_model.h5", "tf", ["config.json", "tf_model.h5"]),
+            (mixed / "model.safetensors", "torch", ["config.json", "model.safetensors"]),
+            (mixed / "flax_model.msgpack.index.json", "flax", ["config.json", "flax_model-00001-of-00003.msgpack",
+                                                                "flax_model-00002-of-00003.msgpack",
+                                                                "flax_model-00003-of-00003.msgpack",
+                                                                "flax_model.msgpack.index.json"])):
+        result = JobResult()
+        work = tmp_path / f"work-{len(list(tmp_path.iterdir()))}"
+        work.mkdir()
+        view = _hf_directory(source, framework, work, HeadKind.PRETRAINING, result)
+        assert sorted(p.name for p in view.iterdir()) == expected and result.notes == [], source
+        assert all((view / name).resolve() == (mixed / name).resolve() for name in expected)
+    result = JobResult()
+    converted = _hf_directory(mixed / "model.safetensors", "tf", tmp_path / "work-convert", HeadKind.PRETRAINING,
+                              result)  # another framework's file: converted by our adapters, and noted
+    assert (converted / "tf_model.h5").is_file() and result.notes == ["read as tf_model.h5 written by albert_bridge"]

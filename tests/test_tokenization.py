@@ -430,9 +430,12 @@ def test_load_sources(tmp_path, slow, hf_slow, hf_fast):
     assert [ref.encode(t) for t in texts] == [hf_slow.encode(t) for t in texts]
 
 
-def test_from_pretrained_never_downloads(tmp_path):
+def test_from_pretrained_offline_names_the_repo(tmp_path, monkeypatch):
+    pytest.importorskip("huggingface_hub")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     for cls in (AlbertTokenizer, AlbertTokenizerFast):
-        with pytest.raises(BridgeError, match="local paths only"):
+        with pytest.raises(BridgeError, match="albert/albert-base-v2: neither a local path nor in the Hub cache"):
             cls.from_pretrained("albert/albert-base-v2")
     with pytest.raises(BridgeError, match="no tokenizer here"):
         AlbertTokenizer.from_pretrained(tmp_path)

@@ -13,6 +13,7 @@ from typing import Callable
 from ..checkpoint import Checkpoint
 from ..config import AlbertConfig
 from ..errors import BridgeError, NotYetSupported
+from .hf_layout import hub_patterns
 from ..schema import HeadKind
 
 
@@ -27,6 +28,9 @@ class Format:
     issue: str = ""
     hf_layout: bool = True      # keeps tokenizer files under transformers' names (else its save writes its own)
     validator: str | None = None  # a function (directory, checkpoint) running a written model (ONNX) numerically
+    hub_files: tuple[str, ...] = ()  # its files in a Hub repo (fnmatch patterns): what to fetch for it
+    framework: str | None = None  # whose transformers class loads it, and whose parity backends check it
+    publish: bool = False       # one of the files `push --formats all` publishes
 
     def require(self) -> "Format":
         if self.module is None:
@@ -70,17 +74,24 @@ FORMATS: dict[str, Format] = {
     fmt.name: fmt
     for fmt in (
         Format("safetensors", "albert_bridge.formats.hf_pytorch", "HF PyTorch model.safetensors",
-               ("detect_safetensors", "load_safetensors", "save_safetensors"), ("model.safetensors",)),
+               ("detect_safetensors", "load_safetensors", "save_safetensors"), ("model.safetensors",),
+               hub_files=hub_patterns("model.safetensors"), framework="torch", publish=True),
         Format("pytorch", "albert_bridge.formats.hf_pytorch", "HF PyTorch pytorch_model.bin",
-               ("detect_bin", "load_bin", "save_bin"), ("pytorch_model.bin",), needs="torch"),
-        Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors"),
-        Format("tf", "albert_bridge.formats.hf_keras_h5", "HF TF2 tf_model.h5", marker_files=("tf_model.h5",)),
+               ("detect_bin", "load_bin", "save_bin"), ("pytorch_model.bin",), needs="torch",
+               hub_files=hub_patterns("pytorch_model.bin"), framework="torch"),
+        Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors",
+               hub_files=("albert.canonical.safetensors",)),
+        Format("tf", "albert_bridge.formats.hf_keras_h5", "HF TF2 tf_model.h5", marker_files=("tf_model.h5",),
+               hub_files=hub_patterns("tf_model.h5"), framework="tf", publish=True),
         Format("flax", "albert_bridge.formats.hf_flax_msgpack", "HF Flax flax_model.msgpack",
-               marker_files=("flax_model.msgpack",)),
+               marker_files=("flax_model.msgpack",), hub_files=hub_patterns("flax_model.msgpack"), framework="flax",
+               publish=True),
         Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
-               marker_files=("albert_config.json",), hf_layout=False),
+               marker_files=("albert_config.json",), hf_layout=False,
+               hub_files=("albert_config.json", "checkpoint", "*.index", "*.data-*-of-*", "variables/*", "assets/*")),
         Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
-               marker_files=("model.onnx",), needs="onnx", validator="validate"),
+               marker_files=("model.onnx",), needs="onnx", validator="validate",
+               hub_files=("model.onnx*",), framework="onnx", publish=True),
     )
 }
 
@@ -110,7 +121,10 @@ def detect_format(path: Path) -> Format:
 
 def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None = None,
          config: AlbertConfig | str | Path | None = None) -> Checkpoint:
-    path = Path(path)
+    """Read a checkpoint from a local path or a Hub repo id (`org/name[@revision]`, fetched into the cache)."""
+    from ..hub import resolve_source  # imports huggingface_hub only for a repo id
+
+    path = resolve_source(path, fmt)
     head = HeadKind.parse(head) if head else None
     if config is not None and not isinstance(config, AlbertConfig):
         config = AlbertConfig.from_json_file(config)

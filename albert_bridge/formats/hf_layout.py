@@ -43,11 +43,22 @@ def find_weights(path: Path, single: str, index: str) -> Path | None:
     return None
 
 
-def stale_weight_files(directory: Path, single_name: str, keep: set[str]) -> list[Path]:
-    """Files of an earlier save in this format (`model.safetensors`, its shards `model-00001-of-00003.safetensors`
-    and their index) that a new save, writing `keep`, does not replace."""
+def hub_patterns(single_name: str) -> tuple[str, ...]:
+    """The same names as Hub file patterns (fnmatch), for fetching one format from a repo."""
     stem, suffix = single_name.rsplit(".", 1)
-    pattern = re.compile(rf"{re.escape(stem)}(-\d{{5}}-of-\d{{5}})?\.{re.escape(suffix)}(\.index\.json)?")
+    return single_name, f"{stem}-*-of-*.{suffix}", f"{single_name}.index.json"
+
+
+def weight_file_pattern(single_name: str) -> re.Pattern:
+    """The names of one save in a format: `model.safetensors`, its shards `model-00001-of-00003.safetensors` and
+    their index."""
+    stem, suffix = single_name.rsplit(".", 1)
+    return re.compile(rf"{re.escape(stem)}(-\d{{5}}-of-\d{{5}})?\.{re.escape(suffix)}(\.index\.json)?")
+
+
+def stale_weight_files(directory: Path, single_name: str, keep: set[str]) -> list[Path]:
+    """Files of an earlier save in this format that a new save, writing `keep`, does not replace."""
+    pattern = weight_file_pattern(single_name)
     return sorted(p for p in Path(directory).iterdir()
                   if p.is_file() and pattern.fullmatch(p.name) and p.name not in keep)
 

@@ -542,7 +542,7 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
                         config: AlbertConfig | None = None, dtype: Dtype = jnp.float32,
                         param_dtype: Dtype | None = None, format: str | None = None, input_shape: tuple = (1, 1),
                         seed: int = 0, output_loading_info: bool = False, **kwargs: Any):
-        """Load from a directory or file in ANY supported format (detected): local paths only, no Hub access.
+        """Load from a directory or file in ANY supported format (detected), or a Hub repo id `org/name[@rev]`.
 
         `dtype` is the computation dtype; `param_dtype` casts the loaded floating parameters (default: as stored).
         Other keyword arguments set config fields, or go to the module (`add_pooling_layer`)."""

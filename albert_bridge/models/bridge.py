@@ -26,9 +26,11 @@ from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
 from ..formats.mapping import Mapping
+from ..hub import resolve_pretrained
 from ..schema import HeadKind
 
-# transformers' from_pretrained arguments about fetching and caching: meaningless for local files, accepted silently.
+# transformers' from_pretrained arguments about fetching and caching: a Hub id honours revision, token, cache_dir and
+# local_files_only (hub.resolve_pretrained); for local files they mean nothing and are accepted silently.
 LOADER_ONLY = frozenset({
     "from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token", "use_auth_token",
     "use_safetensors", "force_download", "resume_download", "proxies", "trust_remote_code", "subfolder",
@@ -105,7 +107,7 @@ class CheckpointBridge:
 
         As in transformers, keyword arguments naming config fields update the config (unless `config` is given),
         fetching arguments are ignored, and the rest go to the model's constructor; the config is validated."""
-        ckpt = load_checkpoint(Path(path), format)  # local paths only: no Hub access
+        ckpt = load_checkpoint(resolve_pretrained(path, kwargs, format), format)
         for message in ckpt.report.warnings:  # e.g. a tf_model.h5 whose two MLM biases disagree
             warnings.warn(message, stacklevel=3)
         if ckpt.report.unknown:  # `convert` refuses these; a model load goes on without them, but says so

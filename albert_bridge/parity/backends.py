@@ -132,21 +132,30 @@ def run_job(job: Job) -> JobResult:
     return result
 
 
-_HF_FILES = {"torch": ("safetensors", "model.safetensors"), "tf": ("tf", "tf_model.h5"),
-             "flax": ("flax", "flax_model.msgpack")}
-
-
 def _hf_directory(source: Path, framework: str, tmp: Path, head: HeadKind, result: JobResult) -> Path:
-    """The checkpoint as transformers' layout for this framework: the source directory itself when it holds that
-    file and its config.json, else a conversion by our adapters (which also tests that transformers reads them)."""
-    fmt, name = _HF_FILES[framework]
-    if source.is_dir() and (source / "config.json").is_file() and (
-            (source / name).is_file() or (source / f"{name}.index.json").is_file()):
-        return source
+    """The checkpoint as transformers' layout for this framework. When the source is that framework's HF file (or a
+    directory holding it) with config.json beside it: a directory of links to just those files, so transformers
+    reads that very file (its TF classes prefer a model.safetensors beside tf_model.h5, converting it at load).
+    Otherwise a conversion by our adapters (which also tests that transformers reads them)."""
+    from ..formats import FORMATS
+    from ..formats.hf_layout import read_index
+
+    fmt = next(f for f in FORMATS.values() if f.framework == framework and f.publish)
+    name, index = fmt.marker_files[0], f"{fmt.marker_files[0]}.index.json"
+    directory = source if source.is_dir() else source.parent
+    weights = next((directory / n for n in (name, index) if (source.is_dir() or source.name == n) and
+                    (directory / n).is_file()), None)
+    if weights is not None and (directory / "config.json").is_file():
+        view = tmp / "hf-files"
+        view.mkdir()
+        shards = list(read_index(weights)) if weights.name == index else []
+        for file in ("config.json", weights.name, *shards):
+            (view / file).symlink_to((directory / file).resolve())
+        return view
     from ..convert import convert
 
     target = tmp / "hf"
-    convert(source, target, [fmt], head=head, verify=False)
+    convert(source, target, [fmt.name], head=head, verify=False)
     result.notes.append(f"read as {name} written by albert_bridge")
     return target
 
@@ -269,16 +278,20 @@ def _run_flax(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
     cls = _model_class(backend, head, "Flax")
     with jax.default_device(device):
         def load():
-            model = cls.from_pretrained(source, dtype=dtype)
+            if backend.transformers:  # without the random initialisation it runs first (20x the load on a tiny model)
+                model, params = cls.from_pretrained(source, dtype=dtype, _do_init=False)
+            else:
+                model = cls.from_pretrained(source, dtype=dtype)
+                params = model.params
             if job.dtype != "float32":  # parameters in the compute dtype too, as the other backends run
-                model.params = model.to_bf16(model.params) if job.dtype == "bfloat16" else model.to_fp16(model.params)
-            return model
+                params = model.to_bf16(params) if job.dtype == "bfloat16" else model.to_fp16(params)
+            return model, params
 
-        model, result.load_seconds = _timed(load)
+        (model, params), result.load_seconds = _timed(load)
         feed = {k: jnp.asarray(v, dtype=jnp.int32) for k, v in inputs.items()}
 
         def forward():
-            out = model(**feed, output_hidden_states=True, return_dict=True)
+            out = model(**feed, params=params, output_hidden_states=True, return_dict=True)
             return _outputs(jax.device_get(out))
 
         outputs, result.forward_seconds = _timed(forward)

@@ -202,9 +202,10 @@ def save_outputs(path: str | Path, inputs: dict[str, np.ndarray], outputs: dict[
 
 # --- the check ------------------------------------------------------------------------------------------------------
 def check(
-    srcs: str | os.PathLike | Iterable[str | os.PathLike],
+    srcs: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
     backends: str | Sequence[str] | None = None,
     *,
+    runs: Sequence[tuple] | None = None,
     device: str = "cpu",
     dtype: str = "float32",
     atol: float | None = None,
@@ -221,22 +222,24 @@ def check(
     timeout: float = DEFAULT_TIMEOUT,
     pool: WorkerPool | None = None,
 ) -> Report:
-    """Run every checkpoint in `srcs` on every backend with the same inputs and compare each output of each run
-    with the first run (and with `expect`'s golden outputs). Bad input raises BridgeError; a mismatch does not
-    raise (see `Report.passed`, or use `assert_parity`)."""
+    """Run every checkpoint in `srcs` (local paths or Hub repo ids) on every backend with the same inputs and
+    compare each output of each run with the first run (and with `expect`'s golden outputs). `runs` replaces the
+    cross product with explicit `(checkpoint, backend)` or `(checkpoint, backend, label)` runs, the first being
+    the reference. Bad input raises BridgeError; a mismatch does not raise (see `Report.passed`, or use
+    `assert_parity`)."""
     from ..formats import load
+    from ..hub import resolve_source
 
-    paths = [Path(srcs)] if isinstance(srcs, (str, os.PathLike)) else [Path(s) for s in srcs]
-    if not paths:
-        raise ValueError("check() needs at least one checkpoint")
-    names = parse_backends(backends)
+    plan = _plan(srcs, backends, runs)
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r} (expected one of: {', '.join(DEVICES)})")
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r} (expected one of: {', '.join(DTYPES)})")
-    checkpoints = [load(p) for p in paths]  # lazy: reads headers and configs, and fails early on bad input
-    head = HeadKind.parse(head) if head else checkpoints[0].head
-    config = checkpoints[0].config
+    local = {path: resolve_source(path) for path, _, _ in plan}  # Hub ids fetched once; workers get local paths
+    checkpoints = {path: load(local[path]) for path in local}  # lazy: reads headers and configs, fails early
+    first = local[plan[0][0]]
+    head = HeadKind.parse(head) if head else checkpoints[plan[0][0]].head
+    config = checkpoints[plan[0][0]].config
 
     expected = load_expected(expect) if expect else None
     if isinstance(inputs, (str, os.PathLike)):
@@ -245,8 +248,8 @@ def check(
     elif inputs is not None:
         origin, feed, described = "inputs", dict(inputs), "given by the caller"
     elif texts:
-        origin, feed = "--text", _text_inputs(texts, paths[0], head, config.max_position_embeddings)
-        described = f"{len(texts)} text(s) tokenized by the tokenizer beside {paths[0]}"
+        origin, feed = "--text", _text_inputs(texts, first, head, config.max_position_embeddings)
+        described = f"{len(texts)} text(s) tokenized by the tokenizer beside {plan[0][0]}"
     elif expected:
         origin, feed, described = str(expect), expected[0], f"those of {expect}"
     else:
@@ -275,23 +278,21 @@ def check(
         inputs_file = work / "inputs.npz"
         np.savez(inputs_file, **feed)
         outputs: dict[str, dict[str, np.ndarray]] = {}
-        for i, path in enumerate(paths):
-            for name in names:
-                label = name if len(paths) == 1 else f"src{i + 1}:{name}"
-                run = Run(checkpoint=str(path), backend=name, device=device, dtype=dtype, label=label)
-                report.runs.append(run)
-                run.skipped = BACKENDS[name].missing()
-                if run.skipped:
-                    continue
-                job = Job(backend=name, checkpoint=str(path.resolve()), head=head.value, inputs=str(inputs_file),
-                          outputs=str(work / f"outputs-{len(report.runs)}.npz"), device=device, dtype=dtype,
-                          emulate_device=emulate_device)
-                answer, run.seconds = pool.run(name, device, job, timeout)
-                run.skipped, run.error = answer.get("skipped"), answer.get("error")
-                run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
-                run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
-                if run.ok:
-                    outputs[label] = _read_npz(Path(job.outputs))
+        for path, name, label in plan:
+            run = Run(checkpoint=str(path), backend=name, device=device, dtype=dtype, label=label)
+            report.runs.append(run)
+            run.skipped = BACKENDS[name].missing()
+            if run.skipped:
+                continue
+            job = Job(backend=name, checkpoint=str(local[path].resolve()), head=head.value, inputs=str(inputs_file),
+                      outputs=str(work / f"outputs-{len(report.runs)}.npz"), device=device, dtype=dtype,
+                      emulate_device=emulate_device)
+            answer, run.seconds = pool.run(name, device, job, timeout)
+            run.skipped, run.error = answer.get("skipped"), answer.get("error")
+            run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
+            run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
+            if run.ok:
+                outputs[label] = _read_npz(Path(job.outputs))
         ok = [r for r in report.runs if r.ok]
         if ok:
             reference = ok[0].label
@@ -310,6 +311,29 @@ def check(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def _plan(srcs, backends, runs) -> list[tuple[str | os.PathLike, str, str]]:
+    """(checkpoint, backend, label) of every run: srcs x backends, or the given runs (labels made unique)."""
+    if runs is not None:
+        if srcs is not None or backends is not None:
+            raise ValueError("check() takes srcs (and backends) or runs, not both")
+        parse_backends([run[1] for run in runs] or None)  # unknown names fail here
+        plan, seen = [], set()
+        for checkpoint, name, *given in runs:
+            label = base = given[0] if given else f"{name}:{Path(checkpoint).name}"
+            while label in seen:  # comparisons and outputs are keyed by label
+                label = f"{base}#{len(seen)}"
+            seen.add(label)
+            plan.append((checkpoint, name, label))
+    else:
+        paths = [] if srcs is None else [srcs] if isinstance(srcs, (str, os.PathLike)) else list(srcs)
+        names = parse_backends(backends)
+        plan = [(path, name, name if len(paths) == 1 else f"src{i + 1}:{name}")
+                for i, path in enumerate(paths) for name in names]
+    if not plan:
+        raise ValueError("check() needs at least one checkpoint")
+    return plan
 
 
 def assert_parity(srcs: str | os.PathLike | Iterable[str | os.PathLike], backends: str | Sequence[str] | None = None,

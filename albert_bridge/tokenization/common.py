@@ -891,15 +891,17 @@ class AlbertTokenizerBase:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """Load from a local directory (spiece.model / *.model / tokenizer.json + configs) or a .model file.
-
-        Never downloads: a hub id or a missing path is an error. Keyword arguments override the saved config.
+        """Load from a local directory (spiece.model / *.model / tokenizer.json + configs), a .model file, or a Hub
+        repo id `org/name[@revision]` (its tokenizer files, fetched into huggingface_hub's cache; a local path that
+        exists wins). Keyword arguments override the saved config.
         """
+        from albert_bridge.hub import FETCH_ARGUMENTS, resolve_pretrained
         from albert_bridge.tokenization.files import resolve_tokenizer_source
 
-        for key in ("local_files_only", "cache_dir", "revision", "use_fast", "trust_remote_code", "token"):
-            kwargs.pop(key, None)  # hub options of transformers' from_pretrained: meaningless for local files
-        source = resolve_tokenizer_source(pretrained_model_name_or_path)
+        fetching = {key: kwargs.pop(key) for key in FETCH_ARGUMENTS if key in kwargs}
+        for key in ("use_fast", "trust_remote_code"):
+            kwargs.pop(key, None)  # transformers' options that choose code: there is only ours
+        source = resolve_tokenizer_source(resolve_pretrained(pretrained_model_name_or_path, fetching, tokenizer=True))
         init = dict(source.init_kwargs)
         init.update(kwargs)
         if source.vocab_file is not None:

@@ -1,6 +1,7 @@
 """Finding and describing tokenizer files on disk (standard library only; no sentencepiece/tokenizers import).
 
-Used by `from_pretrained` and the CLI. Only local paths are accepted: nothing here touches the network.
+Used by `from_pretrained` (after `hub.resolve_pretrained` has turned a Hub id into a local snapshot) and the CLI.
+Only local paths are accepted here: nothing in this module touches the network.
 """
 
 from __future__ import annotations
@@ -93,8 +94,8 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
     path = pathlib.Path(path)
     if not path.exists():
         raise BridgeError(
-            "no such file or directory; from_pretrained reads local paths only (a directory with spiece.model "
-            "or tokenizer.json, or a .model file) and never downloads",
+            "no such file or directory (expected a directory with spiece.model or tokenizer.json, a .model file, "
+            "or a Hub repo id org/name)",
             file=path,
         )
     if path.is_file():
