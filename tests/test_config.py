@@ -9,6 +9,7 @@ from albert_bridge.config import AlbertConfig
 from albert_bridge.errors import BridgeError
 from albert_bridge.schema import SCHEMA, HeadKind, expected_tensors, head_from_architecture
 from albert_bridge.testing import tiny_config
+from tests.helpers import deadline
 
 ORIGINAL = {  # albert_base_v2/albert_config.json as released
     "attention_probs_dropout_prob": 0, "hidden_act": "gelu", "hidden_dropout_prob": 0, "embedding_size": 128,
@@ -118,8 +119,6 @@ def test_every_change_is_validated(tmp_path):
 
 def test_a_hostile_config_json_is_refused_at_once(tmp_path):
     """inner_group_num 10**12 used to hang: the expected-tensor table was enumerated before the config was bounded."""
-    import time
-
     from albert_bridge.formats import get_format, load
     from albert_bridge.testing import make_checkpoint
 
@@ -128,10 +127,8 @@ def test_a_hostile_config_json_is_refused_at_once(tmp_path):
     for change in ({"inner_group_num": 10**12}, {"num_hidden_layers": 10**12}, {"num_labels": 10**12},
                    {"id2label": None, "num_labels": 10**12}):
         (tmp_path / "config.json").write_text(json.dumps({**data, **change}))
-        started = time.perf_counter()
-        with pytest.raises(BridgeError, match=str(tmp_path / "config.json")):
+        with deadline(5), pytest.raises(BridgeError, match=str(tmp_path / "config.json")):
             load(tmp_path).problems()
-        assert time.perf_counter() - started < 5
 
 
 def test_schema_shapes_follow_the_config():
