@@ -24,7 +24,7 @@ from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
 from tests.conftest import ROOT
-from tests.helpers import cli, one_line_error
+from tests.helpers import cli, deadline, one_line_error
 from tests.tf1_reference import OriginalAlbert, sample_inputs
 
 TOL = 1e-5  # fp32 PyTorch vs the float64 reference
@@ -514,6 +514,6 @@ def test_a_label_count_from_the_index_is_bounded(tmp_path):
     lie = {b"output_weights": lambda e: replace(e, shape=(10**12, e.shape[1]))}
     index.write_bytes(tf_bundle._build_table(
         [(key, lie[key](tf_bundle.BundleEntry.decode(value)).encode() if key in lie else value) for key, value in items]))
-    with pytest.raises(BridgeError, match="num_labels 1000000000000 exceeds") as info:
+    with deadline(5), pytest.raises(BridgeError, match="num_labels 1000000000000 exceeds") as info:
         load(tmp_path)
     assert "output_weights" in str(info.value) and str(tmp_path) in str(info.value)
