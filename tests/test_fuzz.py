@@ -224,6 +224,7 @@ def run_case(fmt: str, source: Path) -> None:
 def test_mutated_files_end_in_one_bridge_error(tmp_path, target, record_property):
     source, file, regions = target.make(tmp_path / "src")
     original = file.read_bytes()
+    run_case(target.fmt, source)  # the unmutated sample loads: every refusal below is the mutation's doing
     rng = np.random.default_rng(sum(target.name.encode()))
     outcomes = {"loaded": 0, "refused": 0}
     escaped: list[str] = []
