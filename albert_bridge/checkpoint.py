@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
@@ -60,7 +61,7 @@ class LazyTensor:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize  # exact: a lying header must not wrap around
 
 
 @dataclass
@@ -82,6 +83,7 @@ class LoadReport:
 class Problem:
     tensor: str
     message: str
+    kind: str = ""  # missing, shape, unexpected, unknown
 
 
 @dataclass
@@ -100,17 +102,20 @@ class Checkpoint:
             tensor = self.tensors.get(key)
             if tensor is None:
                 if exp.required:
-                    found.append(Problem(key, "missing"))
+                    found.append(Problem(key, "missing", "missing"))
             elif tuple(tensor.shape) != exp.shape:
-                found.append(Problem(key, f"shape {list(tensor.shape)} but the config implies {list(exp.shape)}"))
+                found.append(Problem(key, f"shape {list(tensor.shape)} but the config implies {list(exp.shape)}",
+                                     "shape"))
         for key in sorted(set(self.tensors) - set(expected)):
-            found.append(Problem(key, f"unexpected for head {self.head.value}"))
+            found.append(Problem(key, f"unexpected for head {self.head.value}", "unexpected"))
         for name in self.report.unknown:
-            found.append(Problem(name, "not an ALBERT tensor this format knows (use --allow-unused to drop it)"))
+            found.append(Problem(name, "not an ALBERT tensor this format knows (use --allow-unused to drop it)",
+                                 "unknown"))
         return found
 
-    def validate(self) -> "Checkpoint":
-        problems = self.problems()
+    def validate(self, kinds: tuple[str, ...] | None = None) -> "Checkpoint":
+        """Raise the first problem (of these kinds, default all) as a one-line error naming file and tensor."""
+        problems = [p for p in self.problems() if kinds is None or p.kind in kinds]
         if problems:
             first = problems[0]
             more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -149,14 +154,29 @@ class Checkpoint:
         if dtype is None:
             return self
         target = numpy_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
-        tensors = {
-            key: t if (not is_float(t.dtype) or t.dtype == target) else t.map(lambda a: a.astype(target), t.shape, target)
-            for key, t in self.tensors.items()
-        }
+
+        def cast(array: np.ndarray) -> np.ndarray:
+            with np.errstate(over="ignore"):  # overflow to Inf is reported by name where it is written
+                return array.astype(target)
+
+        tensors = {key: t if (not is_float(t.dtype) or t.dtype == target) else t.map(cast, t.shape, target)
+                   for key, t in self.tensors.items()}
         return replace(self, tensors=tensors)
 
+    def checking_finite(self, on_nonfinite: Callable[[str, LazyTensor], None]) -> "Checkpoint":
+        """The same checkpoint, each floating tensor checked for NaN and Inf when read: `on_nonfinite(key, tensor)`
+        hears of each that holds any (and may raise to refuse it)."""
+        def checked(key: str, tensor: LazyTensor) -> LazyTensor:
+            def check(array: np.ndarray) -> np.ndarray:
+                if not all_finite(array):
+                    on_nonfinite(key, tensor)
+                return array
+            return tensor.map(check, tensor.shape) if is_float(tensor.dtype) else tensor
+
+        return replace(self, tensors={key: checked(key, t) for key, t in self.tensors.items()})
+
     def num_parameters(self) -> int:
-        return sum(int(np.prod(t.shape, dtype=np.int64)) for t in self.tensors.values())
+        return sum(math.prod(t.shape) for t in self.tensors.values())
 
     def nbytes(self) -> int:
         return sum(t.nbytes for t in self.tensors.values())
@@ -185,6 +205,16 @@ def writable(array: np.ndarray) -> np.ndarray:
         remapped = np.memmap(root.filename, dtype=np.uint8, mode="c", offset=root.offset, shape=(root.nbytes,))
         return remapped.view(array.dtype).reshape(array.shape)
     return array.copy()
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """No NaN or Inf; a float64 sum propagates both without a full-size temporary (and cannot overflow here)."""
+    return bool(np.isfinite(np.sum(array, dtype=np.float64)))
+
+
+def nonfinite_warning(origins: list[str]) -> str:
+    shown = ", ".join(origins[:8]) + (f" and {len(origins) - 8} more" if len(origins) > 8 else "")
+    return f"NaN or Inf in {len(origins)} tensor{'s' * (len(origins) > 1)}: {shown}"
 
 
 def arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:

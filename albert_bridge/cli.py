@@ -54,8 +54,9 @@ def cli(debug: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Skip reading every written tensor back before publishing.")
 @click.option("--no-validate", is_flag=True,
               help="Skip running a written model (onnx) in ONNX Runtime against the NumPy reference forward pass.")
+@click.option("--strict", is_flag=True, help="Refuse tensors holding NaN or Inf (default: a warning names them).")
 def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, force, allow_unused, no_verify,
-            no_validate) -> None:
+            no_validate, strict) -> None:
     """Convert SRC (any supported format, detected) into the directory DST, atomically."""
     from .convert import convert as run_convert
     from .formats.hf_layout import parse_size
@@ -67,7 +68,7 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
     with _progress_bar() as tick:
         result = run_convert(src, dst, to, src_format=src_format, head=head, config=config_path, dtype=dtype, force=force,
                              max_shard_size=shard_bytes, verify=not no_verify, validate=not no_validate,
-                             allow_unused=allow_unused, progress=tick)
+                             allow_unused=allow_unused, strict=strict, progress=tick)
     for warning in result.warnings:
         _warn(warning)
     ckpt = result.checkpoint
@@ -251,7 +252,7 @@ def list_formats(names_only: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .errors import BridgeError
+    from .errors import BridgeError, Terminated
 
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
@@ -262,9 +263,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(3)
+    except click.Abort:  # click's name for Ctrl-C (KeyboardInterrupt)
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Terminated as exc:  # SIGTERM during a conversion, after its clean-up
+        click.echo("error: terminated", err=True)
+        sys.exit(exc.code)
     except BridgeError as exc:
         if debug:
             raise

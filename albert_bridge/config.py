@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,14 @@ _GENERIC: dict[str, Any] = {
     "architectures": None,
     "torch_dtype": None,
 }
+# Sanity limits for what a config may claim: far above any ALBERT (xxlarge: H 4096, I 16384; multilingual vocabularies
+# ~250k), far below what would make enumerating the expected tensors or building a model hang or exhaust memory.
+MAX_SIZE = 1 << 20        # any one dimension (vocab, E, H, I, positions, token types, labels)
+MAX_LAYERS = 1024         # num_hidden_layers, and the G * K distinct layers whose tensors a checkpoint holds
+_SIZES = ("vocab_size", "embedding_size", "hidden_size", "intermediate_size", "max_position_embeddings",
+          "type_vocab_size", "num_attention_heads")
+_PROBABILITIES = ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob")
+
 _ORIGINAL_KEYS = (
     "attention_probs_dropout_prob", "hidden_act", "hidden_dropout_prob", "embedding_size", "hidden_size",
     "initializer_range", "intermediate_size", "max_position_embeddings", "num_attention_heads",
@@ -68,18 +78,29 @@ class AlbertConfig:
         kwargs.pop("model_type", None)
         for name, default in {**_DEFAULTS, **_GENERIC}.items():
             setattr(self, name, kwargs.pop(name, copy.copy(default)))
-        # Unknown keys are kept, as transformers does, and written back by to_dict().
+        # Unknown keys are kept, as transformers does, and written back by to_dict(); a key naming one of our
+        # methods or properties would replace it on the instance.
+        shadowing = sorted(name for name in kwargs if name == "_extra" or hasattr(type(self), name))
+        if shadowing:
+            raise ValueError(f"key {shadowing[0]!r} is not a config field (it names an AlbertConfig attribute)")
         self._extra = dict(kwargs)
         for name, value in kwargs.items():
             setattr(self, name, value)
+        if num_labels is not None:
+            _check_count("num_labels", num_labels, MAX_SIZE)
         if id2label is not None:
-            self.id2label = {int(k): v for k, v in id2label.items()}
+            if not isinstance(id2label, dict) or len(id2label) > MAX_SIZE or not all(
+                    isinstance(v, str) for v in id2label.values()):
+                raise ValueError(f"id2label must map at most {MAX_SIZE} label ids to names")
+            self.id2label = {_label_id("id2label", k): v for k, v in id2label.items()}
         else:
             self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
         if num_labels is not None and num_labels != len(self.id2label):
             self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+        if label2id is not None and not isinstance(label2id, dict):
+            raise ValueError("label2id must be a mapping")
         self.label2id = (
-            {k: int(v) for k, v in label2id.items()}
+            {k: _label_id("label2id", v) for k, v in label2id.items()}
             if label2id is not None and len(label2id) == len(self.id2label)
             else {v: k for k, v in self.id2label.items()}
         )
@@ -91,6 +112,10 @@ class AlbertConfig:
 
     @num_labels.setter
     def num_labels(self, value: int) -> None:
+        try:
+            _check_count("num_labels", value, MAX_SIZE)
+        except ValueError as exc:
+            raise BridgeError(f"invalid config: {exc}") from None
         if value != len(self.id2label):
             self.id2label = {i: f"LABEL_{i}" for i in range(value)}
             self.label2id = {v: k for k, v in self.id2label.items()}
@@ -127,26 +152,51 @@ class AlbertConfig:
         return type(self).from_dict({**data, **changes})
 
     def validate(self, source: object = None) -> "AlbertConfig":
-        def fail(msg: str) -> None:
-            raise BridgeError(f"invalid config: {msg}", file=source)
-
-        for name in ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
-                     "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
-                     "type_vocab_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                fail(f"{name} must be a positive integer, got {value!r}")
-        if self.hidden_size % self.num_attention_heads:
-            fail(f"hidden_size {self.hidden_size} is not divisible by num_attention_heads {self.num_attention_heads}")
-        if self.num_hidden_groups > self.num_hidden_layers:
-            fail(f"num_hidden_groups {self.num_hidden_groups} exceeds num_hidden_layers {self.num_hidden_layers}")
-        if self.hidden_act not in ACTIVATIONS:
-            fail(f"unknown hidden_act {self.hidden_act!r} (known: {', '.join(ACTIVATIONS)})")
-        if self.position_embedding_type != "absolute":
-            fail(f"position_embedding_type {self.position_embedding_type!r} is not supported (only 'absolute')")
-        if self.num_labels <= 0:
-            fail("num_labels must be positive")
+        """Every field a model or the schema reads, checked before anything is built from it; a one-line
+        BridgeError naming the field (and `source`, the file it came from)."""
+        try:
+            self._check()
+        except ValueError as exc:
+            raise BridgeError(f"invalid config: {exc}", file=source) from None
         return self
+
+    def _check(self) -> None:
+        for name in _SIZES:
+            _check_count(name, getattr(self, name), MAX_SIZE)
+        _check_count("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS)
+        _check_count("num_hidden_groups", self.num_hidden_groups, self.num_hidden_layers,
+                     f"num_hidden_layers ({self.num_hidden_layers})")
+        # A checkpoint holds the tensors of G * K distinct layers; the schema enumerates them all.
+        _check_count("inner_group_num", self.inner_group_num, MAX_LAYERS // self.num_hidden_groups,
+                     f"{MAX_LAYERS} distinct layers over {self.num_hidden_groups} groups")
+        if self.hidden_size % self.num_attention_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_attention_heads "
+                             f"{self.num_attention_heads}")
+        _check_count("num_labels", self.num_labels, MAX_SIZE)
+        for name in _PROBABILITIES:
+            value = getattr(self, name)
+            if value is None and name == "classifier_dropout_prob":  # transformers then uses hidden_dropout_prob
+                continue
+            if not (_is_number(value) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+        if not (_is_number(self.layer_norm_eps) and self.layer_norm_eps > 0):
+            raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
+        if not (_is_number(self.initializer_range) and self.initializer_range >= 0):
+            raise ValueError(f"initializer_range must be a non-negative number, got {self.initializer_range!r}")
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"unknown hidden_act {self.hidden_act!r} (known: {', '.join(ACTIVATIONS)})")
+        if self.position_embedding_type != "absolute":
+            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not supported "
+                             "(only 'absolute')")
+        if self.architectures is not None and not (
+                isinstance(self.architectures, list) and all(isinstance(a, str) for a in self.architectures)):
+            raise ValueError(f"architectures must be a list of class names, got {self.architectures!r}")
+        for name in ("bos_token_id", "eos_token_id"):  # carried, never used by the model
+            if getattr(self, name) is not None and not _is_int(getattr(self, name)):
+                raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        pad = self.pad_token_id  # the embeddings' padding index
+        if pad is not None and (not _is_int(pad) or not 0 <= pad < self.vocab_size):
+            raise ValueError(f"pad_token_id must be a token id below vocab_size {self.vocab_size}, got {pad!r}")
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -184,11 +234,13 @@ class AlbertConfig:
             raise BridgeError(f"model_type is {model_type!r}, not 'albert'", file=source)
         try:
             return cls(**data).validate(source)
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise BridgeError(f"invalid config: {exc}", file=source) from None
 
     @classmethod
     def from_original_dict(cls, data: dict[str, Any], source: object = None) -> "AlbertConfig":
+        if not isinstance(data, dict):
+            raise BridgeError("config is not a JSON object", file=source)
         data = dict(data)
         if data.get("hidden_act") == "gelu":
             data["hidden_act"] = "gelu_new"  # the original gelu is the tanh approximation
@@ -214,9 +266,7 @@ class AlbertConfig:
             else:
                 raise BridgeError(f"no {CONFIG_NAME} or {ORIGINAL_CONFIG_NAME} here", file=path)
         config = cls.from_json_file(path)
-        for name, value in overrides.items():
-            setattr(config, name, value)
-        return config
+        return config.updated(**overrides) if overrides else config
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory)
@@ -232,10 +282,48 @@ class AlbertConfig:
         return f"AlbertConfig {self.to_json_string()}"
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _check_count(name: str, value: Any, limit: int, limit_says: str | None = None) -> None:
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if value > limit:
+        raise ValueError(f"{name} {value} exceeds {limit_says or limit}")
+
+
+def _label_id(field: str, value: Any) -> int:
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,18}", value.strip()):
+        return int(value)
+    if _is_int(value):
+        return value
+    raise ValueError(f"{field} has a label id that is not an integer: {value!r}")
+
+
+MAX_JSON_BYTES = 64 << 20  # configs and shard indexes are kilobytes; refuse to parse a huge file into memory
+
+
+def parse_json(raw: bytes | str, where: object) -> Any:
+    """JSON from a file a stranger may have written: every way it can be bad is one BridgeError naming it."""
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:  # decode errors, 4300-digit integers, nesting too deep
+        raise BridgeError(f"not valid JSON ({str(exc)[:200] or type(exc).__name__})", file=where) from None
+
+
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise BridgeError("file not found", file=path) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BridgeError(f"not valid JSON ({exc})", file=path) from None
+    except OSError as exc:
+        raise BridgeError(f"cannot read ({exc.strerror or exc})", file=path) from None
+    if len(raw) > MAX_JSON_BYTES:
+        raise BridgeError(f"over {MAX_JSON_BYTES >> 20} MiB: too large for a JSON config or index", file=path)
+    return parse_json(raw, path)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import signal
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,8 +16,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .checkpoint import Checkpoint, LazyTensor
-from .errors import BridgeError
+from .checkpoint import Checkpoint, LazyTensor, nonfinite_warning
+from .errors import BridgeError, Terminated
 from .formats import get_format, load
 from .schema import HeadKind
 
@@ -27,32 +30,132 @@ class ConversionResult:
     warnings: list[str] = field(default_factory=list)
 
 
+class _SignalsRaise:
+    """SIGINT and SIGTERM raise (KeyboardInterrupt, Terminated) while active, so an interrupted conversion unwinds
+    through the same clean-up as any failure; the previous handlers come back on exit. In `deferred()` sections
+    (the final swap, the clean-up) a signal waits until the section is done."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.previous: dict[int, object] = {}
+        self.deferring = False
+        self.pending: int | None = None
+
+    def __enter__(self) -> "_SignalsRaise":
+        if threading.current_thread() is threading.main_thread():  # Python runs handlers in the main thread only
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.deferring:
+            self.pending = self.pending or signum
+        else:
+            self._raise(signum)
+
+    @staticmethod
+    def _raise(signum: int) -> None:
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(128 + signum)
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self.deferring = True
+        try:
+            yield
+        finally:
+            self.deferring = False
+        if self.pending is not None:  # reached only when the section succeeded: the signal takes effect now
+            signum, self.pending = self.pending, None
+            self._raise(signum)
+
+
+def _temporary(target: Path, kind: str) -> Path:
+    # The PID in the name tells a later run whether the process that made it is gone (see clear_stale_temporaries).
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{kind}-{os.getpid()}-", dir=target.parent))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
+def clear_stale_temporaries(target: Path) -> list[Path]:
+    """Remove what conversions to `target` that died (SIGKILL, a crash, power loss) left beside it: staging
+    directories `.{name}.tmp-{pid}-*`, and backups `.{name}.old-{pid}-*` of the previous output, which is moved
+    back first when the swap that set it aside never completed (no `target`). Only those whose process is gone:
+    a conversion still running, to this destination or any other, keeps its own."""
+    target = Path(target)
+    pattern = re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-(\d+)-\w+")
+    cleared = []
+    if not target.parent.is_dir():
+        return cleared
+    for entry in sorted(target.parent.iterdir()):
+        match = pattern.fullmatch(entry.name)
+        if not match or entry.is_symlink() or not entry.is_dir() or _alive(int(match.group(2))):
+            continue
+        if match.group(1) == "old" and not os.path.lexists(target) and (entry / "old").is_dir():
+            os.rename(entry / "old", target)
+        shutil.rmtree(entry, ignore_errors=True)
+        cleared.append(entry)
+    return cleared
+
+
 @contextmanager
 def atomic_directory(target: Path, force: bool) -> Iterator[Path]:
-    """Yield a temp dir beside `target`; on success it replaces `target`, on failure nothing remains."""
+    """Yield a temp dir beside `target`; on success it replaces `target`, on failure (SIGINT and SIGTERM included)
+    nothing remains and an existing `target` is untouched."""
     target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    clear_stale_temporaries(target)
     if target.exists() and not target.is_dir():
         raise BridgeError("exists and is not a directory", file=target)
     if target.is_dir() and any(target.iterdir()) and not force:
         raise BridgeError("output directory is not empty (use --force to replace it)", file=target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
+    with _SignalsRaise() as signals:
+        staging = None
+        try:
+            staging = _temporary(target, "tmp")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
+            yield staging
+            with signals.deferred():
+                _swap(staging, target)
+        except BaseException:
+            with signals.deferred():  # a second Ctrl-C must not stop the clean-up halfway
+                if staging is not None:
+                    shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def _swap(staging: Path, target: Path) -> None:
+    """Move the old output aside, the new one in, then drop the old; a failure between the two moves puts the old
+    one back (and if the process dies there, the next run does: clear_stale_temporaries)."""
+    backup = None
+    if target.exists():
+        backup = _temporary(target, "old")
+        os.rename(target, backup / "old")
     try:
-        yield staging
-        # Swap in: move the old directory aside first, so a failure here still leaves one of the two.
-        backup = None
-        if target.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.rename(target, backup / "old")
         os.rename(staging, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if backup is not None:
+            os.rename(backup / "old", target)
+            shutil.rmtree(backup, ignore_errors=True)
         raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)
 
 
 def convert(
@@ -69,6 +172,7 @@ def convert(
     verify: bool = True,
     validate: bool = True,
     allow_unused: bool = False,
+    strict: bool = False,  # refuse tensors holding NaN or Inf instead of warning
     progress: Callable[[int, int], None] | None = None,  # (bytes just written, bytes to write in all)
 ) -> ConversionResult:
     formats = [get_format(name).require() for name in to]
@@ -81,7 +185,15 @@ def convert(
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
     digests: dict[str, bytes] = {}
     total = ckpt.nbytes() * len(formats)
-    recording = _recording(ckpt, digests, progress and (lambda n: progress(n, total)))
+    nonfinite: list[str] = []
+
+    def on_nonfinite(key: str, tensor: LazyTensor) -> None:  # checked after the cast: float16 may overflow to Inf
+        if strict:
+            raise BridgeError("holds NaN or Inf (refused: --strict)", file=tensor.origin, tensor=key)
+        if tensor.origin not in nonfinite:
+            nonfinite.append(tensor.origin or key)
+
+    recording = _recording(ckpt.checking_finite(on_nonfinite), digests, progress and (lambda n: progress(n, total)))
     with atomic_directory(Path(dst), force) as staging:
         for fmt in formats:
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
@@ -97,6 +209,8 @@ def convert(
                 diffs = fmt.validate(staging, ckpt)
                 if diffs is not None:
                     result.validated[fmt.name] = diffs
+    if nonfinite:
+        result.warnings.append(nonfinite_warning(nonfinite))
     final = Path(dst)
     result.written = {name: [final / p.name for p in paths] for name, paths in result.written.items()}
     return result

@@ -27,3 +27,7 @@ class ParityError(BridgeError):
 
 class NotYetSupported(BridgeError):
     """A format or feature that a later release brings; says so instead of failing obscurely."""
+
+
+class Terminated(SystemExit):
+    """SIGTERM during a conversion, raised once its clean-up is done; exits as a shell reports it (128 + 15)."""

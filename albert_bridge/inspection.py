@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from .formats import load
 from .schema import ARCHITECTURES
@@ -16,7 +15,7 @@ def describe(src: str, src_format: str | None = None, head: str | None = None) -
     groups = []
     for g in range(c.num_hidden_groups):
         prefix = f"encoder.group.{g}."
-        params = sum(int(np.prod(t.shape)) for key, t in ckpt.tensors.items() if key.startswith(prefix))
+        params = sum(math.prod(t.shape) for key, t in ckpt.tensors.items() if key.startswith(prefix))
         layers = [i for i in range(c.num_hidden_layers) if c.group_of_layer(i) == g]
         groups.append({"group": g, "layers": layers, "inner_layers": c.inner_group_num, "parameters": params})
     info: dict[str, Any] = {

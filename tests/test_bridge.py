@@ -92,3 +92,42 @@ def test_config_updated_keeps_label_names_unless_the_count_changes():
     assert config.updated(num_labels=4).id2label == {i: f"LABEL_{i}" for i in range(4)}
     with pytest.raises(BridgeError):
         config.updated(hidden_size=30)  # not divisible by 4 heads
+
+
+def _cli_error(capsys, source) -> str:
+    from tests.helpers import cli
+
+    code, _, err = cli(capsys, "convert", source, source.parent / "converted", "--to", "canonical")
+    assert code == 3
+    return err.strip().removeprefix("error: ")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "config-lies", "huge-config"])
+def test_bad_input_is_the_clean_error_the_cli_prints(tmp_path, capsys, model_class, damage):
+    """from_pretrained users get the BridgeError the CLI prints (file and tensor named), and a config claiming a
+    model far larger than its file is refused before anything that size is allocated."""
+    import json
+
+    get_format("safetensors").save(make_checkpoint(HeadKind.MASKED_LM, seed=1), tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    if damage == "truncated":
+        data = (tmp_path / "model.safetensors").read_bytes()
+        (tmp_path / "model.safetensors").write_bytes(data[: len(data) // 2])
+    elif damage == "config-lies":
+        (tmp_path / "config.json").write_text(json.dumps({**config, "embedding_size": 25}))
+    else:  # no layer tensors in the file, and a config asking for 4 layers of 2**18 intermediate units (67M weights;
+        # small enough that a regression builds the model and fails the test, rather than exhausting the machine)
+        tensors = load_file(tmp_path / "model.safetensors")
+        for key in [k for k in tensors if ".albert_layer_groups." in k]:
+            del tensors[key]
+        save_file(tensors, tmp_path / "model.safetensors", metadata={"format": "pt"})
+        (tmp_path / "config.json").write_text(json.dumps({**config, "num_hidden_groups": 4, "inner_group_num": 1,
+                                                          "num_hidden_layers": 4, "intermediate_size": 2**18}))
+    with pytest.raises(BridgeError) as info:
+        model_class.from_pretrained(tmp_path)
+    message = info.value.one_line()
+    assert str(tmp_path) in message
+    if damage != "huge-config":  # the CLI builds no model, so it has none to refuse
+        assert message == _cli_error(capsys, tmp_path)
+    else:
+        assert "parameters more than the checkpoint holds" in message

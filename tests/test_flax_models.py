@@ -19,10 +19,11 @@ import jax.numpy as jnp  # noqa: E402
 import albert_bridge  # noqa: E402
 from albert_bridge.checkpoint import arrays_equal  # noqa: E402
 from albert_bridge.formats import get_format, load  # noqa: E402
+from albert_bridge.formats import hf_flax_msgpack as fm  # noqa: E402
 from albert_bridge.models.albert_flax import FLAX_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
-from albert_bridge.testing import flatten_outputs, head_config, make_checkpoint, make_inputs  # noqa: E402
+from albert_bridge.testing import flatten_outputs, head_config, make_checkpoint, make_inputs, tiny_config  # noqa: E402
 from tests.conftest import ALL_HEADS, ROOT  # noqa: E402
 
 ATOL = 1e-5
@@ -278,7 +279,12 @@ print("done")
 '''
 
 REFERENCE_CASES = [(head, variant) for head in ALL_HEADS for variant in ("plain",)] + [
-    (HeadKind.MASKED_LM, "sharded"), (HeadKind.PRETRAINING, "save_pretrained")]
+    (HeadKind.MASKED_LM, "sharded"), (HeadKind.PRETRAINING, "save_pretrained"), (HeadKind.BASE, "e-equals-h")]
+
+
+def _reference_config(head: HeadKind, variant: str):
+    # E == H: the original code has no E->H projection; transformers' classes always have one (the identity then).
+    return tiny_config(embedding_size=32) if variant == "e-equals-h" else head_config(head)
 
 
 def _build_reference(root) -> None:
@@ -288,7 +294,10 @@ def _build_reference(root) -> None:
         name = f"{head.value}-{variant}"
         np.savez(root / f"inputs-{name}.npz", **inputs_for(head, seed=5))
         ours = root / f"ours-{name}"
-        ckpt = make_checkpoint(head, seed=21)
+        ckpt = make_checkpoint(head, seed=21, config=_reference_config(head, variant))
+        if variant == "e-equals-h":  # as read from an original checkpoint: no projection tensors at all
+            del ckpt.tensors["encoder.projection.kernel"], ckpt.tensors["encoder.projection.bias"]
+            get_format("safetensors").save(ckpt, ours)  # the same weights for transformers' PyTorch class
         if variant == "save_pretrained":
             get_format("safetensors").save(ckpt, root / "st")
             FLAX_MODEL_FOR_HEAD[head].from_pretrained(root / "st").save_pretrained(ours, max_shard_size="30KB")
@@ -297,7 +306,7 @@ def _build_reference(root) -> None:
         common = {"class": "Flax" + ARCHITECTURES[head], "inputs": str(root / f"inputs-{name}.npz")}
         tasks.append({**common, "kind": "load", "dir": str(ours), "out": str(root / f"theirs-on-ours-{name}")})
         tasks.append({**common, "kind": "save", "dir": str(root / f"theirs-{name}"), "seed": 31,
-                      "config": head_config(head).to_dict(), "out": str(root / f"theirs-own-{name}"),
+                      "config": _reference_config(head, variant).to_dict(), "out": str(root / f"theirs-own-{name}"),
                       **({"max_shard_size": "20KB"} if variant == "sharded" else {})})
     (root / "tasks.json").write_text(json.dumps(tasks))
     env = {**os.environ, "USE_FLAX": "1", "USE_TORCH": "0", "USE_TF": "0", "PYTHONPATH": str(ROOT)}
@@ -371,3 +380,21 @@ def _flat_params(tree, prefix=""):
         else:
             out[prefix + key] = value
     return out
+
+
+def test_e_equals_h_flax_file_holds_the_identity_projection(reference):
+    """Without the E->H projection in flax_model.msgpack transformers' Flax class initialises one at random (its
+    outputs then differ from its PyTorch class's by ~3): it must be in the file, and the two classes must agree."""
+    import transformers
+
+    name, inputs = _case(reference, HeadKind.BASE, "e-equals-h")
+    directory = reference / f"ours-{name}"
+    tree = fm.msgpack_restore(directory / "flax_model.msgpack")["encoder"]["embedding_hidden_mapping_in"]
+    assert np.array_equal(tree["kernel"], np.eye(32, dtype=np.float32)) and not tree["bias"].any()
+    flax_outputs = dict(np.load(reference / f"theirs-on-ours-{name}.npz"))
+    pytorch = transformers.AlbertModel.from_pretrained(directory).eval()
+    with torch.no_grad():
+        torch_outputs = flat_outputs(pytorch(**torch_inputs(inputs), output_hidden_states=True,
+                                             output_attentions=True))
+    assert max_diff(torch_outputs, flax_outputs) <= ATOL
+

@@ -201,3 +201,49 @@ def test_naming_one_shard_reads_the_whole_checkpoint(tmp_path, fmt):
     files = get_format(fmt).save(ckpt, tmp_path, max_shard_size=20_000)
     shard = next(f for f in files if "-00002-of-" in f.name)
     assert_same_tensors(ckpt, load(shard))
+
+
+def test_cast_up_from_bfloat16_on_request(tmp_path, capsys):
+    """Every other cast test casts down; `--dtype float32` on a bfloat16 checkpoint must widen it, exactly."""
+    from tests.helpers import cli
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=4, dtype="bfloat16")
+    get_format("safetensors").save(ckpt, tmp_path / "src")
+    code, _, err = cli(capsys, "convert", tmp_path / "src", tmp_path / "out", "--to", "safetensors,flax",
+                       "--dtype", "float32")
+    assert code == 0, err
+    for fmt in ("safetensors", "flax"):
+        back = load(tmp_path / "out", fmt)
+        assert back.dtypes() == {"float32": len(ckpt.tensors)}
+        for key, tensor in ckpt.tensors.items():
+            assert arrays_equal(back.tensors[key].read(), tensor.read().astype(np.float32)), key
+
+
+def test_bin_with_only_the_decoder_bias_reads_it_as_the_bias(tmp_path):
+    """Old pytorch_model.bin files hold `predictions.decoder.bias` and no `predictions.bias`."""
+    import torch
+
+    ckpt = make_checkpoint(HeadKind.MASKED_LM, seed=5)
+    get_format("pytorch").save(ckpt, tmp_path)
+    state = torch.load(tmp_path / "pytorch_model.bin", weights_only=True)
+    del state["predictions.bias"]
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    back = load(tmp_path)
+    assert back.problems() == [] and back.report.unknown == []
+    assert arrays_equal(back.tensors["head.mlm.output_bias"].read(), ckpt.tensors["head.mlm.output_bias"].read())
+
+
+def test_convert_to_all_writes_every_available_format(tmp_path, capsys, monkeypatch):
+    """`--to all` is every format this installation writes; announced ones (not yet available) are left out."""
+    from albert_bridge.formats import Format
+    from tests.conftest import FIXTURE
+    from tests.helpers import cli
+
+    monkeypatch.setitem(FORMATS, "someday", Format("someday", None, "a format a later release brings", issue="#99"))
+    code, stdout, err = cli(capsys, "convert", FIXTURE, tmp_path / "out", "--to", "all")
+    assert code == 0, err
+    assert [line.split(":")[0] for line in stdout.splitlines() if line.startswith("wrote ")] == \
+        [f"wrote {name}" for name in WRITABLE]
+    original = load(FIXTURE)
+    for fmt in WRITABLE:
+        assert_same_tensors(original, load(tmp_path / "out", fmt))

@@ -24,7 +24,7 @@ from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
 from tests.conftest import ROOT
-from tests.helpers import cli, one_line_error
+from tests.helpers import cli, deadline, one_line_error
 from tests.tf1_reference import OriginalAlbert, sample_inputs
 
 TOL = 1e-5  # fp32 PyTorch vs the float64 reference
@@ -499,3 +499,21 @@ def test_exact_gelu_has_no_original_spelling(tmp_path):
     with pytest.raises(BridgeError, match="hidden_act 'gelu'"):
         get_format("tf1").save(ckpt, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_label_count_from_the_index_is_bounded(tmp_path):
+    """The classifier's shape in the index sets num_labels: a lying one (10**12 labels) used to hang building the
+    label maps; it is refused like any config change, naming the tensor."""
+    from dataclasses import replace
+
+    from albert_bridge.formats import tf_bundle
+
+    get_format("tf1").save(make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, seed=3), tmp_path)
+    index = tmp_path / "model.ckpt-best.index"
+    items = [kv for block in tf_bundle._table_blocks(index.read_bytes()) for kv in tf_bundle._block_entries(block)]
+    lie = {b"output_weights": lambda e: replace(e, shape=(10**12, e.shape[1]))}
+    index.write_bytes(tf_bundle._build_table(
+        [(key, lie[key](tf_bundle.BundleEntry.decode(value)).encode() if key in lie else value) for key, value in items]))
+    with deadline(5), pytest.raises(BridgeError, match="num_labels 1000000000000 exceeds") as info:
+        load(tmp_path)
+    assert "output_weights" in str(info.value) and str(tmp_path) in str(info.value)

@@ -199,3 +199,33 @@ print("HEAVY", [m for m in ("tensorflow", "keras", "torch", "jax") if sys.module
     assert_same_tensors(load(FIXTURE), load(tmp_path / "out2"))
     assert sorted(p.name for p in (tmp_path / "out4").iterdir() if p.name.startswith("tf_model"))[-1] \
         == "tf_model.h5.index.json"
+
+
+def test_a_lying_string_datatype_is_a_bridge_error(tmp_path):
+    """Found by fuzzing: a corrupt character type inside a string attribute's datatype made h5py raise a bare
+    RuntimeError from the library API (the CLI hid it as `error: RuntimeError: ...`, without the file)."""
+    import re
+
+    TF.save(make_checkpoint(HeadKind.BASE, seed=3), tmp_path)
+    path = tmp_path / "tf_model.h5"
+    data = bytearray(path.read_bytes())
+    # A variable-length string datatype (class 9, version 1, size 16) followed by its 1-byte character base type.
+    at = re.search(re.escape(bytes.fromhex("1901000010000000")), data).start()
+    data[at + 14:at + 22] = b"\x7f" + b"\xff" * 7  # the base type's precision and offset: nonsense
+    path.write_bytes(bytes(data))
+    with pytest.raises(BridgeError, match="damaged HDF5 file") as info:
+        load(tmp_path).materialize()
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_headers_claiming_more_than_the_file_are_refused_before_reading(tmp_path):
+    TF.save(make_checkpoint(HeadKind.BASE, seed=3), tmp_path)
+    path = tmp_path / "tf_model.h5"
+    with h5py.File(path, "r+") as f:  # a dataset whose shape claims far more than the file holds
+        group = f["albert"]
+        name = "tf_albert_model/albert/pooler/bias:0"
+        del group[name]
+        group.create_dataset(name, shape=(2**40,), dtype="float32")  # never written: HDF5 allocates on read
+    with pytest.raises(BridgeError, match=r"dataset claims 4398046511104 bytes, the file has \d+") as info:
+        load(tmp_path)
+    assert "pooler/bias:0" in str(info.value)

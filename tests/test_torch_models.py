@@ -214,3 +214,21 @@ def test_training_mode_uses_dropout():
     assert not torch.allclose(a, b)
     model.eval()
     torch.testing.assert_close(model(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)
+
+
+def test_a_kernel_is_its_canonical_value_in_the_file_and_in_the_model(tmp_path):
+    """Our model and our writer share the PyTorch mapping, so a wrong transpose of a square kernel would pass every
+    comparison above (transformers reads the same file the same way): check one against the canonical definition,
+    y = x @ kernel + bias, in the written file and in the loaded model."""
+    from safetensors.numpy import load_file
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=13)
+    kernel = ckpt.tensors["encoder.group.1.inner.0.attention.query.kernel"].read()  # [in, out], H x H
+    bias = ckpt.tensors["encoder.group.1.inner.0.attention.query.bias"].read()
+    get_format("safetensors").save(ckpt, tmp_path)
+    stored = load_file(tmp_path / "model.safetensors")["encoder.albert_layer_groups.1.albert_layers.0.attention.query.weight"]
+    assert (stored == kernel.T).all()  # nn.Linear stores [out, in]
+    query = MODEL_FOR_HEAD[HeadKind.BASE].from_pretrained(tmp_path).encoder.albert_layer_groups[1].albert_layers[0]
+    x = torch.randn(3, kernel.shape[0])
+    with torch.no_grad():
+        torch.testing.assert_close(query.attention.query(x), x @ torch.from_numpy(kernel) + torch.from_numpy(bias))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..checkpoint import Checkpoint, LoadReport
-from ..config import AlbertConfig
+from ..config import AlbertConfig, parse_json
 from ..errors import BridgeError
 from ..schema import HeadKind
 from .hf_layout import tokenizer_assets
@@ -35,7 +35,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     if metadata.get("schema_version") != SCHEMA_VERSION:
         raise BridgeError(f"schema version {metadata.get('schema_version')!r} is not {SCHEMA_VERSION}", file=file)
     try:
-        config = config or AlbertConfig.from_dict(json.loads(metadata["config"]), file)
+        config = config or AlbertConfig.from_dict(parse_json(metadata["config"], file), file)
         stored_head = HeadKind.parse(metadata["head"])
     except (KeyError, ValueError) as exc:
         raise BridgeError(f"bad metadata ({exc})", file=file) from None

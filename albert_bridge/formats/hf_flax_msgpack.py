@@ -32,11 +32,11 @@ from typing import Any, BinaryIO, Iterable, Sequence
 import msgpack
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..checkpoint import Checkpoint, LazyTensor
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import HeadKind
-from .hf_layout import find_weights, load_config_and_head, read_index, save_config, tokenizer_assets, write_sharded
+from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import Mapping, Rule
 
 FLAX_NAME = "flax_model.msgpack"
@@ -474,38 +474,11 @@ def detect(path: Path) -> Path | None:
     return find_weights(Path(path), FLAX_NAME, FLAX_INDEX)
 
 
-def _read_shards(weights: Path, report: LoadReport) -> dict[str, LazyTensor]:
-    if not weights.name.endswith(".index.json"):
-        tensors, others = read_msgpack(weights)
-        report.unknown.extend(f"{name} ({kind})" for name, kind in others.items())
-        return tensors
-    native: dict[str, LazyTensor] = {}
-    for shard, names in read_index(weights).items():
-        tensors, others = read_msgpack(weights.parent / shard)
-        report.unknown.extend(f"{name} ({kind})" for name, kind in others.items())
-        absent = sorted(set(names) - set(tensors) - set(others))
-        if absent:
-            raise BridgeError(f"listed in {weights.name} but not in the shard", file=weights.parent / shard,
-                              tensor=absent[0])
-        for name in tensors:
-            if name in native:
-                raise BridgeError(f"in two shards (also {native[name].origin})", file=weights.parent / shard,
-                                  tensor=name)
-        native.update(tensors)
-    return native
+FLAX = HFWeights("flax", FLAX_NAME, FLAX_INDEX, MAPPING, lambda path, report: read_msgpack(path))
 
 
 def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    path = Path(path)
-    weights = detect(path)
-    if weights is None:
-        raise BridgeError(f"no {FLAX_NAME} here", file=path)
-    report = LoadReport(format="flax", source=str(weights))
-    native = _read_shards(weights, report)
-    tensors = MAPPING.to_canonical(native, report)
-    config, found_head = load_config_and_head(weights.parent, set(tensors), config)
-    ckpt = Checkpoint(config, found_head, tensors, report, tokenizer_assets(weights.parent))
-    return ckpt.with_head(head) if head and head is not found_head else ckpt
+    return load_hf(FLAX, detect(Path(path)), Path(path), head, config)
 
 
 def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:

@@ -23,6 +23,7 @@ the published TF logits were computed with, and warns, naming the file, when the
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -33,7 +34,7 @@ from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
-from .hf_layout import find_weights, load_config_and_head, read_index, save_config, tokenizer_assets, write_sharded
+from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import Mapping, Rule
 
 H5_NAME = "tf_model.h5"
@@ -139,11 +140,11 @@ def read_name_list(group, name: str) -> list[str] | None:
     """The list `write_name_list` stored (single or split attribute), or None when neither is there."""
     attrs = group.attrs
     if name in attrs:
-        parts = [attrs[name]]
+        parts = [_attribute(group, name)]
     elif f"{name}0" in attrs:
         parts, i = [], 0
         while f"{name}{i}" in attrs:
-            parts.append(attrs[f"{name}{i}"])
+            parts.append(_attribute(group, f"{name}{i}"))
             i += 1
     else:
         return None
@@ -154,19 +155,33 @@ def read_name_list(group, name: str) -> list[str] | None:
     return values
 
 
+def _attribute(obj, name: str):
+    """An attribute's value, refused before h5py allocates it when its header claims more than the file holds."""
+    aid = obj.attrs.get_id(name)
+    claimed = math.prod(aid.shape or ()) * max(1, aid.dtype.itemsize)
+    size = obj.file.id.get_filesize()
+    if claimed > size:
+        raise ValueError(f"attribute {name!r} claims {claimed} bytes, the file has {size}")
+    return obj.attrs[name]
+
+
 # --- reading ------------------------------------------------------------------------------------------------------
 def _open(path: Path):
     import h5py
 
     try:
         return h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise BridgeError(f"not a readable HDF5 file ({str(exc).splitlines()[0][:200]})", file=path) from None
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, ValueError, RuntimeError, ... on damaged files
+        raise BridgeError(f"not a readable HDF5 file ({_first_line(exc)})", file=path) from None
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
 def _stored_dtype(ds) -> np.dtype:
     """The dataset's dtype; bfloat16 is stored as 2-byte opaque data tagged `dtype="bfloat16"` (Keras 3's way)."""
-    if ds.attrs.get("dtype") in ("bfloat16", b"bfloat16") and ds.dtype.itemsize == 2:
+    if "dtype" in ds.attrs and _attribute(ds, "dtype") in ("bfloat16", b"bfloat16") and ds.dtype.itemsize == 2:
         import ml_dtypes
 
         return np.dtype(ml_dtypes.bfloat16)
@@ -178,9 +193,8 @@ def _dataset_reader(path: Path, dataset: str, dtype: np.dtype):
         with _open(path) as f:
             try:
                 array = np.asarray(f[dataset][()])
-            except (OSError, KeyError, ValueError) as exc:
-                raise BridgeError(f"cannot read dataset ({str(exc).splitlines()[0][:200]})", file=path,
-                                  tensor=dataset) from None
+            except Exception as exc:  # noqa: BLE001 - as in _open
+                raise BridgeError(f"cannot read dataset ({_first_line(exc)})", file=path, tensor=dataset) from None
         return array.view(dtype) if array.dtype != dtype else array
     return load
 
@@ -189,21 +203,27 @@ def _strip_model_name(weight_name: str) -> str:
     return weight_name.split("/", 1)[1] if "/" in weight_name else weight_name
 
 
+# DEFLATE expands at most 1032:1; a dataset claiming more than that over the file's size is a lie.
+_MAX_EXPANSION = 1032
+
+
 def read_h5(path: Path, report: LoadReport | None = None) -> dict[str, LazyTensor]:
     """A full `tf_model.h5` or one shard: native names (model name stripped) -> lazy tensors.
 
     Datasets are read when a tensor is; names repeated under a second layer (the MLM head's embeddings) are
-    checked against the first copy and skipped."""
+    checked against the first copy and skipped. Headers are checked against the file's size before anything is
+    allocated from them."""
     import h5py
 
     native: dict[str, LazyTensor] = {}
     where: dict[str, str] = {}
+    size = path.stat().st_size
     with _open(path) as f:
         try:
             layers = read_name_list(f, "layer_names")
             if layers is None:
                 raise BridgeError("no `layer_names` attribute: not a Keras weights file", file=path)
-            for layer in layers:
+            for layer in dict.fromkeys(layers):  # a name listed twice is one layer (and no quadratic walk)
                 obj = f.get(layer)
                 if obj is None:
                     raise BridgeError(f"layer {layer!r} listed in layer_names is missing", file=path)
@@ -211,11 +231,15 @@ def read_h5(path: Path, report: LoadReport | None = None) -> dict[str, LazyTenso
                     entries = [(layer, layer)]
                 else:
                     names = read_name_list(obj, "weight_names") or []
-                    entries = [(_strip_model_name(w), f"{layer}/{w}") for w in names]
+                    entries = [(_strip_model_name(w), f"{layer}/{w}") for w in dict.fromkeys(names)]
                 for name, dataset in entries:
                     ds = f.get(dataset)
                     if not isinstance(ds, h5py.Dataset):
                         raise BridgeError(f"weight {dataset!r} listed in weight_names is missing", file=path)
+                    claimed = math.prod(ds.shape or ()) * ds.dtype.itemsize
+                    if claimed > size * (_MAX_EXPANSION if ds.compression else 1):
+                        raise BridgeError(f"dataset claims {claimed} bytes, the file has {size}", file=path,
+                                          tensor=dataset)
                     dtype = _stored_dtype(ds)
                     tensor = LazyTensor(tuple(ds.shape), dtype, _dataset_reader(path, dataset, dtype),
                                         f"{path}: {dataset}")
@@ -224,8 +248,10 @@ def read_h5(path: Path, report: LoadReport | None = None) -> dict[str, LazyTenso
                         continue
                     native[name] = tensor
                     where[name] = dataset
-        except (OSError, KeyError, ValueError, TypeError) as exc:  # a damaged file fails inside h5py
-            raise BridgeError(f"damaged HDF5 file ({str(exc).splitlines()[0][:200]})", file=path) from None
+        except BridgeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file fails inside h5py in many ways (RuntimeError too)
+            raise BridgeError(f"damaged HDF5 file ({_first_line(exc)})", file=path) from None
     return native
 
 
@@ -263,26 +289,12 @@ def detect(path: Path) -> Path | None:
     return find_weights(path, H5_NAME, H5_INDEX)
 
 
+TF_H5 = HFWeights("tf", H5_NAME, H5_INDEX, MAPPING, lambda path, report: (read_h5(path, report), {}),
+                  listed_as=_strip_model_name, fixup=_mlm_bias)
+
+
 def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    weights = detect(path)
-    if weights is None:
-        raise BridgeError(f"no {H5_NAME} here", file=path)
-    report = LoadReport(format="tf", source=str(weights))
-    native: dict[str, LazyTensor] = {}
-    if weights.name.endswith(".index.json"):
-        for shard, listed in read_index(weights).items():
-            found = read_h5(weights.parent / shard, report)
-            for full in listed:
-                if _strip_model_name(full) not in found:
-                    raise BridgeError(f"listed in the index, not in shard {shard}", file=weights, tensor=full)
-            native.update(found)
-    else:
-        native = read_h5(weights, report)
-    native = _mlm_bias(native, report)
-    tensors = MAPPING.to_canonical(native, report)
-    config, found_head = load_config_and_head(weights.parent, set(tensors), config)
-    ckpt = Checkpoint(config, found_head, tensors, report, tokenizer_assets(weights.parent))
-    return ckpt.with_head(head) if head and head is not found_head else ckpt
+    return load_hf(TF_H5, detect(path), path, head, config)
 
 
 # --- writing ------------------------------------------------------------------------------------------------------

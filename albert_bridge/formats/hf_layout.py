@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from ..checkpoint import Checkpoint, LazyTensor, iter_shards
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, iter_shards
 from ..config import CONFIG_NAME, AlbertConfig, read_json
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, head_from_architecture, infer_head
+from .mapping import Mapping
 
 # Tokenizer files carried along by every conversion, by their name in an HF directory.
 TOKENIZER_FILES = ("spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -96,20 +98,93 @@ def tokenizer_assets(directory: Path) -> dict[str, Path]:
 
 
 def read_index(index_path: Path) -> dict[str, list[str]]:
-    """Shard file -> tensor names, from a transformers `*.index.json`, every shard checked to exist."""
+    """Shard file -> tensor names, from a transformers `*.index.json`; every shard a plain file name in the index's
+    directory (an index from a stranger must not read files elsewhere) that exists there."""
     data = read_json(index_path)
     weight_map = data.get("weight_map") if isinstance(data, dict) else None
     if not isinstance(weight_map, dict):
         raise BridgeError("index has no weight_map", file=index_path)
     shards: dict[str, list[str]] = {}
     for name, shard in weight_map.items():
-        if not isinstance(shard, str) or "/" in shard or "\\" in shard or shard.startswith("."):
-            raise BridgeError(f"bad shard file name {shard!r}", file=index_path, tensor=name)
+        if not isinstance(shard, str) or not shard or shard.startswith(".") or any(c in shard for c in "/\\\0"):
+            raise BridgeError(f"bad shard file name {shard!r} (not a file name in the index's directory)",
+                              file=index_path, tensor=name)
         shards.setdefault(shard, []).append(name)
+    held = 0
     for shard in shards:
         if not (index_path.parent / shard).is_file():
             raise BridgeError(f"shard {shard} listed in the index is missing", file=index_path)
+        held += (index_path.parent / shard).stat().st_size
+    metadata = data.get("metadata")
+    total = metadata.get("total_size") if isinstance(metadata, dict) else None
+    if isinstance(total, int) and total > held:
+        raise BridgeError(f"index claims {total} bytes of tensors, its shards hold {held} bytes", file=index_path)
     return shards
+
+
+# A per-file reader: (native name -> tensor, native name -> what a non-tensor entry holds), the latter reported unknown.
+FileReader = Callable[[Path, LoadReport], "tuple[dict[str, LazyTensor], dict[str, str]]"]
+
+
+def _same(name: str) -> str:
+    return name
+
+
+def _as_read(native: dict[str, LazyTensor], report: LoadReport) -> dict[str, LazyTensor]:
+    return native
+
+
+@dataclass(frozen=True)
+class HFWeights:
+    """What one HF weights format brings to `load_hf`: its file names, mapping, a reader for one file, and fixups.
+
+    Everything else (one file or a shard index, names listed vs present, duplicates across shards, config and head,
+    tokenizer files) is shared, so every format checks the same things the same way."""
+
+    fmt: str
+    single: str                  # `model.safetensors`
+    index: str                   # `model.safetensors.index.json`
+    mapping: Mapping
+    read_file: FileReader
+    listed_as: Callable[[str], str] = _same  # an index name as the shard names it (h5 shards drop the model name)
+    fixup: Callable[[dict[str, LazyTensor], LoadReport], dict[str, LazyTensor]] = _as_read  # before the mapping
+
+
+def read_weights(weights: Path, layout: HFWeights, report: LoadReport) -> dict[str, LazyTensor]:
+    """The native tensors of one weights file, or of every shard an index lists: each listed name must be in its
+    shard, and no name may be in two shards (the second would silently replace the first)."""
+    if weights.name.endswith(".index.json"):
+        shards: dict[str, list[str] | None] = dict(read_index(weights))
+    else:
+        shards = {weights.name: None}
+    native: dict[str, LazyTensor] = {}
+    where: dict[str, str] = {}
+    for shard, listed in shards.items():
+        path = weights.parent / shard
+        tensors, others = layout.read_file(path, report)
+        for name in listed or ():
+            if layout.listed_as(name) not in tensors and layout.listed_as(name) not in others:
+                raise BridgeError(f"listed in {weights.name} but not in this shard", file=path, tensor=name)
+        for name in [*tensors, *others]:
+            if name in where:
+                raise BridgeError(f"in two shards (also in {where[name]})", file=path, tensor=name)
+            where[name] = shard
+        native.update(tensors)
+        report.unknown.extend(f"{name} ({kind})" for name, kind in others.items())
+    return native
+
+
+def load_hf(layout: HFWeights, weights: Path | None, path: Path, head: HeadKind | None,
+            config: AlbertConfig | None) -> Checkpoint:
+    """A checkpoint from the weights file or index `weights` (what the format's detect found at `path`)."""
+    if weights is None:
+        raise BridgeError(f"no {layout.single} here", file=path)
+    report = LoadReport(format=layout.fmt, source=str(weights))
+    native = layout.fixup(read_weights(weights, layout, report), report)
+    tensors = layout.mapping.to_canonical(native, report)
+    config, found_head = load_config_and_head(weights.parent, set(tensors), config)
+    ckpt = Checkpoint(config, found_head, tensors, report, tokenizer_assets(weights.parent))
+    return ckpt.with_head(head) if head and head is not found_head else ckpt
 
 
 def write_sharded(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, writa
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import HeadKind
-from .hf_layout import find_weights, load_config_and_head, read_index, save_config, tokenizer_assets, write_sharded
+from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import TRANSPOSE, Mapping, Rule
 from .safetensors_io import read_safetensors, write_safetensors
 
@@ -78,28 +78,12 @@ def _tied_check(native: dict[str, LazyTensor], report: LoadReport) -> None:
         )
 
 
-def _to_checkpoint(native: dict[str, LazyTensor], directory: Path, fmt: str, source: Path,
-                   head: HeadKind | None, config: AlbertConfig | None) -> Checkpoint:
-    report = LoadReport(format=fmt, source=str(source))
+def _decoder_bias(native: dict[str, LazyTensor], report: LoadReport) -> dict[str, LazyTensor]:
+    """Very old files hold only the tied decoder bias: it is the bias. Otherwise say when the two disagree."""
     if "predictions.bias" not in native and "predictions.decoder.bias" in native:
-        native = {**native, "predictions.bias": native.pop("predictions.decoder.bias")}  # very old files
+        native = {**native, "predictions.bias": native.pop("predictions.decoder.bias")}
     _tied_check(native, report)
-    tensors = MAPPING.to_canonical(native, report)
-    config, found_head = load_config_and_head(directory, set(tensors), config)
-    ckpt = Checkpoint(config, found_head, tensors, report, tokenizer_assets(directory))
-    return ckpt.with_head(head) if head and head is not found_head else ckpt
-
-
-def _load(path: Path, head: HeadKind | None, config: AlbertConfig | None, fmt: str, weights: Path | None,
-          read: Callable[[Path], dict[str, LazyTensor]]) -> Checkpoint:
-    """One file, or every shard its index lists, then the shared mapping and accounting."""
-    if weights is None:
-        raise BridgeError(f"no {fmt} weights here", file=path)
-    shards = [weights.parent / s for s in read_index(weights)] if weights.name.endswith(".index.json") else [weights]
-    native: dict[str, LazyTensor] = {}
-    for shard in shards:
-        native.update(read(shard))
-    return _to_checkpoint(native, weights.parent, fmt, weights, head, config)
+    return native
 
 
 # --- model.safetensors -----------------------------------------------------------------------
@@ -116,8 +100,12 @@ def detect_safetensors(path: Path) -> Path | None:
     return found
 
 
+SAFETENSORS = HFWeights("safetensors", SAFETENSORS_NAME, SAFETENSORS_INDEX, MAPPING,
+                        lambda path, report: (read_safetensors(path)[0], {}), fixup=_decoder_bias)
+
+
 def load_safetensors(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    return _load(path, head, config, "safetensors", detect_safetensors(path), lambda f: read_safetensors(f)[0])
+    return load_hf(SAFETENSORS, detect_safetensors(path), path, head, config)
 
 
 def save_safetensors(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
@@ -191,8 +179,12 @@ def read_bin(path: Path) -> dict[str, LazyTensor]:
     return tensors
 
 
+BIN = HFWeights("pytorch", BIN_NAME, BIN_INDEX, MAPPING, lambda path, report: (read_bin(path), {}),
+                fixup=_decoder_bias)
+
+
 def load_bin(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    return _load(path, head, config, "pytorch", detect_bin(path), read_bin)
+    return load_hf(BIN, detect_bin(path), path, head, config)
 
 
 def save_bin(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:

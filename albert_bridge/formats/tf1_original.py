@@ -48,7 +48,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
-from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig
+from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig, parse_json
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
@@ -289,8 +289,20 @@ class _Archive:
             member = self._guard(lambda: next(iterator, None))
             if member is None:
                 return
+            self._refuse_hostile(member)
             if member.isfile():
                 yield member
+
+    def _refuse_hostile(self, member: tarfile.TarInfo) -> None:
+        """Nothing is extracted, but a release never holds these: an archive that does was not made to be read."""
+        name = member.name
+        parts = re.split(r"[/\\]", name)
+        why = ("an absolute path" if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) else
+               "a '..' component" if ".." in parts else
+               f"a link (to {member.linkname!r})" if member.issym() or member.islnk() else
+               "a device or fifo" if not (member.isfile() or member.isdir()) else None)
+        if why:
+            raise BridgeError(f"refused: archive member {name!r} has {why}", file=self.path)
 
     def stream_members(self, wanted: set[str]):
         """Yield (name, file object) for the wanted members, in archive order, in a fresh pass."""
@@ -363,7 +375,8 @@ def _archive_source(path: Path) -> _Source:
     for d in search:
         name = str(PurePosixPath(d, ORIGINAL_CONFIG_NAME))
         if name in archive.small:
-            config = (lambda raw=archive.small[name], w=f"{path}:{name}": AlbertConfig.from_original_dict(_json(raw, w), w))  # noqa: E731
+            config = (lambda raw=archive.small[name], w=f"{path}:{name}":  # noqa: E731
+                      AlbertConfig.from_original_dict(parse_json(raw, w), w))
             break
     keepalive, assets = None, {}
     for d in search:
@@ -388,13 +401,6 @@ class _TempDir:
     def __init__(self):
         self.path = Path(tempfile.mkdtemp(prefix="albert-bridge-tf1-"))
         weakref.finalize(self, shutil.rmtree, self.path, True)
-
-
-def _json(raw: bytes, where: str) -> dict:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BridgeError(f"not valid JSON ({exc})", file=where) from None
 
 
 def _is_archive(path: Path) -> bool:
@@ -499,7 +505,10 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
         report.skip(key, f"not part of head {head.value}")
     labels_from = tensors.get(_LABELS_FROM.get(head, ""))
     if labels_from is not None and len(labels_from.shape) == 2:
-        config.num_labels = labels_from.shape[1]
+        try:
+            config.num_labels = labels_from.shape[1]  # from a header: bounded like any config change
+        except BridgeError as exc:
+            raise BridgeError(exc.message, file=labels_from.origin, tensor=_LABELS_FROM[head]) from None
     return Checkpoint(config, head, tensors, report, source.assets)
 
 

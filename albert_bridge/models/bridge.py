@@ -10,16 +10,18 @@ atomic writes, stale files) is written here once.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, nonfinite_warning
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..formats import get_format
@@ -27,7 +29,7 @@ from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
 from ..formats.mapping import Mapping
 from ..hub import resolve_pretrained
-from ..schema import HeadKind
+from ..schema import HeadKind, expected_tensors
 
 # transformers' from_pretrained arguments about fetching and caching: a Hub id honours revision, token, cache_dir and
 # local_files_only (hub.resolve_pretrained); for local files they mean nothing and are accepted silently.
@@ -76,7 +78,9 @@ class CheckpointBridge:
     def load_checkpoint(self, ckpt: Checkpoint, **options: Any) -> dict[str, list[str]]:
         """Set the weights from a canonical checkpoint; what this head lacks is initialised, with a warning naming it,
         and checkpoint tensors this head has no place for are reported (transformers' loading-info keys)."""
-        ckpt = ckpt.with_projection()  # the original code's E == H models have none: the identity is exact
+        nonfinite: list[str] = []
+        # The original code's E == H models have no projection: the identity is exact.
+        ckpt = ckpt.with_projection().checking_finite(lambda key, tensor: nonfinite.append(tensor.origin or key))
         own = self._native_shapes()
         found: dict[str, LazyTensor] = {}
         unexpected: list[str] = []
@@ -96,6 +100,8 @@ class CheckpointBridge:
                           stacklevel=3)
         if unexpected:
             warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
+        if nonfinite:
+            warnings.warn(f"{name}: {nonfinite_warning(nonfinite)}", stacklevel=3)
         return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": [],
                 "error_msgs": []}
 
@@ -121,6 +127,7 @@ class CheckpointBridge:
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword arguments "
                             f"{', '.join(unknown)}: neither AlbertConfig fields nor {cls.__name__} arguments")
+        _check_before_building(ckpt, config.validate(), cls.head)
         return ckpt, config, rest
 
     @classmethod
@@ -148,3 +155,15 @@ class CheckpointBridge:
             shutil.rmtree(staging, ignore_errors=True)
         return [directory / file.name for file in written]
 
+
+def _check_before_building(ckpt: Checkpoint, config: AlbertConfig, head: HeadKind) -> None:
+    """A model allocates what its config says: before building one, every checkpoint tensor must have the shape the
+    config implies, and what the checkpoint lacks (initialised afresh, e.g. a new head) must not outweigh what it
+    holds, so a config claiming a huge model beside a small file is refused rather than allocated."""
+    replace(ckpt, config=config, head=head).validate(kinds=("shape",))  # what the model would be built as
+    expected = expected_tensors(config, head)
+    held = sum(math.prod(t.shape) for t in ckpt.tensors.values())
+    lacking = sum(math.prod(e.shape) for key, e in expected.items() if key not in ckpt.tensors and e.required)
+    if lacking > max(held, 1 << 20):
+        raise BridgeError(f"the config implies {lacking:,} parameters more than the checkpoint holds ({held:,})",
+                          file=ckpt.report.source)
