@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, nonfinite_warning
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..formats import get_format
@@ -78,9 +78,9 @@ class CheckpointBridge:
     def load_checkpoint(self, ckpt: Checkpoint, **options: Any) -> dict[str, list[str]]:
         """Set the weights from a canonical checkpoint; what this head lacks is initialised, with a warning naming it,
         and checkpoint tensors this head has no place for are reported (transformers' loading-info keys)."""
-        nonfinite: list[str] = []
-        # The original code's E == H models have no projection: the identity is exact.
-        ckpt = ckpt.with_projection().checking_finite(lambda key, tensor: nonfinite.append(tensor.origin or key))
+        # The original code's E == H models have no projection: the identity is exact. Weights are not scanned for
+        # NaN/Inf here (convert does): PyTorch maps them lazily, and a scan would read every byte.
+        ckpt = ckpt.with_projection()
         own = self._native_shapes()
         found: dict[str, LazyTensor] = {}
         unexpected: list[str] = []
@@ -100,8 +100,6 @@ class CheckpointBridge:
                           stacklevel=3)
         if unexpected:
             warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
-        if nonfinite:
-            warnings.warn(f"{name}: {nonfinite_warning(nonfinite)}", stacklevel=3)
         return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": [],
                 "error_msgs": []}
 
