@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -16,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .checkpoint import Checkpoint, LazyTensor, nonfinite_warning
+from .checkpoint import Checkpoint, LazyTensor, contiguous, nonfinite_warning
 from .errors import BridgeError, Terminated
 from .formats import get_format, load
 from .schema import HeadKind
@@ -183,7 +182,7 @@ def convert(
         ckpt.report.unknown.clear()
     ckpt = ckpt.cast(dtype).validate()
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
-    digests: dict[str, bytes] = {}
+    digests: dict[str, int] = {}
     total = ckpt.nbytes() * len(formats)
     nonfinite: list[str] = []
 
@@ -216,12 +215,17 @@ def convert(
     return result
 
 
-def tensor_digest(array: np.ndarray) -> bytes:
-    """SHA-256 of a tensor's bytes in C order: a bit-exact comparison without keeping the source tensor around."""
-    return hashlib.sha256(np.ascontiguousarray(array).reshape(-1).view(np.uint8).data).digest()
+def tensor_digest(array: np.ndarray) -> int:
+    """CRC-32C of a tensor's bytes in C order: a bit-exact comparison without keeping the source tensor around.
+    The checksum TF's own bundles use, in hardware: ~10x SHA-256's speed, and no byte that is corrupted, lost or
+    moved between what was meant to be written and what reads back goes unnoticed but with odds of 1 in 4e9."""
+    import google_crc32c
+
+    data = contiguous(array).reshape(-1).view(np.uint8)
+    return google_crc32c.extend(0, data) if data.size else 0
 
 
-def _recording(ckpt: Checkpoint, digests: dict[str, bytes], tick: Callable[[int], None] | None) -> Checkpoint:
+def _recording(ckpt: Checkpoint, digests: dict[str, int], tick: Callable[[int], None] | None) -> Checkpoint:
     """The same checkpoint, noting each tensor's digest (and progress) as the writers read it."""
 
     def recorded(key: str, tensor: LazyTensor) -> LazyTensor:
@@ -238,7 +242,7 @@ def _recording(ckpt: Checkpoint, digests: dict[str, bytes], tick: Callable[[int]
     return replace(ckpt, tensors={key: recorded(key, t) for key, t in ckpt.tensors.items()})
 
 
-def _verify(ckpt: Checkpoint, digests: dict[str, bytes], written: Checkpoint, where: str) -> None:
+def _verify(ckpt: Checkpoint, digests: dict[str, int], written: Checkpoint, where: str) -> None:
     """Read back what was just written: the same tensors, shapes, dtypes and bytes, one tensor at a time.
 
     When E == H a format may add the identity E->H projection the source lacked (transformers' layouts always

@@ -39,7 +39,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..checkpoint import Checkpoint, is_float, numpy_dtype
+from ..checkpoint import Checkpoint, contiguous, is_float, numpy_dtype
 from ..errors import BridgeError, ParityError
 from ..schema import ARCHITECTURES, HeadKind
 
@@ -76,7 +76,7 @@ class _Initializers:
     def make(self, name: str, array: np.ndarray) -> TensorProto:
         if self.data_file is None:
             return numpy_helper.from_array(array, name)
-        array = np.ascontiguousarray(array)
+        array = contiguous(array)
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
         tensor = TensorProto(name=name, dims=array.shape, data_type=helper.np_dtype_to_tensor_dtype(array.dtype))

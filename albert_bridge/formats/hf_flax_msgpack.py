@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 import msgpack
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor
+from ..checkpoint import Checkpoint, LazyTensor, contiguous
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import HeadKind
@@ -415,7 +415,7 @@ class _Writer:
 
     def leaf(self, key: str, tensor: LazyTensor) -> None:
         array = np.asarray(tensor.read())
-        array = array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+        array = contiguous(array)
         if array.dtype.hasobject or array.dtype.fields is not None:
             raise BridgeError(f"cannot write dtype {array.dtype}", file=self.path, tensor=tensor.origin or key)
         if not array.dtype.isnative:

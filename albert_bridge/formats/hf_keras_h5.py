@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, contiguous
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
@@ -326,9 +326,9 @@ def native_tensors(ckpt: Checkpoint) -> list[tuple[str, LazyTensor]]:
 
 
 def _write_dataset(group, name: str, tensor: LazyTensor) -> None:
-    array = tensor.read()
+    array = contiguous(tensor.read())
     if array.dtype.name == "bfloat16":  # HDF5 has no bfloat16: opaque 2-byte data, tagged as Keras 3 tags it
-        group.create_dataset(name, data=np.ascontiguousarray(array)).attrs["dtype"] = "bfloat16"
+        group.create_dataset(name, data=array).attrs["dtype"] = "bfloat16"
         return
     dataset = group.create_dataset(name, array.shape, dtype=array.dtype)
     if array.shape:

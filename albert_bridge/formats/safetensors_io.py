@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checkpoint import LazyTensor
+from ..checkpoint import LazyTensor, contiguous
 from ..errors import BridgeError
 
 _TO_ST = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64", "int64": "I64",
@@ -115,5 +115,5 @@ def write_safetensors(path: Path, tensors: Sequence[tuple[str, LazyTensor]], met
             array = tensor.read()
             if array.dtype.byteorder == ">":
                 array = array.astype(array.dtype.newbyteorder("<"))
-            array = np.ascontiguousarray(array)
+            array = contiguous(array)
             out.write(array.view(np.uint8).reshape(-1).data if array.size else b"")

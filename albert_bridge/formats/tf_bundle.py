@@ -21,6 +21,7 @@ import google_crc32c
 import ml_dtypes
 import numpy as np
 
+from albert_bridge.checkpoint import contiguous
 from albert_bridge.errors import BridgeError
 
 __all__ = ["BundleEntry", "BundleReader", "TensorInfo", "data_shard_path", "write_bundle"]
@@ -471,7 +472,7 @@ def write_bundle(
                 if code is None:
                     raise BridgeError(f"dtype {arr.dtype} cannot be stored in a TF checkpoint", file=data_path,
                                       tensor=name)
-                arr = np.asarray(arr, dtype=DTYPES[code], order="C")  # little-endian, C order; keeps 0-d shapes
+                arr = contiguous(np.asarray(arr, dtype=DTYPES[code]))  # little-endian, C order; keeps 0-d shapes
                 raw = arr.reshape(-1).view(np.uint8)
                 f.write(raw)
                 items.append((name.encode("utf-8"), BundleEntry(code, arr.shape, 0, offset, raw.size,
