@@ -15,6 +15,7 @@ environment a command runs in is the one honoured. Errors are one line naming th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -480,21 +481,27 @@ def _commit(api, target: RepoSpec, revision: str | None, create_pr: bool, folder
             revision=revision, create_pr=create_pr), target, current)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _hexdigest(digest: Any, path: Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    return _hexdigest(hashlib.sha256(), Path(path))
+
+
+def file_sha256(path: Path) -> str:
+    """A file's sha256, read once however often a push asks (the changed-files check and the card both do)."""
+    stat = Path(path).stat()
+    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def git_blob_id(path: Path) -> str:
     """What the Hub lists as a regular file's oid: git's blob sha1."""
-    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode())
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _hexdigest(hashlib.sha1(f"blob {path.stat().st_size}\0".encode()), path)
 
 
 # --- the model card ------------------------------------------------------------------------------------------------

@@ -556,7 +556,7 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
                         max_shard_size: int | str | None = "10GB", **kwargs: Any) -> None:
         """config.json + flax_model.msgpack (or shards + flax_model.msgpack.index.json, transformers' names),
         files replaced atomically and stale shards of an earlier save removed."""
-        self._save_weights(save_directory, self.to_checkpoint(params), "flax", max_shard_size)
+        self._save_weights(save_directory, self.to_checkpoint(params), max_shard_size)
 
 
 class FlaxAlbertModel(FlaxAlbertPreTrainedModel):

@@ -403,12 +403,12 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     compile_inference: bool = True
 
     def __call__(self, *args: Any, **kwargs: Any):
-        if not (self.compile_inference and tf.executing_eagerly() and not kwargs.get("training")):
+        # Only input_ids (or a dict of inputs) may come positionally here; other positional calls run as written.
+        if not (self.compile_inference and tf.executing_eagerly() and not kwargs.get("training")) \
+                or len(args) > 1 or (args and "input_ids" in kwargs):
             return super().__call__(*args, **kwargs)
-        if args and "input_ids" not in kwargs:  # the first positional argument is input_ids (or a dict of inputs)
-            kwargs["input_ids"], args = args[0], args[1:]
         if args:
-            return super().__call__(*args, **kwargs)
+            kwargs["input_ids"] = args[0]
         return_dict = kwargs.pop("return_dict", None)
         # Every call argument, always: calls that name different arguments then share one function type
         # (TF cannot generalise between types of different arity).
@@ -521,7 +521,7 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         """config.json + tf_model.h5 (sharded with its index when over max_shard_size), files replaced atomically
         and stale shards of an earlier save removed; `saved_model=True` also exports `saved_model/1` as
         transformers does."""
-        self._save_weights(save_directory, self.to_checkpoint(), "tf", max_shard_size)
+        self._save_weights(save_directory, self.to_checkpoint(), max_shard_size)
         if saved_model:
             self.export_saved_model(Path(save_directory) / "saved_model" / "1")
 

@@ -308,8 +308,8 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
                         max_shard_size: int | str | None = "5GB", **kwargs: Any) -> None:
         """config.json + model.safetensors (or pytorch_model.bin), sharded over max_shard_size, files replaced
         atomically and stale shards of an earlier save removed."""
-        self._save_weights(save_directory, self.to_checkpoint(), "safetensors" if safe_serialization else "pytorch",
-                           max_shard_size)
+        self._save_weights(save_directory, self.to_checkpoint(), max_shard_size,
+                           None if safe_serialization else "pytorch")
 
 
 class AlbertModel(AlbertPreTrainedModel):

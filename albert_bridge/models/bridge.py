@@ -134,14 +134,14 @@ class CheckpointBridge:
         parameters = inspect.signature(cls.__init__).parameters.values()
         return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self", "config"}
 
-    def _save_weights(self, save_directory: str | os.PathLike, ckpt: Checkpoint, format_name: str,
-                      max_shard_size: int | str | None) -> list[Path]:
+    def _save_weights(self, save_directory: str | os.PathLike, ckpt: Checkpoint, max_shard_size: int | str | None,
+                      format_name: str | None = None) -> list[Path]:
         """Write config.json + the weights in a staging directory, then move them in, one file at a time;
         weight files of an earlier save in the same format (a single file or shards) are removed first, so a
         directory never holds two saves that from_pretrained could confuse."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
-        fmt = get_format(format_name)
+        fmt = get_format(format_name or self.weights_format)
         staging = Path(tempfile.mkdtemp(prefix=".albert-save-", dir=directory))
         try:
             written = fmt.save(ckpt, staging, parse_size(max_shard_size))

@@ -171,6 +171,11 @@ def _model_class(backend: Backend, head: HeadKind, prefix: str):
     return getattr(albert_bridge, name)
 
 
+def _cpu_label(job: Job, name: str = "cpu") -> str:
+    """How a run on the CPU is reported, saying so when it stands in for the device asked for."""
+    return name + (f" (emulating {job.device})" if job.device != "cpu" else "")
+
+
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     import time
 
@@ -200,7 +205,7 @@ def _run_torch(backend: Backend, source: Path, head: HeadKind, inputs: dict, job
         result.device = str(device)
     else:
         device = torch.device("cpu")
-        result.device = "cpu" + (f" (emulating {job.device})" if job.device != "cpu" else "")
+        result.device = _cpu_label(job)
     # fp32 means fp32: no TF32 matmuls on GPUs that have them.
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -235,7 +240,7 @@ def _run_tf(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: J
     else:
         tf.config.set_visible_devices([], "GPU")
         placement = "/CPU:0"
-        result.device = "cpu" + (f" (emulating {job.device})" if job.device != "cpu" else "")
+        result.device = _cpu_label(job)
     # The policy is global to the worker, which serves jobs of every dtype: set it for each one.
     policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[job.dtype]
     if backend.transformers:
@@ -270,8 +275,8 @@ def _run_flax(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
         device = devices[0]
     else:
         device = jax.devices("cpu")[0]
-    result.device = f"{device.platform}:{device.id}" + (
-        f" (emulating {job.device})" if job.emulate_device and job.device != "cpu" else "")
+    result.device = _cpu_label(job, f"{device.platform}:{device.id}") if job.emulate_device else \
+        f"{device.platform}:{device.id}"
     # fp32 means fp32 (JAX's GPU default is TF32-like); global to the worker, so set for every job.
     jax.config.update("jax_default_matmul_precision", "highest" if job.dtype == "float32" else None)
     dtype = getattr(jnp, job.dtype)
@@ -320,7 +325,7 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
     if job.dtype == "bfloat16":
         raise Skip("the ONNX export computes in float32 or float16, not bfloat16")
     device = "cpu" if job.emulate_device else job.device
-    result.device = device + (f" (emulating {job.device})" if job.emulate_device and job.device != "cpu" else "")
+    result.device = _cpu_label(job) if job.emulate_device else device
 
     def load():
         file = source if source.suffix == ".onnx" else source / "model.onnx"
