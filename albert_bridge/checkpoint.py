@@ -196,16 +196,18 @@ class Checkpoint:
 _TILE = 128  # 128 x 128 float32 = 64 KiB: a source tile and its transpose stay in L2 while copied
 
 
-def contiguous(array: np.ndarray) -> np.ndarray:
+def contiguous(array: np.ndarray, scratch: "Scratch | None" = None) -> np.ndarray:
     """The array in C order (itself when it already is). A transposed 2-D view, which is what a kernel read in the
     other orientation is, is copied tile by tile on every core: numpy's own copy walks the source column by column,
-    cache line after cache line thrown away (measured 2.7x slower single-threaded on a 4096 x 16384 kernel)."""
+    cache line after cache line thrown away (measured 2.7x slower single-threaded on a 4096 x 16384 kernel).
+    With `scratch`, a copy goes into its reused buffer (valid until its next use) instead of new memory."""
     if array.flags.c_contiguous:
         return array
+    out = scratch.take(array.shape, array.dtype) if scratch is not None else np.empty(array.shape, array.dtype)
     if array.ndim != 2 or not array.flags.f_contiguous or array.size < 1 << 16:
-        return np.ascontiguousarray(array)
+        np.copyto(out, array)
+        return out
     source = array.T  # C-contiguous [n, m]
-    out = np.empty(array.shape, array.dtype)
     rows = array.shape[0]
 
     def copy(start: int, stop: int) -> None:  # numpy releases the GIL for each tile's copy
@@ -221,6 +223,23 @@ def contiguous(array: np.ndarray) -> np.ndarray:
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda start: copy(start, min(start + step, rows)), range(0, rows, step)))
     return out
+
+
+class Scratch:
+    """One buffer reused for every copy a conversion makes and drops before the next (a writer streaming tensor by
+    tensor): fresh memory costs a page fault per 4 KiB on first touch (measured ~3 s per GiB on a VM), a reused
+    buffer nothing. It grows to the largest copy, no further."""
+
+    def __init__(self) -> None:
+        self._buffer = np.empty(0, np.uint8)
+
+    def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        dtype = np.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > self._buffer.nbytes:
+            self._buffer = np.empty(0, np.uint8)  # the old one is released before the larger one is made
+            self._buffer = np.empty(nbytes, np.uint8)
+        return self._buffer[:nbytes].view(dtype).reshape(shape)
 
 
 def writable(array: np.ndarray) -> np.ndarray:

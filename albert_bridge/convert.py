@@ -10,14 +10,16 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .checkpoint import Checkpoint, LazyTensor, contiguous, nonfinite_warning
+from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
 from .errors import BridgeError, Terminated
 from .formats import get_format, load
+from .formats.mapping import Transform
 from .schema import HeadKind
 
 
@@ -182,7 +184,7 @@ def convert(
         ckpt.report.unknown.clear()
     ckpt = ckpt.cast(dtype).validate()
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
-    digests: dict[str, int] = {}
+    digests: dict[str, dict[str, int]] = {}  # format -> canonical key -> digest of the bytes written
     total = ckpt.nbytes() * len(formats)
     nonfinite: list[str] = []
 
@@ -192,9 +194,13 @@ def convert(
         if tensor.origin not in nonfinite:
             nonfinite.append(tensor.origin or key)
 
-    recording = _recording(ckpt.checking_finite(on_nonfinite), digests, progress and (lambda n: progress(n, total)))
+    checked = ckpt.checking_finite(on_nonfinite)
+    tick = progress and (lambda n: progress(n, total))
     with atomic_directory(Path(dst), force) as staging:
         for fmt in formats:
+            digests[fmt.name] = {}
+            recording = _recording(checked, digests[fmt.name], tick, partial(fmt.native_transform, head=ckpt.head),
+                                   Scratch() if fmt.streams_writes else None)
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
         if any(fmt.hf_layout for fmt in formats):  # tokenizer files under transformers' names
             for name, src_path in ckpt.assets.items():
@@ -202,7 +208,8 @@ def convert(
                     shutil.copyfile(src_path, staging / name)
         if verify:
             for fmt in formats:
-                _verify(ckpt, digests, fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})")
+                _verify(ckpt, digests[fmt.name], fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})",
+                        partial(fmt.native_transform, head=ckpt.head))
         if validate:  # a written model (ONNX) is run against the reference forward pass before it is published
             for fmt in formats:
                 diffs = fmt.validate(staging, ckpt)
@@ -225,25 +232,32 @@ def tensor_digest(array: np.ndarray) -> int:
     return google_crc32c.extend(0, data) if data.size else 0
 
 
-def _recording(ckpt: Checkpoint, digests: dict[str, int], tick: Callable[[int], None] | None) -> Checkpoint:
-    """The same checkpoint, noting each tensor's digest (and progress) as the writers read it."""
+def _recording(ckpt: Checkpoint, digests: dict[str, int], tick: Callable[[int], None] | None,
+               layout: Callable[[str], Transform], scratch: Scratch | None) -> Checkpoint:
+    """The same checkpoint, noting each tensor's digest (and progress) as a writer reads it. The digest is of the
+    bytes in the layout the writer writes (`layout(key)`: as is, or transposed), made contiguous here once: the writer
+    gets a view of that same array, which its own transform turns back into the C-ordered bytes it writes. A writer
+    that is done with each tensor before it reads the next gets the copies in one reused `scratch` buffer."""
 
     def recorded(key: str, tensor: LazyTensor) -> LazyTensor:
         def load():
-            array = tensor.read()
+            transform = layout(key)
+            native = contiguous(transform.to_native(tensor.read()), scratch)
             if key not in digests:
-                digests[key] = tensor_digest(array)
-            if tick:
-                tick(tensor.nbytes)
-            return array
+                digests[key] = tensor_digest(native)
+                if tick:
+                    tick(tensor.nbytes)
+            return transform.to_canonical(native)
 
         return LazyTensor(tensor.shape, tensor.dtype, load, tensor.origin)
 
     return replace(ckpt, tensors={key: recorded(key, t) for key, t in ckpt.tensors.items()})
 
 
-def _verify(ckpt: Checkpoint, digests: dict[str, int], written: Checkpoint, where: str) -> None:
-    """Read back what was just written: the same tensors, shapes, dtypes and bytes, one tensor at a time.
+def _verify(ckpt: Checkpoint, digests: dict[str, int], written: Checkpoint, where: str,
+            layout: Callable[[str], Transform]) -> None:
+    """Read back what was just written: the same tensors, shapes, dtypes and bytes, one tensor at a time, each
+    compared in the layout it was written in (the read-back is a view of the file: nothing is transposed).
 
     When E == H a format may add the identity E->H projection the source lacked (transformers' layouts always
     have one), or leave out the identity one the source had (the original code has none): both compute the same.
@@ -259,6 +273,7 @@ def _verify(ckpt: Checkpoint, digests: dict[str, int], written: Checkpoint, wher
         source = expected.tensors[key]
         if (tensor.shape, tensor.dtype) != (source.shape, source.dtype):
             raise BridgeError(f"reloaded as {tensor.dtype}{list(tensor.shape)}", file=where, tensor=key)
-        digest = digests[key] if key in digests else tensor_digest(source.read())
-        if tensor_digest(tensor.read()) != digest:
+        to_native = layout(key).to_native
+        digest = digests[key] if key in digests else tensor_digest(to_native(source.read()))
+        if tensor_digest(to_native(tensor.read())) != digest:
             raise BridgeError("differs after reload", file=where, tensor=key)

@@ -14,6 +14,7 @@ from ..checkpoint import Checkpoint
 from ..config import AlbertConfig
 from ..errors import BridgeError, NotYetSupported
 from .hf_layout import hub_patterns
+from .mapping import IDENTITY, Transform
 from ..schema import HeadKind
 
 
@@ -31,6 +32,7 @@ class Format:
     hub_files: tuple[str, ...] = ()  # its files in a Hub repo (fnmatch patterns): what to fetch for it
     framework: str | None = None  # whose transformers class loads it, and whose parity backends check it
     publish: bool = False       # one of the files `push --formats all` publishes
+    streams_writes: bool = False  # its save is done with each tensor's array before it reads the next
 
     def require(self) -> "Format":
         if self.module is None:
@@ -64,6 +66,15 @@ class Format:
             return None
         return getattr(importlib.import_module(self.require().module), self.validator)(Path(directory), ckpt)
 
+    def native_transform(self, key: str, head: HeadKind) -> Transform:
+        """How the canonical tensor `key` is laid out in this format's files (a transpose, or as is): conversions
+        digest each tensor in the layout written, so neither the writer nor the read-back transposes it twice."""
+        mapping = getattr(importlib.import_module(self.require().module), "MAPPING", None)
+        try:
+            return mapping.native_name(key, head)[1].transform if mapping is not None else IDENTITY
+        except KeyError:
+            return IDENTITY
+
     @property
     def available(self) -> bool:
         return self.module is not None
@@ -75,20 +86,21 @@ FORMATS: dict[str, Format] = {
     for fmt in (
         Format("safetensors", "albert_bridge.formats.hf_pytorch", "HF PyTorch model.safetensors",
                ("detect_safetensors", "load_safetensors", "save_safetensors"), ("model.safetensors",),
-               hub_files=hub_patterns("model.safetensors"), framework="torch", publish=True),
+               hub_files=hub_patterns("model.safetensors"), framework="torch", publish=True, streams_writes=True),
         Format("pytorch", "albert_bridge.formats.hf_pytorch", "HF PyTorch pytorch_model.bin",
                ("detect_bin", "load_bin", "save_bin"), ("pytorch_model.bin",), needs="torch",
                hub_files=hub_patterns("pytorch_model.bin"), framework="torch"),
         Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors",
-               hub_files=("albert.canonical.safetensors",)),
+               hub_files=("albert.canonical.safetensors",), streams_writes=True),
         Format("tf", "albert_bridge.formats.hf_keras_h5", "HF TF2 tf_model.h5", marker_files=("tf_model.h5",),
-               hub_files=hub_patterns("tf_model.h5"), framework="tf", publish=True),
+               hub_files=hub_patterns("tf_model.h5"), framework="tf", publish=True, streams_writes=True),
         Format("flax", "albert_bridge.formats.hf_flax_msgpack", "HF Flax flax_model.msgpack",
                marker_files=("flax_model.msgpack",), hub_files=hub_patterns("flax_model.msgpack"), framework="flax",
-               publish=True),
+               publish=True, streams_writes=True),
         Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
                marker_files=("albert_config.json",), hf_layout=False,
-               hub_files=("albert_config.json", "checkpoint", "*.index", "*.data-*-of-*", "variables/*", "assets/*")),
+               hub_files=("albert_config.json", "checkpoint", "*.index", "*.data-*-of-*", "variables/*", "assets/*"),
+               streams_writes=True),
         Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
                marker_files=("model.onnx",), needs="onnx", validator="validate",
                hub_files=("model.onnx*",), framework="onnx", publish=True),

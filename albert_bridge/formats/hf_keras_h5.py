@@ -192,11 +192,29 @@ def _dataset_reader(path: Path, dataset: str, dtype: np.dtype):
     def load() -> np.ndarray:
         with _open(path) as f:
             try:
-                array = np.asarray(f[dataset][()])
+                ds = f[dataset]
+                array = _mapped(path, ds)
+                if array is None:
+                    array = np.asarray(ds[()])
+            except BridgeError:
+                raise
             except Exception as exc:  # noqa: BLE001 - as in _open
                 raise BridgeError(f"cannot read dataset ({_first_line(exc)})", file=path, tensor=dataset) from None
         return array.view(dtype) if array.dtype != dtype else array
     return load
+
+
+def _mapped(path: Path, ds) -> np.ndarray | None:
+    """A contiguous, unfiltered dataset (what transformers and we write) as a read-only map of its bytes in the file,
+    as safetensors are read: nothing is copied until used, and pages already cached cost no allocation. Else None."""
+    offset = ds.id.get_offset()
+    if offset is None or ds.chunks is not None or ds.id.get_create_plist().get_nfilters() or not ds.shape:
+        return None
+    nbytes = math.prod(ds.shape) * ds.dtype.itemsize
+    if offset + nbytes > path.stat().st_size:
+        raise BridgeError(f"dataset claims bytes {offset}..{offset + nbytes}, the file has {path.stat().st_size}",
+                          file=path, tensor=ds.name)
+    return np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
 
 
 def _strip_model_name(weight_name: str) -> str:

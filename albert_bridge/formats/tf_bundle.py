@@ -389,6 +389,14 @@ class BundleReader:
             if e.offset + e.size > available:  # checked before allocating: a corrupt size must not exhaust memory
                 raise BridgeError(f"data file truncated: tensor needs bytes {e.offset}..{e.offset + e.size} "
                                   f"but the file has {available}", file=shard, tensor=name)
+        if e.size and self._open_shard is None:  # a plain file: map it (no fresh memory to fault in, no copy)
+            try:
+                buf = np.memmap(shard, dtype=np.uint8, mode="r", offset=e.offset, shape=(e.size,))
+            except (OSError, ValueError) as exc:  # the file changed or shrank since it was opened
+                raise BridgeError(f"cannot map tensor data ({exc})", file=shard, tensor=name) from None
+            if _mask(google_crc32c.extend(0, buf)) != e.crc32c:
+                raise BridgeError("checksum mismatch: tensor data is corrupted", file=shard, tensor=name)
+            return buf.view(dtype).reshape(e.shape)
         buf = np.empty(e.size, np.uint8)
         crc, done = 0, 0
         while done < e.size:
