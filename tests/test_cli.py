@@ -400,3 +400,32 @@ def test_missing_framework_is_named_not_a_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 3
     one_line_error(out.stderr, "needs torch", "albert-bridge[torch]")
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "canonical", "tf", "flax", "tf1"])
+def test_verification_compares_the_layout_written(fmt, tmp_path, capsys, monkeypatch):
+    """Read-back verification digests each tensor in the layout the format stores it in (transposed or not): one bit
+    flipped inside a kernel's stored bytes, wherever the format put them, stops the conversion."""
+    from albert_bridge.checkpoint import contiguous
+    from albert_bridge.formats import Format
+
+    key = "encoder.group.1.inner.0.ffn.intermediate.kernel"  # [32, 40]: safetensors stores it transposed
+    ckpt = load(FIXTURE)
+    stored = contiguous(get_format(fmt).native_transform(key, ckpt.head).to_native(ckpt.tensors[key].read())).tobytes()
+    real_save = Format.save
+
+    def corrupting_save(self, ckpt, directory, max_shard_size=None):
+        written = real_save(self, ckpt, directory, max_shard_size)
+        hits = [(p, p.read_bytes().find(stored)) for p in sorted(directory.iterdir()) if p.is_file()]
+        path, at = next((p, at) for p, at in hits if at >= 0)
+        data = bytearray(path.read_bytes())
+        data[at + len(stored) // 2] ^= 0x01
+        path.write_bytes(bytes(data))
+        return written
+
+    monkeypatch.setattr(Format, "save", corrupting_save)
+    code, _, err = call(capsys, "convert", FIXTURE, tmp_path / "out", "--to", fmt)
+    assert code == 3
+    # TF1 bundles carry their own checksum per tensor, which the reader checks first
+    one_line_error(err, "checksum mismatch" if fmt == "tf1" else "differs after reload", key if fmt != "tf1" else "")
+    assert list(tmp_path.iterdir()) == []
