@@ -204,9 +204,18 @@ def contiguous(array: np.ndarray, scratch: "Scratch | None" = None) -> np.ndarra
     if array.flags.c_contiguous:
         return array
     out = scratch.take(array.shape, array.dtype) if scratch is not None else np.empty(array.shape, array.dtype)
-    if array.ndim != 2 or not array.flags.f_contiguous or array.size < 1 << 16:
+    if array.ndim != 2 or not array.flags.f_contiguous:
         np.copyto(out, array)
         return out
+    _transpose_into(out, array)
+    return out
+
+
+def _transpose_into(out: np.ndarray, array: np.ndarray) -> None:
+    """out[...] = array for an F-ordered 2-D `array` (a transposed view), tile by tile, on every core."""
+    if array.size < 1 << 16:
+        np.copyto(out, array)
+        return
     source = array.T  # C-contiguous [n, m]
     rows = array.shape[0]
 
@@ -218,10 +227,23 @@ def contiguous(array: np.ndarray, scratch: "Scratch | None" = None) -> np.ndarra
     workers = min(os.cpu_count() or 1, 8, max(1, rows // (4 * _TILE)))
     if workers == 1:
         copy(0, rows)
-        return out
+        return
     step = -(-rows // workers // _TILE) * _TILE
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda start: copy(start, min(start + step, rows)), range(0, rows, step)))
+
+
+def owned_copy(array: np.ndarray, alignment: int = 64) -> np.ndarray:
+    """A C-ordered copy in new memory aligned to `alignment` bytes (a transposed view copied tile by tile), for a
+    framework to take over: TensorFlow and XLA use such a buffer as it is, where a misaligned or strided array
+    costs them a second copy (and the peak memory of a load its size again)."""
+    raw = np.empty(array.nbytes + alignment, np.uint8)
+    start = -raw.ctypes.data % alignment
+    out = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
+    if array.ndim == 2 and array.flags.f_contiguous:
+        _transpose_into(out, array)
+    else:
+        np.copyto(out, array)
     return out
 
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor
+from ..checkpoint import Checkpoint, LazyTensor, owned_copy
 from ..config import AlbertConfig
 from ..formats.hf_flax_msgpack import MAPPING, nest
 from ..schema import HeadKind
@@ -527,7 +527,7 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
             array = tensor.read()
             if param_dtype is not None and _is_float(array.dtype):
                 array = array.astype(param_dtype)
-            loaded[name] = jnp.asarray(array)
+            loaded[name] = jax.device_put(owned_copy(array))  # XLA takes the aligned buffer over: one copy
         if missing:
             random = _flatten(self.init_weights(self.key, self.input_shape))
             loaded.update({name: random[name] for name in missing})

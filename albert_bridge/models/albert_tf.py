@@ -29,7 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checkpoint import LazyTensor
+from ..checkpoint import LazyTensor, owned_copy
 from ..config import AlbertConfig
 from ..formats.hf_keras_h5 import MAPPING
 from ..schema import HeadKind
@@ -495,7 +495,7 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         own = self.named_variables()
         for name, tensor in tensors.items():
             variable = own[name]
-            value = np.asarray(tensor.read(), dtype=variable.dtype)
+            value = owned_copy(np.asarray(tensor.read(), dtype=variable.dtype))  # aligned: TF takes it over
             if _declared_only(variable):
                 variable._initialize_with_initializer(lambda shape, dtype=None, value=value: value)
             else:

@@ -93,6 +93,9 @@ class CheckpointBridge:
             else:
                 found[name] = tensor
         missing = sorted(set(own) - set(found) - self.tied_parameters)
+        # Largest first: a mapped tensor's file pages count in the process while it is copied, so the big ones are
+        # copied while little else is held, and peak memory stays near the model's own size.
+        found = dict(sorted(found.items(), key=lambda item: -item[1].nbytes))
         self._assign_native(found, missing, **options)
         name = type(self).__name__
         if missing:
