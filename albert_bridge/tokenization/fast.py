@@ -24,6 +24,7 @@ as Rust normalizers too, with the special tokens and a TemplateProcessing post-p
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
 import sys
@@ -31,16 +32,21 @@ import unicodedata
 from typing import Any, ClassVar
 
 from albert_bridge.errors import BridgeError, NotYetSupported
-from albert_bridge.tokenization.common import (
-    SPIECE_UNDERLINE,
-    TOKENIZER_FILE,
-    VOCAB_FILE,
-    AlbertTokenizerBase,
+from albert_bridge.tokenization.added_tokens import AddedToken
+from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
+from albert_bridge.tokenization.files import TOKENIZER_FILE, VOCAB_FILE
+from albert_bridge.tokenization.slow import load_sentencepiece
+from albert_bridge.tokenization.spm_model import (
+    CONTROL,
+    NORMAL,
+    UNIGRAM,
+    UNKNOWN,
+    USER_DEFINED,
+    SpmModel,
     digit_comma_applies,
 )
-from albert_bridge.tokenization.slow import load_sentencepiece
-from albert_bridge.tokenization.spm_model import CONTROL, NORMAL, UNIGRAM, UNKNOWN, USER_DEFINED, SpmModel
 
+SPECIAL_TOKEN_KWARGS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 # transformers' AlbertConverter lowers the score of digit-comma pieces by this much in tokenizer.json
 # (its approximation of the rule); we write the same and undo it when reading such a file.
 DIGIT_COMMA_PENALTY = 100.0
@@ -114,13 +120,14 @@ def _metaspace(model: SpmModel, prepend: bool):
 
 
 def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remove_space: bool = True,
-                            keep_accents: bool = False, special_tokens: dict[str, tuple[bool, bool]] | None = None,
+                            keep_accents: bool = False, added_tokens: dict[int, AddedToken] | None = None,
                             cls_token: str = "[CLS]", sep_token: str = "[SEP]"):
     """The `tokenizer.json` pipeline for other consumers (transformers' AlbertTokenizerFast loads it).
 
     Vocabulary scores follow transformers' AlbertConverter (digit-comma pieces lowered by 100), so a
     transformers fast tokenizer loading our files behaves like one converted by transformers itself,
-    except for the better whitespace handling; exact ids need our AlbertTokenizerFast.
+    except for the better whitespace handling; exact ids need our AlbertTokenizerFast. `added_tokens` (id ->
+    token: the special tokens and those from add_tokens) become the file's added tokens, with the same ids.
     """
     tokenizers = _import_tokenizers()
     vocab = [
@@ -135,17 +142,17 @@ def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remo
     tok.pre_tokenizer = _metaspace(model, prepend=True)
     tok.decoder = tokenizers.decoders.Metaspace(SPIECE_UNDERLINE, prepend_scheme="always" if model.add_dummy_prefix
                                                 else "never", split=model.split_by_whitespace)
-    ids = model.piece_to_id()
+    for index, token in sorted((added_tokens or {}).items()):
+        rust = tokenizers.AddedToken(token.content, single_word=token.single_word, lstrip=token.lstrip,
+                                     rstrip=token.rstrip, normalized=token.normalized, special=token.special)
+        (tok.add_special_tokens if token.special else tok.add_tokens)([rust])
+        if tok.token_to_id(token.content) != index:  # ids past the vocabulary are given in order
+            raise BridgeError(f"added token {token.content!r} would not keep id {index} in tokenizer.json")
     tok.post_processor = tokenizers.processors.TemplateProcessing(
         single=f"{cls_token}:0 $A:0 {sep_token}:0",
         pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
-        special_tokens=[(cls_token, ids[cls_token]), (sep_token, ids[sep_token])],
+        special_tokens=[(cls_token, tok.token_to_id(cls_token)), (sep_token, tok.token_to_id(sep_token))],
     )
-    specials = special_tokens or {}
-    tok.add_special_tokens([
-        tokenizers.AddedToken(content, lstrip=lstrip, rstrip=rstrip, normalized=False, special=True)
-        for content, (lstrip, rstrip) in sorted(specials.items(), key=lambda kv: ids[kv[0]])
-    ])
     return tok
 
 
@@ -157,6 +164,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
     """
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": VOCAB_FILE, "tokenizer_file": TOKENIZER_FILE}
+    is_fast: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -247,9 +255,14 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         self._tok_normalized = make(normalize=False, prepend=False)  # already normalized by SentencePiece
         self._plain_ascii_ok = self._charsmap_keeps_printable_ascii()
         self._sp = None  # SentencePieceProcessor, loaded on first non-ASCII text
-        self._encode_batch = getattr(tokenizers.Tokenizer, "encode_batch_fast", tokenizers.Tokenizer.encode_batch)
+        self._rust_encode_batch = getattr(tokenizers.Tokenizer, "encode_batch_fast", tokenizers.Tokenizer.encode_batch)
         self._digit_comma = self._digit_comma_table()
         self._digit_comma_ids = frozenset(self._digit_comma)
+        # Word boundaries as transformers' fast tokenizer draws them: a '▁' piece starts a word, and the
+        # user-defined pieces ('(' ...) are added tokens there, each a word of its own.
+        self._word_start = [p.startswith(SPIECE_UNDERLINE) or t == USER_DEFINED for p, t in zip(model.pieces, model.types)]
+        self._word_alone = [t == USER_DEFINED for t in model.types]
+        self._aligner_tok = None  # built on the first return_offsets_mapping
 
     def _charsmap_keeps_printable_ascii(self) -> bool:
         """True when SentencePiece's normalizer leaves printable ASCII alone (nmt_nfkc does; a custom rule set
@@ -268,7 +281,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
 
     def __getstate__(self):
         # Rust tokenizers, the SentencePiece processor and the tables are rebuilt by _build on unpickling.
-        built = {"_tok_plain", "_tok_spm", "_tok_normalized", "_sp", "_encode_batch", "_digit_comma", "_digit_comma_ids"}
+        built = {"_tok_plain", "_tok_spm", "_tok_normalized", "_sp", "_rust_encode_batch", "_digit_comma",
+                 "_digit_comma_ids", "_aligner_tok", "_word_start", "_word_alone"}
         return {k: v for k, v in self.__dict__.items() if k not in built}
 
     def __setstate__(self, state):
@@ -309,7 +323,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             if piece[0] != SPIECE_UNDERLINE and cur and cur[0][0] == SPIECE_UNDERLINE:
                 cur = cur[1:] if len(cur[0]) == 1 else [cur[0][1:], *cur[1:]]
             cur.append(piece[-1])
-            table[i] = (tuple(self._piece_to_id.get(p, self._unk_id) for p in cur), tuple(cur))
+            table[i] = (tuple(self._piece_to_id.get(p, self._unk_piece_id) for p in cur), tuple(cur))
         return table
 
     def _fix_digit_comma(self, ids: list[int]) -> list[int]:
@@ -334,7 +348,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             group[2].append(text)
         out: list[list[int]] = [[] for _ in segments]
         for tok, index, texts in groups.values():
-            for n, enc in zip(index, self._encode_batch(tok, texts, add_special_tokens=False)):
+            for n, enc in zip(index, self._rust_encode_batch(tok, texts, add_special_tokens=False)):
                 out[n] = self._fix_digit_comma(enc.ids)
         return out
 
@@ -353,7 +367,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         for i, (start, end) in zip(enc.ids, enc.offsets):
             if i in self._digit_comma:
                 out.extend(self._digit_comma[i][1])
-            elif i == self._unk_id:
+            elif i == self._unk_piece_id:
                 out.append(text[start:end])
             else:
                 out.append(pieces[i])
@@ -371,7 +385,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             if kind == CONTROL:
                 text = ""
             elif kind == UNKNOWN:
-                text = " \u2047 " if i == self._unk_id else piece
+                text = " \u2047 " if i == self._unk_piece_id else piece
             else:
                 if at_start and (model.add_dummy_prefix or model.remove_extra_whitespaces):
                     piece = piece.removeprefix(SPIECE_UNDERLINE)
@@ -380,6 +394,125 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                 at_start = False
             out.append(text)
         return "".join(out)
+
+    # ----------------------------------------------------------------- word ids and offsets
+    def _chunk_word_ids(self, chunks) -> list[int]:
+        """Word index of every token of one text (from 0); an added token found in the text is a word."""
+        out: list[int] = []
+        word, after_alone = -1, False
+        starts, alone, size = self._word_start, self._word_alone, len(self._word_alone)
+        for token_id, ids, _, _ in chunks:
+            if token_id is not None:
+                word += 1
+                out.append(word)
+                after_alone = True
+                continue
+            for k, i in enumerate(ids):
+                is_alone = i < size and alone[i]
+                if k == 0 or after_alone or (i < size and starts[i]):
+                    word += 1
+                out.append(word)
+                after_alone = is_alone
+        return out
+
+    def _aligner(self):
+        """A tokenizer whose every normalized character is a token: its offsets align normalized characters
+        with the original text, through the same normalizer tokenizer.json carries."""
+        if self._aligner_tok is None:
+            tokenizers = _import_tokenizers()
+            tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+            tok.normalizer = tokenizers.normalizers.Sequence(_normalizer_steps(
+                self.spm_model, do_lower_case=self.do_lower_case, remove_space=self.remove_space,
+                keep_accents=self.keep_accents, preprocess=True))
+            tok.pre_tokenizer = tokenizers.pre_tokenizers.Split(tokenizers.Regex(r"(?s)."), behavior="isolated")
+            self._aligner_tok = tok
+        return self._aligner_tok
+
+    def _text_offsets(self, text: str, chunks) -> list[tuple[int, int]]:
+        """Character offsets in `text` of every token (chunks as `_encode_texts(detail=True)` gives them)."""
+        to_original = self.splitter.origin(text)
+        out: list[tuple[int, int]] = []
+        for token_id, ids, start, end in chunks:
+            start, end = to_original[start], to_original[end]
+            if token_id is not None:
+                out.append((start, end))
+            else:
+                out.extend((start + a, start + b) for a, b in self._segment_offsets(text[start:end], ids))
+        return out
+
+    def _segment_offsets(self, segment: str, ids: list[int]) -> list[tuple[int, int]]:
+        """Offsets of `ids` (the encoding of `segment`) in `segment`.
+
+        The pieces are laid over SentencePiece's view of the text ('▁' + normalized text, spaces as '▁'),
+        whose characters the aligner maps back to the segment. When the Rust normalizer and SentencePiece's
+        disagree on this text (rare non-ASCII sequences, see the module docstring), pieces are laid by length."""
+        aligner = self._aligner()
+        normalized = aligner.normalizer.normalize_str(segment)
+        if not normalized:
+            return [(0, 0)] * len(ids)
+        spans = aligner.encode(segment, add_special_tokens=False).offsets
+        prefix = 1 if self.spm_model.add_dummy_prefix else 0
+        view = SPIECE_UNDERLINE * prefix + normalized.replace(" ", SPIECE_UNDERLINE)
+        enc = self._tok_normalized.encode(view, add_special_tokens=False)
+        got, ranges = [], []
+        for i, (a, b) in zip(enc.ids, enc.offsets):
+            if i in self._digit_comma:  # the rule's pieces share their piece's characters
+                for piece_id, piece in zip(*self._digit_comma[i]):
+                    got.append(piece_id)
+                    ranges.append((a, a + len(piece)))
+                    a += len(piece)
+            else:
+                got.append(i)
+                ranges.append((a, b))
+        if got != ids:
+            pieces, ranges, pos = self.spm_model.pieces, [], 0
+            for i in ids:
+                width = 1 if i == self._unk_piece_id or i >= len(pieces) else len(pieces[i])
+                ranges.append((min(pos, len(view) - 1), min(pos + width, len(view))))
+                pos += width
+        last = len(spans) - 1
+        return [(spans[min(max(a - prefix, 0), last)][0], spans[min(max(b - prefix, 1), last + 1) - 1][1])
+                for a, b in ranges]
+
+    # ----------------------------------------------------------------- training
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens: list | None = None, special_tokens_map: dict | None = None,
+                                **kwargs: Any) -> AlbertTokenizerFast:
+        """A new tokenizer with a Unigram vocabulary trained on `text_iterator` (an iterator of str or of lists of
+        str) through the same pipeline, like PreTrainedTokenizerFast.train_new_from_iterator: the special and
+        added tokens come first, `<unk>` stays the unknown token, and settings carry over."""
+        tokenizers = _import_tokenizers()
+        from albert_bridge.tokenization.files import spm_model_from_tokenizer_data
+
+        rename = special_tokens_map or {}
+        data = json.loads(self.backend_tokenizer.to_str())
+        added = data.pop("added_tokens")
+        data.pop("post_processor")
+        unk = data["model"]["vocab"][data["model"]["unk_id"]][0]
+        unk = rename.get(unk, unk)
+        data["model"].update(unk_id=0, vocab=[[unk, 0.0]])
+        trainee = tokenizers.Tokenizer.from_str(json.dumps(data))
+        special = []
+        for token in added:  # transformers passes every added token of a Unigram model as a trainer special token
+            token.pop("id", None)
+            token.pop("special", None)
+            token["content"] = rename.get(token["content"], token["content"])
+            special.append(tokenizers.AddedToken(**token))
+        special.extend(new_special_tokens or [])
+        trainer = tokenizers.trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=special, unk_token=unk,
+                                                     **kwargs)
+        trainee.train_from_iterator(text_iterator, length=length, trainer=trainer)
+        trained = json.loads(trainee.to_str())
+        settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_KWARGS}
+        for attr in SPECIAL_TOKEN_KWARGS:
+            value = getattr(self, attr, None)
+            if value is not None:
+                settings[attr] = rename.get(value, value)
+        extra = self.additional_special_tokens + [str(t) for t in new_special_tokens or []]
+        if extra:
+            settings["additional_special_tokens"] = extra
+        settings.setdefault("model_max_length", self.model_max_length)
+        return type(self)(spm_model=spm_model_from_tokenizer_data(trained), **settings)
 
     # ----------------------------------------------------------------- tokenizer.json
     @property
@@ -390,7 +523,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             do_lower_case=self.do_lower_case,
             remove_space=self.remove_space,
             keep_accents=self.keep_accents,
-            special_tokens={c: self._strip[c] for c in self.all_special_tokens},
+            added_tokens=self._added_tokens_decoder,
             cls_token=self.cls_token,
             sep_token=self.sep_token,
         )
