@@ -229,6 +229,11 @@ class AlbertTokenizerBase:
         return self._add_tokens(to_add, special_tokens=True)
 
     @property
+    def _added_past_vocab(self) -> bool:
+        """Whether tokens were added beyond the SentencePiece vocabulary."""
+        return len(self._added_tokens_encoder) > 0 and max(self._added_tokens_encoder.values()) >= self.vocab_size
+
+    @property
     def splitter(self) -> AddedTokenSplitter:
         if self._splitter is None:
             protected = list(self.all_special_tokens) + [
@@ -289,13 +294,20 @@ class AlbertTokenizerBase:
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
         if tokens is None:
             return None
+        missing = self._missing_token_id()
         if isinstance(tokens, str):
-            return self._token_to_id(tokens)
-        return [self._token_to_id(t) for t in tokens]
+            return self._token_to_id(tokens, missing)
+        return [self._token_to_id(t, missing) for t in tokens]
 
-    def _token_to_id(self, token: str) -> int:
+    def _missing_token_id(self) -> int | None:
+        """The id convert_tokens_to_ids gives a token outside the vocabulary: SentencePiece's <unk> here."""
+        return self._unk_piece_id
+
+    def _token_to_id(self, token: str, missing: int | None = None) -> int:
         index = self._added_tokens_encoder.get(token)
-        return index if index is not None else self._piece_to_id.get(token, self._unk_piece_id)
+        if index is None:
+            index = self._piece_to_id.get(token, self._unk_piece_id if missing is None else missing)
+        return index
 
     def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
         pieces, added = self.spm_model.pieces, self._added_tokens_decoder
@@ -378,7 +390,7 @@ class AlbertTokenizerBase:
             return seqs
         for (n, w), text, chunks in zip(owners, texts, self._encode_texts(texts, detail=True)):
             seq = seqs[n]
-            words = self._chunk_word_ids(chunks)
+            words = self._chunk_word_ids(text, chunks)
             seq.words.extend([w] * len(words) if split_words else [x + (seq.words[-1] + 1 if seq.words else 0)
                                                                    for x in words])
             for _, ids, _, _ in chunks:
@@ -387,7 +399,7 @@ class AlbertTokenizerBase:
                 seq.offsets.extend(self._text_offsets(text, chunks))
         return seqs
 
-    def _chunk_word_ids(self, chunks) -> list[int]:
+    def _chunk_word_ids(self, text: str, chunks) -> list[int]:
         raise NotImplementedError
 
     def _text_offsets(self, text: str, chunks) -> list[tuple[int, int]]:
@@ -949,7 +961,7 @@ def _special_property(attr: str) -> property:
 def _special_id_property(attr: str) -> property:
     def get(self: AlbertTokenizerBase) -> int | None:
         value = self._special_tokens_map.get(attr)
-        return None if value is None else self._token_to_id(str(value))
+        return None if value is None else self.convert_tokens_to_ids(str(value))
 
     def set_(self: AlbertTokenizerBase, value: int | None) -> None:
         setattr(self, attr, None if value is None else self.convert_ids_to_tokens(value))

@@ -87,17 +87,22 @@ def python_combining_class() -> str:
 
 
 def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: bool, keep_accents: bool,
-                      preprocess: bool) -> list:
-    """transformers' preprocess_text (when `preprocess`), then SentencePiece's own normalization."""
+                      preprocess: bool, keep_edges: bool = False) -> list:
+    """transformers' preprocess_text (when `preprocess`), then SentencePiece's own normalization.
+
+    With `keep_edges` (for offsets), whitespace is collapsed the way transformers' converted normalizer does it
+    (one space per whitespace character, then runs of spaces to one) and a space at either end stays, so
+    characters align with the original text as in transformers."""
     tokenizers = _import_tokenizers()
     normalizers, Regex = tokenizers.normalizers, tokenizers.Regex
+    edges = [] if keep_edges else [normalizers.Replace(Regex(r"\A | \z"), "")]
     steps = []
     if preprocess:
-        if remove_space:  # " ".join(text.strip().split())
-            steps += [
-                normalizers.Replace(Regex(python_whitespace_class() + "+"), " "),
-                normalizers.Replace(Regex(r"\A | \z"), ""),
-            ]
+        if remove_space and keep_edges:
+            steps += [normalizers.Replace(Regex(python_whitespace_class()), " "),
+                      normalizers.Replace(Regex(" {2,}"), " ")]
+        elif remove_space:  # " ".join(text.strip().split())
+            steps += [normalizers.Replace(Regex(python_whitespace_class() + "+"), " "), *edges]
         steps += [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
         if not keep_accents:
             steps += [normalizers.NFKD(), normalizers.Replace(Regex(python_combining_class()), "")]
@@ -108,7 +113,7 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
     if model.remove_extra_whitespaces:
         # SentencePiece drops leading, trailing and repeated spaces after its normalization; transformers'
         # converter only collapses runs, which leaves a trailing '▁' piece (e.g. for "a\u200b").
-        steps += [normalizers.Replace(Regex(" {2,}"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
+        steps += [normalizers.Replace(Regex(" {2,}"), " "), *edges]
     return steps
 
 
@@ -258,9 +263,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         self._rust_encode_batch = getattr(tokenizers.Tokenizer, "encode_batch_fast", tokenizers.Tokenizer.encode_batch)
         self._digit_comma = self._digit_comma_table()
         self._digit_comma_ids = frozenset(self._digit_comma)
-        # Word boundaries as transformers' fast tokenizer draws them: a '▁' piece starts a word, and the
-        # user-defined pieces ('(' ...) are added tokens there, each a word of its own.
-        self._word_start = [p.startswith(SPIECE_UNDERLINE) or t == USER_DEFINED for p, t in zip(model.pieces, model.types)]
+        # Word boundaries as transformers' fast tokenizer draws them (see _chunk_word_ids).
+        self._word_start = [p.startswith(SPIECE_UNDERLINE) for p in model.pieces]
         self._word_alone = [t == USER_DEFINED for t in model.types]
         self._aligner_tok = None  # built on the first return_offsets_mapping
 
@@ -350,6 +354,13 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         for tok, index, texts in groups.values():
             for n, enc in zip(index, self._rust_encode_batch(tok, texts, add_special_tokens=False)):
                 out[n] = self._fix_digit_comma(enc.ids)
+        if self._added_past_vocab:
+            # transformers maps pieces to ids through the added tokens first, so an unknown surface that is an
+            # added token's content ('@@' inside a single_word merge) gets that token's id.
+            unk = self._unk_piece_id
+            for n, ids in enumerate(out):
+                if unk in ids:
+                    out[n] = [self._token_to_id(p) for p in self._segment_pieces(segments[n])]
         return out
 
     def _segment_pieces(self, segment: str) -> list[str]:
@@ -395,24 +406,38 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             out.append(text)
         return "".join(out)
 
+    def _missing_token_id(self) -> int | None:
+        # transformers' fast tokenizers answer the current unk_token's id (which a setter may have changed).
+        unk = self.unk_token
+        return None if unk is None else self._token_to_id(unk)
+
     # ----------------------------------------------------------------- word ids and offsets
-    def _chunk_word_ids(self, chunks) -> list[int]:
-        """Word index of every token of one text (from 0); an added token found in the text is a word."""
+    def _chunk_word_ids(self, text: str, chunks) -> list[int]:
+        """Word index of every token of one text (from 0), as transformers' fast tokenizer draws words: an added
+        token found in the text is a word, a '▁' piece starts one, and so does a user-defined piece ('(' ...)
+        written as such in the text (its converter makes those added tokens), which also ends its word."""
         out: list[int] = []
         word, after_alone = -1, False
         starts, alone, size = self._word_start, self._word_alone, len(self._word_alone)
-        for token_id, ids, _, _ in chunks:
+        working = None
+        for token_id, ids, start, end in chunks:
             if token_id is not None:
                 word += 1
                 out.append(word)
                 after_alone = True
                 continue
+            literal = [False] * len(ids)
+            if any(i < size and alone[i] for i in ids):
+                working = self.splitter.working_text(text) if working is None else working
+                pieces = self.spm_model.pieces
+                segment = working[start:end]
+                literal = [i < size and alone[i] and segment[a:b] == pieces[i]
+                           for i, (a, b) in zip(ids, self._segment_offsets(segment, ids))]
             for k, i in enumerate(ids):
-                is_alone = i < size and alone[i]
-                if k == 0 or after_alone or (i < size and starts[i]):
+                if k == 0 or after_alone or literal[k] or (i < size and starts[i]):
                     word += 1
                 out.append(word)
-                after_alone = is_alone
+                after_alone = literal[k]
         return out
 
     def _aligner(self):
@@ -423,8 +448,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
             tok.normalizer = tokenizers.normalizers.Sequence(_normalizer_steps(
                 self.spm_model, do_lower_case=self.do_lower_case, remove_space=self.remove_space,
-                keep_accents=self.keep_accents, preprocess=True))
-            tok.pre_tokenizer = tokenizers.pre_tokenizers.Split(tokenizers.Regex(r"(?s)."), behavior="isolated")
+                keep_accents=self.keep_accents, preprocess=True, keep_edges=True))
+            tok.pre_tokenizer = tokenizers.pre_tokenizers.Split(tokenizers.Regex(r"[\s\S]"), behavior="isolated")
             self._aligner_tok = tok
         return self._aligner_tok
 
@@ -448,9 +473,14 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         disagree on this text (rare non-ASCII sequences, see the module docstring), pieces are laid by length."""
         aligner = self._aligner()
         normalized = aligner.normalizer.normalize_str(segment)
+        spans = aligner.encode(segment, add_special_tokens=False).offsets
+        # A leading space is the '▁' transformers' pre-tokenizer then does not prepend; without one, the
+        # prepended '▁' takes the first character's place.
+        lead = 1 if normalized.startswith(" ") else 0
+        normalized = normalized.strip(" ")
         if not normalized:
             return [(0, 0)] * len(ids)
-        spans = aligner.encode(segment, add_special_tokens=False).offsets
+        prefix_span, spans = spans[0], spans[lead:]
         prefix = 1 if self.spm_model.add_dummy_prefix else 0
         view = SPIECE_UNDERLINE * prefix + normalized.replace(" ", SPIECE_UNDERLINE)
         enc = self._tok_normalized.encode(view, add_special_tokens=False)
@@ -471,7 +501,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                 ranges.append((min(pos, len(view) - 1), min(pos + width, len(view))))
                 pos += width
         last = len(spans) - 1
-        return [(spans[min(max(a - prefix, 0), last)][0], spans[min(max(b - prefix, 1), last + 1) - 1][1])
+        return [(prefix_span[0] if a < prefix else spans[min(a - prefix, last)][0],
+                 prefix_span[1] if b <= prefix else spans[min(b - prefix, last + 1) - 1][1])
                 for a, b in ranges]
 
     # ----------------------------------------------------------------- training

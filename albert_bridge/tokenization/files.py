@@ -155,6 +155,9 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
                      "rstrip": flags[content].get("rstrip", False)}
         init[attr] = value
     extra = config.get("additional_special_tokens", special_map.get("additional_special_tokens"))
+    if extra is None and not config and VOCAB_FILE not in files:
+        # tokenizer.json alone: its special tokens past the vocabulary are the additional special tokens.
+        extra = [entry["content"] for entry in added.values() if entry.get("special")]
     if extra:
         init["additional_special_tokens"] = [t["content"] if isinstance(t, dict) else t for t in extra]
     return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files)
@@ -162,7 +165,7 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
 
 def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dict[int, dict[str, Any]]:
     """id -> added token (JSON form) from tokenizer_config.json's added_tokens_decoder, else (older files)
-    added_tokens.json, else the tokens tokenizer.json adds past its vocabulary."""
+    added_tokens.json, else tokenizer.json's added tokens."""
     decoder = config.get("added_tokens_decoder")
     if isinstance(decoder, dict) and decoder:
         return {int(i): entry for i, entry in decoder.items() if isinstance(entry, dict) and "content" in entry}
@@ -172,15 +175,17 @@ def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dic
     if TOKENIZER_FILE in files and VOCAB_FILE not in files:
         data = _read_json(files[TOKENIZER_FILE])
         size = len((data.get("model") or {}).get("vocab") or [])
+        # transformers' converter adds SentencePiece's user-defined pieces as plain unnormalized added tokens;
+        # they stay vocabulary pieces here, as in the SentencePiece model the file came from.
         return {t["id"]: {k: v for k, v in t.items() if k != "id"} for t in data.get("added_tokens") or []
-                if t.get("id", -1) >= size}
+                if t.get("id", -1) >= size or t.get("special") or t.get("normalized", True)}
     return {}
 
 
 def spm_model_from_tokenizer_json(tokenizer_file: str | os.PathLike) -> SpmModel:
     """Rebuild the SentencePiece model a Unigram tokenizer.json was converted from.
 
-    Piece types come from the added tokens (special -> control, others -> user-defined); transformers'
+    Piece types come from the added tokens (special -> control, unnormalized -> user-defined); transformers'
     digit-comma penalty (-100 on pieces like '▁9,') is undone, since no real unigram score is that low.
     """
     path = pathlib.Path(tokenizer_file)
@@ -201,9 +206,11 @@ def spm_model_from_tokenizer_data(data: dict[str, Any], path: pathlib.Path | Non
     for i, (piece, score) in enumerate(vocab):
         if i == unk_id:
             kind = UNKNOWN
-        elif i in added:
-            kind = CONTROL if added[i].get("special") else USER_DEFINED
-        else:
+        elif i in added and added[i].get("special"):
+            kind = CONTROL
+        elif i in added and not added[i].get("normalized", True):  # how the converter writes user-defined pieces
+            kind = USER_DEFINED
+        else:  # a plain piece, perhaps given flags by add_tokens
             kind = NORMAL
         if kind == NORMAL and digit_comma_applies(piece) and score <= -100.0:
             score += 100.0

@@ -110,8 +110,9 @@ class AlbertTokenizer(AlbertTokenizerBase):
         return self._tokenize(segment)
 
     def _encode_segments(self, segments: list[str]) -> list[list[int]]:
-        # Pieces -> ids through the vocabulary, as transformers does: an unknown surface ('☃') maps to <unk>.
-        to_id = self.sp_model.piece_to_id
+        # Pieces -> ids as transformers' convert_tokens_to_ids: an unknown surface ('☃') maps to <unk>, unless
+        # it is an added token's content.
+        to_id = self._token_to_id if self._added_past_vocab else self.sp_model.piece_to_id
         return [[to_id(p) for p in self._tokenize(seg)] for seg in segments]
 
     def _decode_pieces(self, pieces: list[str]) -> str:
