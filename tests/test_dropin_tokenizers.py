@@ -10,6 +10,7 @@ comparisons with transformers' fast tokenizer use texts where its ids equal its 
 from __future__ import annotations
 
 import json
+import pickle
 import random
 import unicodedata
 import warnings
@@ -272,6 +273,9 @@ def test_offsets_and_word_ids_like_transformers_fast(refs, ours):
     mine = fast(texts, return_offsets_mapping=True)
     ref = hf_fast(texts, return_offsets_mapping=True)
     assert_same_fast_encoding(mine, ref)
+    lazy = fast(texts[:40])  # word ids computed when first asked for
+    assert [lazy.word_ids(i) for i in range(40)] == [ref.word_ids(i) for i in range(40)]
+    assert pickle.loads(pickle.dumps(fast(texts[:3]))).sequence_ids(2) == ref.sequence_ids(2)
     one = fast(texts[1], texts[2], return_offsets_mapping=True, return_tensors="np")
     assert_same_fast_encoding(one, hf_fast(texts[1], texts[2], return_offsets_mapping=True, return_tensors="np"))
     for tok in (hf_slow, ours[0]):

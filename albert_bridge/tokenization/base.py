@@ -372,9 +372,9 @@ class AlbertTokenizerBase:
             out.append(ids)
         return out
 
-    def _encode_inputs(self, inputs: list[Any], split_words: bool, offsets: bool) -> list[Seq]:
-        """One Seq per input (a str, or a list of words with is_split_into_words); the fast tokenizer also
-        tracks word indices (and offsets when asked), as transformers' fast tokenizers do."""
+    def _encode_inputs(self, inputs: list[Any], split_words: bool, offsets: bool, track: bool) -> list[Seq]:
+        """One Seq per input (a str, or a list of words with is_split_into_words); with `track` (fast tokenizer)
+        also word indices, and offsets when asked, as transformers' fast tokenizers keep them."""
         texts, owners = [], []
         for n, item in enumerate(inputs):
             words = item if split_words else [item]
@@ -383,8 +383,8 @@ class AlbertTokenizerBase:
             for w, word in enumerate(words):
                 texts.append(word)
                 owners.append((n, w))
-        seqs = [Seq([], [] if self.is_fast else None, [] if offsets else None) for _ in inputs]
-        if not self.is_fast:
+        seqs = [Seq([], [] if track else None, [] if offsets else None) for _ in inputs]
+        if not track:
             for (n, _), ids in zip(owners, self._encode_texts(texts)):
                 seqs[n].ids.extend(ids)
             return seqs
@@ -469,22 +469,13 @@ class AlbertTokenizerBase:
             out["token_type_ids"] = type_ids
         if options["return_special_tokens_mask"]:
             out["special_tokens_mask"] = mask
-        seqs = [first, second] if pair else [first]
-
-        def around(values: list[list], fill: Any) -> list:
-            # the layout of build_inputs_with_special_tokens: [CLS] A [SEP] (B [SEP])
-            if not add_special_tokens:
-                return [v for part in values for v in part]
-            row = [fill]
-            for part in values:
-                row += list(part) + [fill]
-            return row
-
-        if options["return_offsets_mapping"]:
-            out["offset_mapping"] = around([s.offsets for s in seqs], (0, 0))
-        if options["fast"]:
-            out["word_ids"] = around([s.words for s in seqs], None)
-            out["sequence_ids"] = around([[k] * len(s) for k, s in enumerate(seqs)], None)
+        if options["return_offsets_mapping"] or first.words is not None:
+            seqs = [first, second] if pair else [first]
+            if options["return_offsets_mapping"]:
+                out["offset_mapping"] = _around([s.offsets for s in seqs], (0, 0), add_special_tokens)
+            if first.words is not None:
+                out["word_ids"] = _around([s.words for s in seqs], None, add_special_tokens)
+                out["sequence_ids"] = _around([[k] * len(s) for k, s in enumerate(seqs)], None, add_special_tokens)
         return out
 
     def _encode_batch(self, batch: list[tuple[Seq, Seq | None]], *, add_special_tokens: bool, pad: str, trunc: str,
@@ -536,7 +527,7 @@ class AlbertTokenizerBase:
                     "Please select another truncation strategy than `longest_first`, for instance `only_second` or "
                     "`only_first`."
                 )
-            overflowing = first[:0]
+            overflowing = None
             if trunc != "do_not_truncate" and max_length and total > max_length:
                 first, second, overflowing = truncate_pair(first, second, total - max_length, trunc, stride, left,
                                                            logger.error)
@@ -544,7 +535,8 @@ class AlbertTokenizerBase:
             if return_overflowing_tokens:
                 if max_length is None:
                     raise TypeError("return_overflowing_tokens=True needs a max_length (or a model_max_length)")
-                row = {"overflowing_tokens": overflowing.ids, "num_truncated_tokens": total - max_length}
+                row = {"overflowing_tokens": overflowing.ids if overflowing is not None else [],
+                       "num_truncated_tokens": total - max_length}
             row.update(self._row(first, second, add_special_tokens, options))
             if max_length is None and len(row["input_ids"]) > self.model_max_length and verbose:
                 logger.warning(
@@ -647,12 +639,15 @@ class AlbertTokenizerBase:
                     return_attention_mask: bool | None = None, return_overflowing_tokens: bool = False,
                     return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
                     return_length: bool = False, verbose: bool = True, **kwargs: Any) -> BatchEncoding:
+        arguments = {k: v for k, v in locals().items() if k not in ("self", "kwargs")} | kwargs
+        track = kwargs.pop("_track_words", False)
         split_words = self._check_options(return_offsets_mapping, kwargs)
         pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of, verbose)
         inputs = [text] if text_pair is None else [text, text_pair]
         if not split_words and not all(isinstance(t, str) for t in inputs):
             raise InvalidInput("a single `text` (and `text_pair`) must be str; use is_split_into_words=True for words")
-        seqs = self._encode_inputs(inputs, split_words, return_offsets_mapping)
+        track = self.is_fast and (track or split_words or return_offsets_mapping or return_overflowing_tokens)
+        seqs = self._encode_inputs(inputs, split_words, return_offsets_mapping, track)
         columns = self._encode_batch(
             [(seqs[0], seqs[1] if text_pair is not None else None)], add_special_tokens=add_special_tokens,
             pad=pad, trunc=trunc, max_length=max_length, stride=stride, pad_to_multiple_of=pad_to_multiple_of,
@@ -663,10 +658,19 @@ class AlbertTokenizerBase:
         )
         # The fast tokenizer keeps the batch axis for overflowing windows (transformers does the same).
         if return_tensors is None and not (self.is_fast and return_overflowing_tokens):
-            return self._finish(columns, None, unbatch=True)
-        if self.is_fast:
-            return self._finish(columns, return_tensors, unbatch=False)
-        return self._finish(columns, return_tensors, unbatch=True, prepend_batch_axis=return_tensors is not None)
+            enc = self._finish(columns, None, unbatch=True)
+        elif self.is_fast:
+            enc = self._finish(columns, return_tensors, unbatch=False)
+        else:
+            enc = self._finish(columns, return_tensors, unbatch=True, prepend_batch_axis=return_tensors is not None)
+        return self._lazy_meta(enc, self.encode_plus, arguments, track)
+
+    def _lazy_meta(self, enc: BatchEncoding, method, arguments: dict, tracked: bool) -> BatchEncoding:
+        """On the fast tokenizer, word_ids()/sequence_ids() of an encoding made without tracking words encode
+        the same call again with tracking, when first asked: the plain path stays as fast as before."""
+        if self.is_fast and not tracked:
+            enc._meta = lambda: method(**arguments, _track_words=True)._meta
+        return enc
 
     def batch_encode_plus(self, batch_text_or_text_pairs: Sequence[Any], add_special_tokens: bool = True,
                           padding: Any = False, truncation: Any = None, max_length: int | None = None,
@@ -675,7 +679,10 @@ class AlbertTokenizerBase:
                           return_attention_mask: bool | None = None, return_overflowing_tokens: bool = False,
                           return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
                           return_length: bool = False, verbose: bool = True, **kwargs: Any) -> BatchEncoding:
+        arguments = {k: v for k, v in locals().items() if k not in ("self", "kwargs")} | kwargs
+        track = kwargs.pop("_track_words", False)
         split_words = self._check_options(return_offsets_mapping, kwargs)
+        track = self.is_fast and (track or split_words or return_offsets_mapping or return_overflowing_tokens)
         pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of, verbose)
         firsts, seconds = [], []
         for item in batch_text_or_text_pairs:
@@ -690,7 +697,7 @@ class AlbertTokenizerBase:
             else:
                 raise InvalidInput(f"batch items must be str or a (text, text_pair) pair of str, got {item!r}")
         seqs = self._encode_inputs(firsts + [s for s in seconds if s is not None], split_words,
-                                   return_offsets_mapping)
+                                   return_offsets_mapping, track)
         pair_iter = iter(seqs[len(firsts):])
         batch = [(seq, None if second is None else next(pair_iter)) for seq, second in zip(seqs, seconds)]
         columns = self._encode_batch(
@@ -701,7 +708,8 @@ class AlbertTokenizerBase:
             return_offsets_mapping=return_offsets_mapping, return_length=return_length, verbose=verbose,
             single=False,
         )
-        return self._finish(columns, return_tensors, unbatch=False)
+        return self._lazy_meta(self._finish(columns, return_tensors, unbatch=False), self.batch_encode_plus,
+                               arguments, track)
 
     def encode(self, text: Any, text_pair: Any = None, add_special_tokens: bool = True, padding: Any = False,
                truncation: Any = None, max_length: int | None = None, stride: int = 0,
@@ -942,6 +950,16 @@ class AlbertTokenizerBase:
             f"do_lower_case={self.do_lower_case}, remove_space={self.remove_space}, "
             f"keep_accents={self.keep_accents}, model_max_length={self.model_max_length})"
         )
+
+
+def _around(values: list[list], fill: Any, add_special_tokens: bool) -> list:
+    """Per-token values laid out like build_inputs_with_special_tokens: [CLS] A [SEP] (B [SEP])."""
+    if not add_special_tokens:
+        return [v for part in values for v in part]
+    row = [fill]
+    for part in values:
+        row += list(part) + [fill]
+    return row
 
 
 def _special_property(attr: str) -> property:

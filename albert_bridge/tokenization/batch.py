@@ -81,7 +81,12 @@ class BatchEncoding(dict):
             raise AttributeError(name) from None
 
     def __getstate__(self):
-        return {"data": dict(self), "meta": self._meta}
+        return {"data": dict(self), "meta": self._resolved_meta()}
+
+    def _resolved_meta(self) -> list[dict[str, list]] | None:
+        if callable(self._meta):  # computed on first use (see AlbertTokenizerBase._lazy_meta)
+            self._meta = self._meta()
+        return self._meta
 
     def __setstate__(self, state):
         if "data" in state and "meta" in state:
@@ -96,7 +101,7 @@ class BatchEncoding(dict):
         return self._meta is not None
 
     def _row_meta(self, key: str, batch_index: int) -> list:
-        if self._meta is None:
+        if self._resolved_meta() is None:
             raise ValueError(
                 f"{key}() is not available when using non-fast tokenizers (e.g. instance of a `XxxTokenizerFast`"
                 " class)."
