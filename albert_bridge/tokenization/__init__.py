@@ -9,7 +9,9 @@ Modules, in dependency order:
 - `files`: file names and config keys; find / describe / resolve local tokenizer files.
 - `batch`: BatchEncoding, padding and truncation (after text has become ids).
 - `added_tokens`: AddedToken and splitting text around added/special tokens.
-- `base`: the tokenizer base (special and added tokens, the encode API, decoding, save/load).
+- `encoding`: the encode API (`__call__`, `encode_plus`, ..., `pad`), on top of `batch`.
+- `saving`: save_pretrained / from_pretrained in transformers' layout.
+- `base`: the tokenizer base: special and added tokens, text -> ids, decoding (with `encoding` and `saving`).
 - `slow`, `fast`: the two tokenizers.
 """
 
