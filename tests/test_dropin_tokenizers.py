@@ -338,6 +338,13 @@ def test_sp_model_kwargs_sampling_matches_transformers_with_a_seed():
     assert {tok.decode(s, skip_special_tokens=True) for s in samples} == {
         ref.decode(ref.encode(texts[0]), skip_special_tokens=True)}
     assert tok.init_kwargs["sp_model_kwargs"] == ref.init_kwargs["sp_model_kwargs"] == options
+    # transformers' fast tokenizer keeps the option and does not sample; so does ours
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hf_fast = transformers.AlbertTokenizerFast(vocab_file=str(SPIECE), sp_model_kwargs=options)
+    fast = AlbertTokenizerFast(SPIECE, sp_model_kwargs=options)
+    assert fast.init_kwargs["sp_model_kwargs"] == hf_fast.init_kwargs["sp_model_kwargs"] == options
+    assert {tuple(fast.encode(texts[0])) for _ in range(5)} == {tuple(hf_fast.encode(texts[0]))}
 
 
 def test_small_api_like_transformers(tmp_path, refs, ours):
