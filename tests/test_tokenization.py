@@ -400,7 +400,7 @@ def test_save_load_round_trip(tmp_path, cls):
                    AlbertTokenizerFast.from_pretrained(tmp_path / "ours")):
         assert (loaded.do_lower_case, loaded.keep_accents, loaded.remove_space) == (False, True, True)
         assert (loaded.model_max_length, loaded.padding_side) == (77, "left")
-        assert loaded._strip == tok._strip
+        assert loaded.added_tokens_decoder == tok.added_tokens_decoder
         for text in CORPUS:
             assert loaded.encode(text) == tok.encode(text), text
     assert (tmp_path / "ours" / "spiece.model").read_bytes() == SPIECE.read_bytes()
@@ -420,10 +420,14 @@ def test_load_sources(tmp_path, slow, hf_slow, hf_fast):
     AlbertTokenizerFast(SPIECE).save_pretrained(tmp_path / "ours-json")
     (tmp_path / "ours-json" / "spiece.model").unlink()
     sources = [SPIECE, tmp_path / "tf1", tmp_path / "hf", tmp_path / "hf-json", tmp_path / "ours-json"]
+    # transformers' fast tokenizer saves SentencePiece's user-defined pieces ('(' ...) as added tokens, which
+    # transformers' slow tokenizer then splits off first: reading that directory, both follow it.
+    from_hf_dir = transformers.AlbertTokenizer.from_pretrained(tmp_path / "hf")
     for source in sources:
+        ref = from_hf_dir if source == tmp_path / "hf" else hf_slow
         for cls in (AlbertTokenizer, AlbertTokenizerFast):
             tok = cls.from_pretrained(source)
-            assert [tok.encode(t) for t in texts] == [hf_slow.encode(t) for t in texts], (source, cls)
+            assert [tok.encode(t) for t in texts] == [ref.encode(t) for t in texts], (source, cls)
     rebuilt = AlbertTokenizerFast.from_pretrained(tmp_path / "ours-json")
     rebuilt.save_pretrained(tmp_path / "again")  # a spiece.model is synthesized for slow readers
     ref = transformers.AlbertTokenizer.from_pretrained(tmp_path / "again")

@@ -4,16 +4,25 @@ identical to transformers 4.57's slow AlbertTokenizer, plus file helpers for the
 Importing this package loads only the standard library; sentencepiece / tokenizers load when a tokenizer
 is built, numpy / torch / tensorflow / jax only when tensors are requested.
 
-Modules: `common` (shared encode/decode/save logic), `slow`, `fast`, `spm_model` (SentencePiece proto
-reader/writer), `files` (find/describe/resolve local tokenizer files).
+Modules, in dependency order:
+- `spm_model`: the SentencePiece proto, read and written without protobuf.
+- `files`: file names and config keys; find / describe / resolve local tokenizer files.
+- `batch`: BatchEncoding, padding and truncation (after text has become ids).
+- `added_tokens`: AddedToken and splitting text around added/special tokens.
+- `encoding`: the encode API (`__call__`, `encode_plus`, ..., `pad`), on top of `batch`.
+- `saving`: save_pretrained / from_pretrained in transformers' layout.
+- `base`: the tokenizer base: special and added tokens, text -> ids, decoding (with `encoding` and `saving`).
+- `slow`, `fast`: the two tokenizers.
 """
 
-from albert_bridge.tokenization.common import BatchEncoding
+from albert_bridge.tokenization.added_tokens import AddedToken
+from albert_bridge.tokenization.batch import BatchEncoding
 from albert_bridge.tokenization.fast import AlbertTokenizerFast, build_backend_tokenizer
 from albert_bridge.tokenization.files import describe_tokenizer, find_tokenizer_files
 from albert_bridge.tokenization.slow import AlbertTokenizer
 
 __all__ = [
+    "AddedToken",
     "AlbertTokenizer",
     "AlbertTokenizerFast",
     "BatchEncoding",

@@ -24,6 +24,7 @@ as Rust normalizers too, with the special tokens and a TemplateProcessing post-p
 from __future__ import annotations
 
 import functools
+import json
 import os
 import pathlib
 import sys
@@ -31,16 +32,21 @@ import unicodedata
 from typing import Any, ClassVar
 
 from albert_bridge.errors import BridgeError, NotYetSupported
-from albert_bridge.tokenization.common import (
-    SPIECE_UNDERLINE,
-    TOKENIZER_FILE,
-    VOCAB_FILE,
-    AlbertTokenizerBase,
+from albert_bridge.tokenization.added_tokens import AddedToken
+from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
+from albert_bridge.tokenization.files import TOKENIZER_FILE, VOCAB_FILE
+from albert_bridge.tokenization.slow import load_sentencepiece
+from albert_bridge.tokenization.spm_model import (
+    CONTROL,
+    NORMAL,
+    UNIGRAM,
+    UNKNOWN,
+    USER_DEFINED,
+    SpmModel,
     digit_comma_applies,
 )
-from albert_bridge.tokenization.slow import load_sentencepiece
-from albert_bridge.tokenization.spm_model import CONTROL, NORMAL, UNIGRAM, UNKNOWN, USER_DEFINED, SpmModel
 
+SPECIAL_TOKEN_KWARGS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 # transformers' AlbertConverter lowers the score of digit-comma pieces by this much in tokenizer.json
 # (its approximation of the rule); we write the same and undo it when reading such a file.
 DIGIT_COMMA_PENALTY = 100.0
@@ -81,17 +87,22 @@ def python_combining_class() -> str:
 
 
 def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: bool, keep_accents: bool,
-                      preprocess: bool) -> list:
-    """transformers' preprocess_text (when `preprocess`), then SentencePiece's own normalization."""
+                      preprocess: bool, keep_edges: bool = False) -> list:
+    """transformers' preprocess_text (when `preprocess`), then SentencePiece's own normalization.
+
+    With `keep_edges` (for offsets), whitespace is collapsed the way transformers' converted normalizer does it
+    (one space per whitespace character, then runs of spaces to one) and a space at either end stays, so
+    characters align with the original text as in transformers."""
     tokenizers = _import_tokenizers()
     normalizers, Regex = tokenizers.normalizers, tokenizers.Regex
+    edges = [] if keep_edges else [normalizers.Replace(Regex(r"\A | \z"), "")]
     steps = []
     if preprocess:
-        if remove_space:  # " ".join(text.strip().split())
-            steps += [
-                normalizers.Replace(Regex(python_whitespace_class() + "+"), " "),
-                normalizers.Replace(Regex(r"\A | \z"), ""),
-            ]
+        if remove_space and keep_edges:
+            steps += [normalizers.Replace(Regex(python_whitespace_class()), " "),
+                      normalizers.Replace(Regex(" {2,}"), " ")]
+        elif remove_space:  # " ".join(text.strip().split())
+            steps += [normalizers.Replace(Regex(python_whitespace_class() + "+"), " "), *edges]
         steps += [normalizers.Replace("``", '"'), normalizers.Replace("''", '"')]
         if not keep_accents:
             steps += [normalizers.NFKD(), normalizers.Replace(Regex(python_combining_class()), "")]
@@ -102,7 +113,7 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
     if model.remove_extra_whitespaces:
         # SentencePiece drops leading, trailing and repeated spaces after its normalization; transformers'
         # converter only collapses runs, which leaves a trailing '▁' piece (e.g. for "a\u200b").
-        steps += [normalizers.Replace(Regex(" {2,}"), " "), normalizers.Replace(Regex(r"\A | \z"), "")]
+        steps += [normalizers.Replace(Regex(" {2,}"), " "), *edges]
     return steps
 
 
@@ -114,13 +125,14 @@ def _metaspace(model: SpmModel, prepend: bool):
 
 
 def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remove_space: bool = True,
-                            keep_accents: bool = False, special_tokens: dict[str, tuple[bool, bool]] | None = None,
+                            keep_accents: bool = False, added_tokens: dict[int, AddedToken] | None = None,
                             cls_token: str = "[CLS]", sep_token: str = "[SEP]"):
     """The `tokenizer.json` pipeline for other consumers (transformers' AlbertTokenizerFast loads it).
 
     Vocabulary scores follow transformers' AlbertConverter (digit-comma pieces lowered by 100), so a
     transformers fast tokenizer loading our files behaves like one converted by transformers itself,
-    except for the better whitespace handling; exact ids need our AlbertTokenizerFast.
+    except for the better whitespace handling; exact ids need our AlbertTokenizerFast. `added_tokens` (id ->
+    token: the special tokens and those from add_tokens) become the file's added tokens, with the same ids.
     """
     tokenizers = _import_tokenizers()
     vocab = [
@@ -135,17 +147,17 @@ def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remo
     tok.pre_tokenizer = _metaspace(model, prepend=True)
     tok.decoder = tokenizers.decoders.Metaspace(SPIECE_UNDERLINE, prepend_scheme="always" if model.add_dummy_prefix
                                                 else "never", split=model.split_by_whitespace)
-    ids = model.piece_to_id()
+    for index, token in sorted((added_tokens or {}).items()):
+        rust = tokenizers.AddedToken(token.content, single_word=token.single_word, lstrip=token.lstrip,
+                                     rstrip=token.rstrip, normalized=token.normalized, special=token.special)
+        (tok.add_special_tokens if token.special else tok.add_tokens)([rust])
+        if tok.token_to_id(token.content) != index:  # ids past the vocabulary are given in order
+            raise BridgeError(f"added token {token.content!r} would not keep id {index} in tokenizer.json")
     tok.post_processor = tokenizers.processors.TemplateProcessing(
         single=f"{cls_token}:0 $A:0 {sep_token}:0",
         pair=f"{cls_token}:0 $A:0 {sep_token}:0 $B:1 {sep_token}:1",
-        special_tokens=[(cls_token, ids[cls_token]), (sep_token, ids[sep_token])],
+        special_tokens=[(cls_token, tok.token_to_id(cls_token)), (sep_token, tok.token_to_id(sep_token))],
     )
-    specials = special_tokens or {}
-    tok.add_special_tokens([
-        tokenizers.AddedToken(content, lstrip=lstrip, rstrip=rstrip, normalized=False, special=True)
-        for content, (lstrip, rstrip) in sorted(specials.items(), key=lambda kv: ids[kv[0]])
-    ])
     return tok
 
 
@@ -157,6 +169,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
     """
 
     vocab_files_names: ClassVar[dict[str, str]] = {"vocab_file": VOCAB_FILE, "tokenizer_file": TOKENIZER_FILE}
+    is_fast: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -247,9 +260,13 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         self._tok_normalized = make(normalize=False, prepend=False)  # already normalized by SentencePiece
         self._plain_ascii_ok = self._charsmap_keeps_printable_ascii()
         self._sp = None  # SentencePieceProcessor, loaded on first non-ASCII text
-        self._encode_batch = getattr(tokenizers.Tokenizer, "encode_batch_fast", tokenizers.Tokenizer.encode_batch)
+        self._rust_encode_batch = getattr(tokenizers.Tokenizer, "encode_batch_fast", tokenizers.Tokenizer.encode_batch)
         self._digit_comma = self._digit_comma_table()
         self._digit_comma_ids = frozenset(self._digit_comma)
+        # Word boundaries as transformers' fast tokenizer draws them (see _chunk_word_ids).
+        self._word_start = [p.startswith(SPIECE_UNDERLINE) for p in model.pieces]
+        self._word_alone = [t == USER_DEFINED for t in model.types]
+        self._aligner_tok = None  # built on the first return_offsets_mapping
 
     def _charsmap_keeps_printable_ascii(self) -> bool:
         """True when SentencePiece's normalizer leaves printable ASCII alone (nmt_nfkc does; a custom rule set
@@ -268,7 +285,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
 
     def __getstate__(self):
         # Rust tokenizers, the SentencePiece processor and the tables are rebuilt by _build on unpickling.
-        built = {"_tok_plain", "_tok_spm", "_tok_normalized", "_sp", "_encode_batch", "_digit_comma", "_digit_comma_ids"}
+        built = {"_tok_plain", "_tok_spm", "_tok_normalized", "_sp", "_rust_encode_batch", "_digit_comma",
+                 "_digit_comma_ids", "_aligner_tok", "_word_start", "_word_alone"}
         return {k: v for k, v in self.__dict__.items() if k not in built}
 
     def __setstate__(self, state):
@@ -309,7 +327,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             if piece[0] != SPIECE_UNDERLINE and cur and cur[0][0] == SPIECE_UNDERLINE:
                 cur = cur[1:] if len(cur[0]) == 1 else [cur[0][1:], *cur[1:]]
             cur.append(piece[-1])
-            table[i] = (tuple(self._piece_to_id.get(p, self._unk_id) for p in cur), tuple(cur))
+            table[i] = (tuple(self._piece_to_id.get(p, self._unk_piece_id) for p in cur), tuple(cur))
         return table
 
     def _fix_digit_comma(self, ids: list[int]) -> list[int]:
@@ -334,8 +352,15 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             group[2].append(text)
         out: list[list[int]] = [[] for _ in segments]
         for tok, index, texts in groups.values():
-            for n, enc in zip(index, self._encode_batch(tok, texts, add_special_tokens=False)):
+            for n, enc in zip(index, self._rust_encode_batch(tok, texts, add_special_tokens=False)):
                 out[n] = self._fix_digit_comma(enc.ids)
+        if self._added_past_vocab:
+            # transformers maps pieces to ids through the added tokens first, so an unknown surface that is an
+            # added token's content ('@@' inside a single_word merge) gets that token's id.
+            unk = self._unk_piece_id
+            for n, ids in enumerate(out):
+                if unk in ids:
+                    out[n] = [self._token_to_id(p) for p in self._segment_pieces(segments[n])]
         return out
 
     def _segment_pieces(self, segment: str) -> list[str]:
@@ -353,7 +378,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         for i, (start, end) in zip(enc.ids, enc.offsets):
             if i in self._digit_comma:
                 out.extend(self._digit_comma[i][1])
-            elif i == self._unk_id:
+            elif i == self._unk_piece_id:
                 out.append(text[start:end])
             else:
                 out.append(pieces[i])
@@ -371,7 +396,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             if kind == CONTROL:
                 text = ""
             elif kind == UNKNOWN:
-                text = " \u2047 " if i == self._unk_id else piece
+                text = " \u2047 " if i == self._unk_piece_id else piece
             else:
                 if at_start and (model.add_dummy_prefix or model.remove_extra_whitespaces):
                     piece = piece.removeprefix(SPIECE_UNDERLINE)
@@ -380,6 +405,145 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                 at_start = False
             out.append(text)
         return "".join(out)
+
+    def _missing_token_id(self) -> int | None:
+        # transformers' fast tokenizers answer the current unk_token's id (which a setter may have changed).
+        unk = self.unk_token
+        return None if unk is None else self._token_to_id(unk)
+
+    # ----------------------------------------------------------------- word ids and offsets
+    def _chunk_word_ids(self, text: str, chunks) -> list[int]:
+        """Word index of every token of one text (from 0), as transformers' fast tokenizer draws words: an added
+        token found in the text is a word, a '▁' piece starts one, and so does a user-defined piece ('(' ...)
+        written as such in the text (its converter makes those added tokens), which also ends its word."""
+        out: list[int] = []
+        word, after_alone = -1, False
+        starts, alone, size = self._word_start, self._word_alone, len(self._word_alone)
+        working = None
+        for token_id, ids, start, end in chunks:
+            if token_id is not None:
+                word += 1
+                out.append(word)
+                after_alone = True
+                continue
+            literal = [False] * len(ids)
+            if any(i < size and alone[i] for i in ids):
+                working = self.splitter.working_text(text) if working is None else working
+                pieces = self.spm_model.pieces
+                segment = working[start:end]
+                literal = [i < size and alone[i] and segment[a:b] == pieces[i]
+                           for i, (a, b) in zip(ids, self._segment_offsets(segment, ids))]
+            for k, i in enumerate(ids):
+                if k == 0 or after_alone or literal[k] or (i < size and starts[i]):
+                    word += 1
+                out.append(word)
+                after_alone = literal[k]
+        return out
+
+    def _aligner(self):
+        """A tokenizer whose every normalized character is a token: its offsets align normalized characters
+        with the original text, through the same normalizer tokenizer.json carries."""
+        if self._aligner_tok is None:
+            tokenizers = _import_tokenizers()
+            tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
+            tok.normalizer = tokenizers.normalizers.Sequence(_normalizer_steps(
+                self.spm_model, do_lower_case=self.do_lower_case, remove_space=self.remove_space,
+                keep_accents=self.keep_accents, preprocess=True, keep_edges=True))
+            tok.pre_tokenizer = tokenizers.pre_tokenizers.Split(tokenizers.Regex(r"[\s\S]"), behavior="isolated")
+            self._aligner_tok = tok
+        return self._aligner_tok
+
+    def _text_offsets(self, text: str, chunks) -> list[tuple[int, int]]:
+        """Character offsets in `text` of every token (chunks as `_encode_texts(detail=True)` gives them)."""
+        to_original = self.splitter.origin(text)
+        out: list[tuple[int, int]] = []
+        for token_id, ids, start, end in chunks:
+            start, end = to_original[start], to_original[end]
+            if token_id is not None:
+                out.append((start, end))
+            else:
+                out.extend((start + a, start + b) for a, b in self._segment_offsets(text[start:end], ids))
+        return out
+
+    def _segment_offsets(self, segment: str, ids: list[int]) -> list[tuple[int, int]]:
+        """Offsets of `ids` (the encoding of `segment`) in `segment`.
+
+        The pieces are laid over SentencePiece's view of the text ('▁' + normalized text, spaces as '▁'),
+        whose characters the aligner maps back to the segment. When the Rust normalizer and SentencePiece's
+        disagree on this text (rare non-ASCII sequences, see the module docstring), pieces are laid by length."""
+        aligner = self._aligner()
+        normalized = aligner.normalizer.normalize_str(segment)
+        spans = aligner.encode(segment, add_special_tokens=False).offsets
+        # A leading space is the '▁' transformers' pre-tokenizer then does not prepend; without one, the
+        # prepended '▁' takes the first character's place.
+        lead = 1 if normalized.startswith(" ") else 0
+        normalized = normalized.strip(" ")
+        if not normalized:
+            return [(0, 0)] * len(ids)
+        prefix_span, spans = spans[0], spans[lead:]
+        prefix = 1 if self.spm_model.add_dummy_prefix else 0
+        view = SPIECE_UNDERLINE * prefix + normalized.replace(" ", SPIECE_UNDERLINE)
+        enc = self._tok_normalized.encode(view, add_special_tokens=False)
+        got, ranges = [], []
+        for i, (a, b) in zip(enc.ids, enc.offsets):
+            if i in self._digit_comma:  # the rule's pieces share their piece's characters
+                for piece_id, piece in zip(*self._digit_comma[i]):
+                    got.append(piece_id)
+                    ranges.append((a, a + len(piece)))
+                    a += len(piece)
+            else:
+                got.append(i)
+                ranges.append((a, b))
+        if got != ids:
+            pieces, ranges, pos = self.spm_model.pieces, [], 0
+            for i in ids:
+                width = 1 if i == self._unk_piece_id or i >= len(pieces) else len(pieces[i])
+                ranges.append((min(pos, len(view) - 1), min(pos + width, len(view))))
+                pos += width
+        last = len(spans) - 1
+        return [(prefix_span[0] if a < prefix else spans[min(a - prefix, last)][0],
+                 prefix_span[1] if b <= prefix else spans[min(b - prefix, last + 1) - 1][1])
+                for a, b in ranges]
+
+    # ----------------------------------------------------------------- training
+    def train_new_from_iterator(self, text_iterator, vocab_size: int, length: int | None = None,
+                                new_special_tokens: list | None = None, special_tokens_map: dict | None = None,
+                                **kwargs: Any) -> AlbertTokenizerFast:
+        """A new tokenizer with a Unigram vocabulary trained on `text_iterator` (an iterator of str or of lists of
+        str) through the same pipeline, like PreTrainedTokenizerFast.train_new_from_iterator: the special and
+        added tokens come first, `<unk>` stays the unknown token, and settings carry over."""
+        tokenizers = _import_tokenizers()
+        from albert_bridge.tokenization.files import spm_model_from_tokenizer_data
+
+        rename = special_tokens_map or {}
+        data = json.loads(self.backend_tokenizer.to_str())
+        added = data.pop("added_tokens")
+        data.pop("post_processor")
+        unk = data["model"]["vocab"][data["model"]["unk_id"]][0]
+        unk = rename.get(unk, unk)
+        data["model"].update(unk_id=0, vocab=[[unk, 0.0]])
+        trainee = tokenizers.Tokenizer.from_str(json.dumps(data))
+        special = []
+        for token in added:  # transformers passes every added token of a Unigram model as a trainer special token
+            token.pop("id", None)
+            token.pop("special", None)
+            token["content"] = rename.get(token["content"], token["content"])
+            special.append(tokenizers.AddedToken(**token))
+        special.extend(new_special_tokens or [])
+        trainer = tokenizers.trainers.UnigramTrainer(vocab_size=vocab_size, special_tokens=special, unk_token=unk,
+                                                     **kwargs)
+        trainee.train_from_iterator(text_iterator, length=length, trainer=trainer)
+        trained = json.loads(trainee.to_str())
+        settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_KWARGS}
+        for attr in SPECIAL_TOKEN_KWARGS:
+            value = getattr(self, attr, None)
+            if value is not None:
+                settings[attr] = rename.get(value, value)
+        extra = self.additional_special_tokens + [str(t) for t in new_special_tokens or []]
+        if extra:
+            settings["additional_special_tokens"] = extra
+        settings.setdefault("model_max_length", self.model_max_length)
+        return type(self)(spm_model=spm_model_from_tokenizer_data(trained), **settings)
 
     # ----------------------------------------------------------------- tokenizer.json
     @property
@@ -390,7 +554,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             do_lower_case=self.do_lower_case,
             remove_space=self.remove_space,
             keep_accents=self.keep_accents,
-            special_tokens={c: self._strip[c] for c in self.all_special_tokens},
+            added_tokens=self._added_tokens_decoder,
             cls_token=self.cls_token,
             sep_token=self.sep_token,
         )

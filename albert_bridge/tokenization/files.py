@@ -14,21 +14,50 @@ import pathlib
 from typing import Any
 
 from albert_bridge.errors import BridgeError
-from albert_bridge.tokenization.common import (
-    CONFIG_FILE,
-    CONFIG_KEYS,
-    DEFAULT_SPECIAL_TOKENS,
-    SPECIAL_TOKEN_ATTRS,
-    SPECIAL_TOKENS_MAP_FILE,
-    TOKENIZER_FILE,
-    VOCAB_FILE,
+from albert_bridge.tokenization.spm_model import (
+    CONTROL,
+    NORMAL,
+    UNIGRAM,
+    UNKNOWN,
+    USER_DEFINED,
+    SpmModel,
     digit_comma_applies,
 )
-from albert_bridge.tokenization.spm_model import CONTROL, NORMAL, UNIGRAM, UNKNOWN, USER_DEFINED, SpmModel
+
+# File names, as transformers writes them.
+VOCAB_FILE = "spiece.model"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"
+
+# Special-token attributes in transformers' SPECIAL_TOKENS_ATTRIBUTES order (it fixes all_special_tokens order).
+SPECIAL_TOKEN_ATTRS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+DEFAULT_SPECIAL_TOKENS = {
+    "bos_token": "[CLS]",
+    "eos_token": "[SEP]",
+    "unk_token": "<unk>",
+    "sep_token": "[SEP]",
+    "pad_token": "<pad>",
+    "cls_token": "[CLS]",
+    "mask_token": "[MASK]",
+}
+# Config keys we understand; anything else in a tokenizer_config.json is ignored on load.
+CONFIG_KEYS = (
+    "do_lower_case",
+    "remove_space",
+    "keep_accents",
+    "model_max_length",
+    "padding_side",
+    "truncation_side",
+    "clean_up_tokenization_spaces",
+    "sp_model_kwargs",
+)
 
 
 def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:
-    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json exist.
+    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json
+    exist.
 
     The SentencePiece model is `spiece.model`, else the only `*.model` file (the original TF1 release
     calls it `30k-clean.model`); several candidate `*.model` files without a `spiece.model` is an error.
@@ -47,7 +76,7 @@ def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path
             raise BridgeError(f"several SentencePiece model candidates ({names}); name one of them", file=directory)
         if models:
             found[VOCAB_FILE] = models[0]
-    for name in (TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE):
+    for name in (TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE):
         if (directory / name).is_file():
             found[name] = directory / name
     return found
@@ -111,12 +140,11 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
     config = _read_json(files[CONFIG_FILE]) if CONFIG_FILE in files else {}
     special_map = _read_json(files[SPECIAL_TOKENS_MAP_FILE]) if SPECIAL_TOKENS_MAP_FILE in files else {}
     init.update({k: config[k] for k in CONFIG_KEYS if config.get(k) is not None})
+    added = _added_tokens(config, files)
+    if added:
+        init["added_tokens_decoder"] = added
     # lstrip/rstrip flags of special tokens live in added_tokens_decoder (transformers >= 4.34).
-    flags = {
-        entry["content"]: entry
-        for entry in (config.get("added_tokens_decoder") or {}).values()
-        if isinstance(entry, dict) and "content" in entry
-    }
+    flags = {entry["content"]: entry for entry in added.values()}
     for attr in SPECIAL_TOKEN_ATTRS:
         value = config.get(attr, special_map.get(attr))
         if value is None:
@@ -126,17 +154,46 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
             value = {"content": content, "lstrip": flags[content].get("lstrip", False),
                      "rstrip": flags[content].get("rstrip", False)}
         init[attr] = value
+    extra = config.get("additional_special_tokens", special_map.get("additional_special_tokens"))
+    if extra is None and not config and VOCAB_FILE not in files:
+        # tokenizer.json alone: its special tokens past the vocabulary are the additional special tokens.
+        extra = [entry["content"] for entry in added.values() if entry.get("special")]
+    if extra:
+        init["additional_special_tokens"] = [t["content"] if isinstance(t, dict) else t for t in extra]
     return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files)
+
+
+def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dict[int, dict[str, Any]]:
+    """id -> added token (JSON form) from tokenizer_config.json's added_tokens_decoder, else (older files)
+    added_tokens.json, else tokenizer.json's added tokens."""
+    decoder = config.get("added_tokens_decoder")
+    if isinstance(decoder, dict) and decoder:
+        return {int(i): entry for i, entry in decoder.items() if isinstance(entry, dict) and "content" in entry}
+    if ADDED_TOKENS_FILE in files:
+        return {int(i): {"content": content, "normalized": True, "special": False}
+                for content, i in _read_json(files[ADDED_TOKENS_FILE]).items()}
+    if TOKENIZER_FILE in files and VOCAB_FILE not in files:
+        data = _read_json(files[TOKENIZER_FILE])
+        size = len((data.get("model") or {}).get("vocab") or [])
+        # transformers' converter adds SentencePiece's user-defined pieces as plain unnormalized added tokens;
+        # they stay vocabulary pieces here, as in the SentencePiece model the file came from.
+        return {t["id"]: {k: v for k, v in t.items() if k != "id"} for t in data.get("added_tokens") or []
+                if t.get("id", -1) >= size or t.get("special") or t.get("normalized", True)}
+    return {}
 
 
 def spm_model_from_tokenizer_json(tokenizer_file: str | os.PathLike) -> SpmModel:
     """Rebuild the SentencePiece model a Unigram tokenizer.json was converted from.
 
-    Piece types come from the added tokens (special -> control, others -> user-defined); transformers'
+    Piece types come from the added tokens (special -> control, unnormalized -> user-defined); transformers'
     digit-comma penalty (-100 on pieces like '▁9,') is undone, since no real unigram score is that low.
     """
     path = pathlib.Path(tokenizer_file)
-    data = _read_json(path)
+    return spm_model_from_tokenizer_data(_read_json(path), path)
+
+
+def spm_model_from_tokenizer_data(data: dict[str, Any], path: pathlib.Path | None = None) -> SpmModel:
+    """`spm_model_from_tokenizer_json` on the parsed JSON (a trained `tokenizers.Tokenizer`'s, for instance)."""
     model = data.get("model") or {}
     if model.get("type") != "Unigram":
         raise BridgeError(f"expected a Unigram model, got {model.get('type')!r}", file=path)
@@ -149,9 +206,11 @@ def spm_model_from_tokenizer_json(tokenizer_file: str | os.PathLike) -> SpmModel
     for i, (piece, score) in enumerate(vocab):
         if i == unk_id:
             kind = UNKNOWN
-        elif i in added:
-            kind = CONTROL if added[i].get("special") else USER_DEFINED
-        else:
+        elif i in added and added[i].get("special"):
+            kind = CONTROL
+        elif i in added and not added[i].get("normalized", True):  # how the converter writes user-defined pieces
+            kind = USER_DEFINED
+        else:  # a plain piece, perhaps given flags by add_tokens
             kind = NORMAL
         if kind == NORMAL and digit_comma_applies(piece) and score <= -100.0:
             score += 100.0

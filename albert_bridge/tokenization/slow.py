@@ -7,17 +7,21 @@ import pathlib
 from typing import Any
 
 from albert_bridge.errors import BridgeError
-from albert_bridge.tokenization.common import SPIECE_UNDERLINE, AlbertTokenizerBase, digit_comma_applies
-from albert_bridge.tokenization.spm_model import SpmModel
+from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
+from albert_bridge.tokenization.spm_model import SpmModel, digit_comma_applies
 
 
-def load_sentencepiece(model: SpmModel):
-    """A SentencePieceProcessor for the model bytes (sentencepiece is imported only here)."""
+def load_sentencepiece(model: SpmModel, sp_model_kwargs: dict[str, Any] | None = None):
+    """A SentencePieceProcessor for the model bytes (sentencepiece is imported only here). `sp_model_kwargs`
+    are its constructor's options, e.g. enable_sampling / nbest_size / alpha for subword regularisation."""
     try:
         import sentencepiece as spm
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise BridgeError("the ALBERT tokenizer needs `sentencepiece` (pip install 'albert-bridge[text]')") from exc
-    processor = spm.SentencePieceProcessor()
+    try:
+        processor = spm.SentencePieceProcessor(**(sp_model_kwargs or {}))
+    except TypeError as exc:
+        raise TypeError(f"sp_model_kwargs: {exc}") from exc
     processor.LoadFromSerializedProto(model.serialize())
     return processor
 
@@ -26,7 +30,8 @@ class AlbertTokenizer(AlbertTokenizerBase):
     """ALBERT tokenizer on SentencePiece; ids, tokens and decoding match transformers' AlbertTokenizer.
 
     Args mirror transformers: `AlbertTokenizer("spiece.model", do_lower_case=True, remove_space=True,
-    keep_accents=False, ...)`; `AlbertTokenizer.from_pretrained(directory_or_model_file)` reads local files only.
+    keep_accents=False, ..., sp_model_kwargs={"enable_sampling": True, "nbest_size": -1, "alpha": 0.1})`;
+    `AlbertTokenizer.from_pretrained(directory_or_model_file)` reads local files only.
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class AlbertTokenizer(AlbertTokenizerBase):
         pad_token: Any = "<pad>",
         cls_token: Any = "[CLS]",
         mask_token: Any = "[MASK]",
+        sp_model_kwargs: dict[str, Any] | None = None,
         *,
         spm_model: SpmModel | None = None,
         **kwargs: Any,
@@ -66,10 +72,11 @@ class AlbertTokenizer(AlbertTokenizerBase):
             pad_token=pad_token,
             cls_token=cls_token,
             mask_token=mask_token,
+            sp_model_kwargs=sp_model_kwargs,
             vocab_file=vocab_file,
             **kwargs,
         )
-        self.sp_model = load_sentencepiece(spm_model)
+        self.sp_model = load_sentencepiece(spm_model, self.sp_model_kwargs)
 
     def __getstate__(self):
         state = self.__dict__.copy()
@@ -78,7 +85,7 @@ class AlbertTokenizer(AlbertTokenizerBase):
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self.sp_model = load_sentencepiece(self.spm_model)
+        self.sp_model = load_sentencepiece(self.spm_model, self.sp_model_kwargs)
 
     def _tokenize(self, text: str) -> list[str]:
         """AlbertTokenizer._tokenize: preprocess, SentencePiece, then the digit-comma rule."""
@@ -103,8 +110,9 @@ class AlbertTokenizer(AlbertTokenizerBase):
         return self._tokenize(segment)
 
     def _encode_segments(self, segments: list[str]) -> list[list[int]]:
-        # Pieces -> ids through the vocabulary, as transformers does: an unknown surface ('☃') maps to <unk>.
-        to_id = self.sp_model.piece_to_id
+        # Pieces -> ids as transformers' convert_tokens_to_ids: an unknown surface ('☃') maps to <unk>, unless
+        # it is an added token's content.
+        to_id = self._token_to_id if self._added_past_vocab else self.sp_model.piece_to_id
         return [[to_id(p) for p in self._tokenize(seg)] for seg in segments]
 
     def _decode_pieces(self, pieces: list[str]) -> str:

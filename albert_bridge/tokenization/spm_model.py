@@ -15,6 +15,11 @@ import struct
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
 UNIGRAM = 1  # TrainerSpec.ModelType
 
+
+def digit_comma_applies(piece: str) -> bool:
+    """The ALBERT/BERT number rule: '▁9,' -> '▁9' + ','; pieces like '1,000' or ',' are left alone."""
+    return len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()
+
 _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
 
 
