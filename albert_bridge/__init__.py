@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "AlbertConfig": "albert_bridge.config",
     "AlbertTokenizer": "albert_bridge.tokenization",
     "AlbertTokenizerFast": "albert_bridge.tokenization",
+    "AddedToken": "albert_bridge.tokenization",
     "Checkpoint": "albert_bridge.checkpoint",
     "HeadKind": "albert_bridge.schema",
     "AlbertPreTrainedModel": _TORCH,
