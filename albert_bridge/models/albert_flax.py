@@ -10,6 +10,12 @@ knows no file format, only the Flax naming table of `formats.hf_flax_msgpack`.
 as in transformers (where loaded parameters keep their stored dtype unless asked otherwise). `__call__` runs the
 module's `apply` under `jax.jit`, compiled once per input shape and static flags (train, output_attentions,
 output_hidden_states); `return_dict` is applied outside, so it costs no compile.
+
+For code written against transformers 4.x: outputs are `flax.struct` dataclasses (pytrees: a user's own `jax.jit` or
+`jax.grad` over a call works), `from_pretrained(..., _do_init=False)` returns `(model, params)`, and
+`init_weights`, `required_params`, the validating `params` setter and `to_bf16`/`to_fp16`/`to_fp32` (with masks)
+behave as transformers'; `enable_gradient_checkpointing()` rematerialises each layer (transformers' Flax ALBERT
+has none).
 """
 
 from __future__ import annotations
