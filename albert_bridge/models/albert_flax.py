@@ -10,6 +10,12 @@ knows no file format, only the Flax naming table of `formats.hf_flax_msgpack`.
 as in transformers (where loaded parameters keep their stored dtype unless asked otherwise). `__call__` runs the
 module's `apply` under `jax.jit`, compiled once per input shape and static flags (train, output_attentions,
 output_hidden_states); `return_dict` is applied outside, so it costs no compile.
+
+For code written against transformers 4.x: outputs are `flax.struct` dataclasses (pytrees: a user's own `jax.jit` or
+`jax.grad` over a call works), `from_pretrained(..., _do_init=False)` returns `(model, params)`, and
+`init_weights`, `required_params`, the validating `params` setter and `to_bf16`/`to_fp16`/`to_fp32` (with masks)
+behave as transformers'; `enable_gradient_checkpointing()` rematerialises each layer (transformers' Flax ALBERT
+has none).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from functools import partial
 from typing import Any, Callable
 
 import flax.linen as nn
+from flax import struct
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -30,18 +37,63 @@ from ..config import AlbertConfig
 from ..formats.hf_flax_msgpack import MAPPING, nest
 from ..schema import HeadKind
 from .bridge import CheckpointBridge
-from .outputs import (
-    AlbertForPreTrainingOutput,
-    BaseModelOutputWithPooling,
-    MaskedLMOutput,
-    ModelOutput,
-    MultipleChoiceModelOutput,
-    QuestionAnsweringModelOutput,
-    SequenceClassifierOutput,
-    TokenClassifierOutput,
-)
+from .outputs import OutputAccess
 
 Dtype = Any
+
+
+# --- outputs: transformers' Flax classes (no loss field), frozen dataclasses registered as JAX pytrees, so an output
+# can leave a user's jax.jit and fields are reachable by jax.tree_util key paths (`.logits`, `.hidden_states[0]`).
+@struct.dataclass
+class FlaxBaseModelOutputWithPooling(OutputAccess):
+    last_hidden_state: Any = None
+    pooler_output: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxAlbertForPreTrainingOutput(OutputAccess):
+    prediction_logits: Any = None
+    sop_logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxMaskedLMOutput(OutputAccess):
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxSequenceClassifierOutput(OutputAccess):
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxMultipleChoiceModelOutput(OutputAccess):
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxTokenClassifierOutput(OutputAccess):
+    logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
+
+
+@struct.dataclass
+class FlaxQuestionAnsweringModelOutput(OutputAccess):
+    start_logits: Any = None
+    end_logits: Any = None
+    hidden_states: Any = None
+    attentions: Any = None
 
 
 def _gelu_new(x: jax.Array) -> jax.Array:
@@ -69,6 +121,11 @@ class _Base(nn.Module):
     config: AlbertConfig
     dtype: Dtype = jnp.float32        # computation
     param_dtype: Dtype = jnp.float32  # parameters at initialisation
+    gradient_checkpointing: bool = False  # rematerialise each layer in the backward pass (nn.remat)
+
+    def _part(self, module: type[nn.Module], **kwargs: Any) -> nn.Module:
+        """A submodule with this one's config, dtypes and checkpointing."""
+        return module(self.config, self.dtype, self.param_dtype, self.gradient_checkpointing, **kwargs)
 
     def _dense(self, features: int, init_range: bool = True) -> nn.Dense:
         init = nn.initializers.normal(self.config.initializer_range) if init_range else nn.initializers.lecun_normal()
@@ -128,7 +185,7 @@ class FlaxAlbertAttention(_Base):
 class FlaxAlbertLayer(_Base):
     def setup(self):
         c = self.config
-        self.attention = FlaxAlbertAttention(c, self.dtype, self.param_dtype)
+        self.attention = self._part(FlaxAlbertAttention)
         self.ffn = self._dense(c.intermediate_size)
         self.ffn_output = self._dense(c.hidden_size)
         self.full_layer_layer_norm = self._layer_norm()
@@ -146,8 +203,7 @@ class FlaxAlbertLayerStack(_Base):
     """The K inner layers of one group, named "0".."K-1" (transformers' `albert_layers`)."""
 
     def setup(self):
-        self.layers = [FlaxAlbertLayer(self.config, self.dtype, self.param_dtype, name=str(k))
-                       for k in range(self.config.inner_group_num)]
+        self.layers = [self._part(FlaxAlbertLayer, name=str(k)) for k in range(self.config.inner_group_num)]
 
     def __call__(self, hidden_states, bias, deterministic: bool = True):
         attentions = ()
@@ -165,7 +221,7 @@ class FlaxAlbertGroupPass(_Base):
     output_hidden_states: bool = False
 
     def setup(self):
-        self.albert_layers = FlaxAlbertLayerStack(self.config, self.dtype, self.param_dtype)
+        self.albert_layers = self._part(FlaxAlbertLayerStack)
 
     def __call__(self, hidden_states, bias):
         hidden_states, attentions = self.albert_layers(hidden_states, bias, self.deterministic)
@@ -185,9 +241,11 @@ class FlaxAlbertLayerGroups(_Base):
         c = self.config
         passes = [sum(1 for i in range(c.num_hidden_layers) if c.group_of_layer(i) == g)
                   for g in range(c.num_hidden_groups)]
+        # Checkpointing keeps only each pass's input for the backward pass (prevent_cse is not needed in a scan).
+        step = nn.remat(FlaxAlbertGroupPass, prevent_cse=False) if self.gradient_checkpointing else FlaxAlbertGroupPass
         all_hidden, all_attentions = (), ()
         for g, count in enumerate(passes):
-            group = nn.scan(FlaxAlbertGroupPass, variable_broadcast="params", split_rngs={"params": False, "dropout": True},
+            group = nn.scan(step, variable_broadcast="params", split_rngs={"params": False, "dropout": True},
                             in_axes=nn.broadcast, length=count)
             hidden_states, (hidden, attentions) = group(
                 config=c, dtype=self.dtype, param_dtype=self.param_dtype, deterministic=deterministic,
@@ -203,7 +261,7 @@ class FlaxAlbertLayerGroups(_Base):
 class FlaxAlbertTransformer(_Base):
     def setup(self):
         self.embedding_hidden_mapping_in = self._dense(self.config.hidden_size)
-        self.albert_layer_groups = FlaxAlbertLayerGroups(self.config, self.dtype, self.param_dtype)
+        self.albert_layer_groups = self._part(FlaxAlbertLayerGroups)
 
     def __call__(self, hidden_states, bias, deterministic=True, output_attentions=False, output_hidden_states=False):
         hidden_states = self.embedding_hidden_mapping_in(hidden_states)
@@ -217,8 +275,8 @@ class FlaxAlbertModule(_Base):
     add_pooling_layer: bool = True
 
     def setup(self):
-        self.embeddings = FlaxAlbertEmbeddings(self.config, self.dtype, self.param_dtype)
-        self.encoder = FlaxAlbertTransformer(self.config, self.dtype, self.param_dtype)
+        self.embeddings = self._part(FlaxAlbertEmbeddings)
+        self.encoder = self._part(FlaxAlbertTransformer)
         if self.add_pooling_layer:
             self.pooler = self._dense(self.config.hidden_size)
 
@@ -250,7 +308,8 @@ class FlaxAlbertMLMHead(_Base):
         hidden_states = self.LayerNorm(self.activation(self.dense(hidden_states)))
         # The decoder is the word embedding table, transposed (tied): no parameters of its own.
         logits = jnp.dot(hidden_states, jnp.asarray(word_embeddings, self.dtype).T)
-        return logits + jnp.asarray(self.bias, self.dtype)
+        # The bias as stored: with float32 parameters bfloat16 logits come out float32, as transformers' do.
+        return logits + self.bias
 
 
 class FlaxAlbertSOPHead(_Base):
@@ -269,9 +328,9 @@ def _classifier_dropout(config: AlbertConfig) -> float:
 
 class FlaxAlbertForPreTrainingModule(_Base):
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype)
-        self.predictions = FlaxAlbertMLMHead(self.config, self.dtype, self.param_dtype)
-        self.sop_classifier = FlaxAlbertSOPHead(self.config, self.dtype, self.param_dtype)
+        self.albert = self._part(FlaxAlbertModule)
+        self.predictions = self._part(FlaxAlbertMLMHead)
+        self.sop_classifier = self._part(FlaxAlbertSOPHead)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,
                  output_attentions=False, output_hidden_states=False):
@@ -284,8 +343,8 @@ class FlaxAlbertForPreTrainingModule(_Base):
 
 class FlaxAlbertForMaskedLMModule(_Base):
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype, add_pooling_layer=False)
-        self.predictions = FlaxAlbertMLMHead(self.config, self.dtype, self.param_dtype)
+        self.albert = self._part(FlaxAlbertModule, add_pooling_layer=False)
+        self.predictions = self._part(FlaxAlbertMLMHead)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,
                  output_attentions=False, output_hidden_states=False):
@@ -297,7 +356,7 @@ class FlaxAlbertForMaskedLMModule(_Base):
 
 class FlaxAlbertForSequenceClassificationModule(_Base):
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype)
+        self.albert = self._part(FlaxAlbertModule)
         self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
         self.classifier = self._dense(self.config.num_labels, init_range=False)
 
@@ -312,7 +371,7 @@ class FlaxAlbertForSequenceClassificationModule(_Base):
 
 class FlaxAlbertForMultipleChoiceModule(_Base):
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype)
+        self.albert = self._part(FlaxAlbertModule)
         # classifier_dropout_prob, as transformers' PyTorch class (its Flax class uses hidden_dropout_prob).
         self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
         self.classifier = self._dense(1, init_range=False)
@@ -333,7 +392,7 @@ class FlaxAlbertForMultipleChoiceModule(_Base):
 
 class FlaxAlbertForTokenClassificationModule(_Base):
     def setup(self):
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype, add_pooling_layer=False)
+        self.albert = self._part(FlaxAlbertModule, add_pooling_layer=False)
         self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
         self.classifier = self._dense(self.config.num_labels, init_range=False)
 
@@ -350,7 +409,7 @@ class FlaxAlbertForQuestionAnsweringModule(_Base):
     def setup(self):
         if self.config.num_labels != 2:
             raise ValueError(f"question answering needs num_labels=2 (start, end), got {self.config.num_labels}")
-        self.albert = FlaxAlbertModule(self.config, self.dtype, self.param_dtype, add_pooling_layer=False)
+        self.albert = self._part(FlaxAlbertModule, add_pooling_layer=False)
         self.qa_outputs = self._dense(self.config.num_labels, init_range=False)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,
@@ -383,7 +442,7 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
     config_class = AlbertConfig
     base_model_prefix = "albert"
     module_class: type[nn.Module] = FlaxAlbertModule
-    output_class: type[ModelOutput] = BaseModelOutputWithPooling
+    output_class: type[OutputAccess] = FlaxBaseModelOutputWithPooling
     head: HeadKind = HeadKind.BASE
     mapping = MAPPING
     weights_format = "flax"
@@ -391,14 +450,31 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
 
     def __init__(self, config: AlbertConfig, input_shape: tuple[int, ...] = (1, 1), seed: int = 0,
                  dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32, _do_init: bool = True, **kwargs: Any):
+        """`_do_init=False`: no parameters are made; `model.params` then raises and they are passed to each call
+        (transformers' way of loading models too large to initialise twice)."""
         self.config = config
         self.dtype = dtype
         self.param_dtype = param_dtype
-        self.module = self.module_class(config=config, dtype=dtype, param_dtype=param_dtype, **kwargs)
         self.input_shape = input_shape
         self.key = jax.random.PRNGKey(seed)
-        self._forward = jax.jit(self._apply, static_argnames=("train", "output_attentions", "output_hidden_states"))
+        self._module_kwargs = kwargs
+        self._build_module()
+        self._is_initialized = _do_init
+        self._shapes: dict | None = None
+        self._required: set[tuple[str, ...]] | None = None
         self._params = self.init_weights(self.key, input_shape) if _do_init else None
+
+    def _build_module(self, **changes: Any) -> None:
+        self._module_kwargs = {**self._module_kwargs, **changes}
+        self.module = self.module_class(config=self.config, dtype=self.dtype, param_dtype=self.param_dtype,
+                                        **self._module_kwargs)
+        # A new jitted function: its cache must not hold programs traced from the previous module.
+        self._forward = jax.jit(self._apply, static_argnames=("train", "output_attentions", "output_hidden_states"))
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute each layer's activations in the backward pass instead of keeping them (nn.remat per layer):
+        the same outputs and gradients, less memory. transformers 4.57's Flax ALBERT raises NotImplementedError."""
+        self._build_module(gradient_checkpointing=True)
 
     # --- parameters -------------------------------------------------------------------------------
     def _dummy_inputs(self, input_shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
@@ -414,7 +490,8 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
         (`jax.eval_shape`): flax's `module.init` would compile the forward pass plus a random generator per
         parameter, 4-5 s on a CPU even for a tiny model. The linen modules keep their own initialisers for
         `module.init`."""
-        shapes = _flatten(self._shape_tree(input_shape))
+        shapes = _flatten(self.params_shape_tree if tuple(input_shape) == tuple(self.input_shape)
+                          else self._shape_tree(input_shape))
         key = np.asarray(jax.random.key_data(rng) if jnp.issubdtype(rng.dtype, jax.dtypes.prng_key) else rng)
         generator = np.random.default_rng(key.astype(np.uint32).ravel().tolist())
         given = _flatten(params) if params is not None else {}
@@ -440,26 +517,49 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
 
     @property
     def params_shape_tree(self) -> dict:
-        """The parameter tree as jax.ShapeDtypeStruct leaves, computed without running anything."""
-        return self._shape_tree(self.input_shape)
+        """The parameter tree as jax.ShapeDtypeStruct leaves, computed without running anything (once)."""
+        if self._shapes is None:
+            self._shapes = self._shape_tree(self.input_shape)
+        return self._shapes
+
+    @property
+    def required_params(self) -> set[tuple[str, ...]]:
+        """Every parameter's key path, as transformers' `flatten_dict` writes them."""
+        if self._required is None:
+            self._required = {tuple(name.split("/")) for name in _flatten(self.params_shape_tree)}
+        return self._required
 
     @property
     def params(self) -> dict:
-        if self._params is None:
-            raise ValueError("this model was made with _do_init=False: pass params to it, or set model.params")
+        if not self._is_initialized:
+            raise ValueError("`params` cannot be accessed from model when the model is created with `_do_init=False`: "
+                             "keep the params outside the model and pass them to each call (params=...)")
         return self._params
 
     @params.setter
     def params(self, params: dict) -> None:
+        if not self._is_initialized:
+            raise ValueError("`params` cannot be set from model when the model is created with `_do_init=False`: "
+                             "keep the params outside the model and pass them to each call (params=...)")
+        lacking = self.required_params - {tuple(name.split("/")) for name in _flatten(params)}
+        if lacking:
+            raise ValueError(f"Some parameters are missing: {sorted('/'.join(key) for key in lacking)}")
         self._params = params
 
     def _cast_floating_to(self, params: dict, dtype: Dtype, mask: Any = None) -> dict:
-        def cast(leaf, keep=True):
-            return leaf.astype(dtype) if keep and _is_float(leaf.dtype) else leaf
+        def cast(leaf):
+            return leaf.astype(dtype) if _is_float(leaf.dtype) else leaf
 
         if mask is None:
             return jax.tree_util.tree_map(cast, params)
-        return jax.tree_util.tree_map(cast, params, mask)
+        # As transformers: the mask's leaves, in JAX's order (keys sorted at every level), go with the sorted key
+        # paths of the parameters; the result is a plain nested dict.
+        flat = _flatten(params)
+        paths = sorted(flat, key=lambda name: tuple(name.split("/")))
+        for keep, name in zip(jax.tree_util.tree_leaves(mask), paths):
+            if keep:
+                flat[name] = cast(flat[name])
+        return nest(flat.items())
 
     def to_bf16(self, params: dict, mask: Any = None) -> dict:
         """Floating parameters cast to bfloat16 (mask: a tree of bools, False leaves untouched), as transformers."""
@@ -472,7 +572,7 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
         return self._cast_floating_to(params, jnp.float32, mask)
 
     def num_parameters(self, params: dict | None = None) -> int:
-        return sum(int(np.prod(leaf.shape)) for leaf in _flatten(params or self.params).values())
+        return sum(int(np.prod(leaf.shape)) for leaf in _flatten(self.params if params is None else params).values())
 
     # --- running ----------------------------------------------------------------------------------
     def _apply(self, params, input_ids, attention_mask, token_type_ids, position_ids, dropout_rng, train: bool,
@@ -541,16 +641,22 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
                         config: AlbertConfig | None = None, dtype: Dtype = jnp.float32,
                         param_dtype: Dtype | None = None, format: str | None = None, input_shape: tuple = (1, 1),
-                        seed: int = 0, output_loading_info: bool = False, **kwargs: Any):
+                        seed: int = 0, output_loading_info: bool = False, _do_init: bool = True, **kwargs: Any):
         """Load from a directory or file in ANY supported format (detected), or a Hub repo id `org/name[@rev]`.
 
         `dtype` is the computation dtype; `param_dtype` casts the loaded floating parameters (default: as stored).
-        Other keyword arguments set config fields, or go to the module (`add_pooling_layer`)."""
+        Other keyword arguments set config fields, or go to the module (`add_pooling_layer`).
+        `_do_init=False` returns `(model, params)` (`(model, params, loading_info)` with output_loading_info) and
+        the model keeps no parameters, as transformers'; weights the checkpoint lacks are initialised either way."""
         ckpt, config, module_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
         model = cls(config, *model_args, input_shape=input_shape, seed=seed, dtype=dtype,
                     param_dtype=param_dtype or jnp.float32, _do_init=False, **module_kwargs)
         info = model.load_checkpoint(ckpt, param_dtype=param_dtype)
-        return (model, info) if output_loading_info else model
+        if _do_init:
+            model._is_initialized = True
+            return (model, info) if output_loading_info else model
+        params, model._params = model._params, None
+        return (model, params, info) if output_loading_info else (model, params)
 
     def save_pretrained(self, save_directory: str | os.PathLike, params: dict | None = None,
                         max_shard_size: int | str | None = "10GB", **kwargs: Any) -> None:
@@ -561,31 +667,31 @@ class FlaxAlbertPreTrainedModel(CheckpointBridge):
 
 class FlaxAlbertModel(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertModule
-    output_class = BaseModelOutputWithPooling
+    output_class = FlaxBaseModelOutputWithPooling
     head = HeadKind.BASE
 
 
 class FlaxAlbertForPreTraining(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForPreTrainingModule
-    output_class = AlbertForPreTrainingOutput
+    output_class = FlaxAlbertForPreTrainingOutput
     head = HeadKind.PRETRAINING
 
 
 class FlaxAlbertForMaskedLM(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForMaskedLMModule
-    output_class = MaskedLMOutput
+    output_class = FlaxMaskedLMOutput
     head = HeadKind.MASKED_LM
 
 
 class FlaxAlbertForSequenceClassification(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForSequenceClassificationModule
-    output_class = SequenceClassifierOutput
+    output_class = FlaxSequenceClassifierOutput
     head = HeadKind.SEQUENCE_CLASSIFICATION
 
 
 class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForMultipleChoiceModule
-    output_class = MultipleChoiceModelOutput
+    output_class = FlaxMultipleChoiceModelOutput
     head = HeadKind.MULTIPLE_CHOICE
 
     def __init__(self, config: AlbertConfig, input_shape: tuple[int, ...] = (1, 1, 1), **kwargs: Any):
@@ -598,13 +704,13 @@ class FlaxAlbertForMultipleChoice(FlaxAlbertPreTrainedModel):
 
 class FlaxAlbertForTokenClassification(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForTokenClassificationModule
-    output_class = TokenClassifierOutput
+    output_class = FlaxTokenClassifierOutput
     head = HeadKind.TOKEN_CLASSIFICATION
 
 
 class FlaxAlbertForQuestionAnswering(FlaxAlbertPreTrainedModel):
     module_class = FlaxAlbertForQuestionAnsweringModule
-    output_class = QuestionAnsweringModelOutput
+    output_class = FlaxQuestionAnsweringModelOutput
     head = HeadKind.QUESTION_ANSWERING
 
 

@@ -1,4 +1,7 @@
-"""Model outputs shared by every backend: transformers' field names, attribute, key and index access."""
+"""Model outputs shared by every backend: transformers' field names, attribute, key and index access.
+
+The Flax classes (`albert_flax`) are frozen `flax.struct` dataclasses, so they are JAX pytrees as transformers'
+are; they share the access methods through `OutputAccess` (this module imports no framework)."""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 
-@dataclass
-class ModelOutput:
-    """Like transformers' ModelOutput: fields that are None are absent from keys(), tuples and indexing."""
+class OutputAccess:
+    """Like transformers' ModelOutput: fields that are None are absent from keys(), tuples and indexing.
+    A mixin for any dataclass."""
 
     def keys(self) -> list[str]:
         return [f.name for f in fields(self) if getattr(self, f.name) is not None]
@@ -40,6 +43,11 @@ class ModelOutput:
 
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key) if key in self.keys() else default
+
+
+@dataclass
+class ModelOutput(OutputAccess):
+    """The outputs of the PyTorch and TF2 classes (mutable dataclasses)."""
 
 
 @dataclass
