@@ -34,6 +34,8 @@ from ..schema import HeadKind, expected_tensors
 
 # Why a checkpoint tensor was set aside by from_pretrained(ignore_mismatched_sizes=True) (LoadReport.skipped).
 MISMATCHED = "shape differs from the model's (ignore_mismatched_sizes)"
+# Frameworks whose transformers classes list mismatched_keys as (name, checkpoint shape, model shape), not names.
+_MISMATCHED_WITH_SHAPES = frozenset({"tf"})
 # Model arguments in every backend (the compute or parameter dtype), never config overrides.
 _NOT_CONFIG = frozenset({"dtype", "torch_dtype"})
 
@@ -114,7 +116,7 @@ class CheckpointBridge:
                     raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name])} "
                                       "(ignore_mismatched_sizes=True initialises it afresh)",
                                       file=ckpt.report.source, tensor=name)
-                mismatched[name] = f"{name}: {list(tensor.shape)} in the checkpoint, {list(own[name])} in the model"
+                mismatched[name] = (tuple(tensor.shape), tuple(own[name]))
             else:
                 found[name] = tensor
         missing = sorted(set(own) - set(found) - set(mismatched) - self.tied_parameters)
@@ -124,11 +126,14 @@ class CheckpointBridge:
             warnings.warn(f"{name}: weights not in the checkpoint were newly initialised: {', '.join(missing)}",
                           stacklevel=3)
         if mismatched:
-            warnings.warn(f"{name}: weights newly initialised because their shapes did not match: "
-                          f"{'; '.join(mismatched[k] for k in sorted(mismatched))}", stacklevel=3)
+            warnings.warn(f"{name}: weights newly initialised because their shapes did not match: " + "; ".join(
+                f"{k}: {list(found)} in the checkpoint, {list(model)} in the model"
+                for k, (found, model) in sorted(mismatched.items())), stacklevel=3)
         if unexpected:
             warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": sorted(mismatched),
+        with_shapes = get_format(self.weights_format).framework in _MISMATCHED_WITH_SHAPES
+        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
+                "mismatched_keys": [(k, *mismatched[k]) if with_shapes else k for k in sorted(mismatched)],
                 "error_msgs": []}
 
     # --- files ----------------------------------------------------------------------------------------------
