@@ -306,8 +306,8 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
     def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
                                 mean_resizing: bool = True) -> nn.Embedding:
         """Resize the word embeddings (and the tied MLM decoder and its bias) to new_num_tokens rows, rounded up to
-        a multiple of pad_to_multiple_of; config.vocab_size follows. As transformers: added rows are the mean of the
-        old ones (`mean_resizing`; otherwise normal(0, initializer_range)), added bias entries zero."""
+        a multiple of pad_to_multiple_of; config.vocab_size follows. As transformers: added rows are drawn around the
+        old rows' mean (`mean_resizing`; otherwise normal(0, initializer_range)), added bias entries are zero."""
         embeddings = self.get_input_embeddings()
         if new_num_tokens is None and pad_to_multiple_of is None:
             return embeddings
@@ -323,9 +323,7 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         new = weight.new_empty((size, weight.shape[1]))
         new[:min(old, size)] = weight[:min(old, size)]
         if size > old:
-            if mean_resizing:
-                new[old:] = weight.float().mean(0).to(weight.dtype)
-            else:
+            new[old:] = _added_rows(weight, size - old) if mean_resizing else \
                 new[old:].normal_(std=self.config.initializer_range)
         embeddings.weight.data = new  # the same Parameter: optimisers and ties keep holding it
         embeddings.num_embeddings = size
@@ -437,12 +435,14 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         if state_dict is not None:
             native = {name: LazyTensor.of(torch_to_numpy(t), f"state_dict: {name}") for name, t in state_dict.items()}
         ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs, native)
-        dtype = _torch_dtype(dtype if dtype is not None else torch_dtype, config, ckpt)
+        requested = dtype if dtype is not None else torch_dtype
+        dtype = _torch_dtype(requested, config, ckpt)
         with _empty_weights():  # no random initialisation that the checkpoint would overwrite
             model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt, dtype=dtype)
         if dtype is not None:
             model = model.to(dtype)
+        if requested is not None and requested != "auto":  # as transformers: "auto" leaves the config's
             model.config.dtype = str(dtype).removeprefix("torch.")
         model.eval()
         return (model, info) if output_loading_info else model
@@ -453,6 +453,19 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         atomically and stale shards of an earlier save removed."""
         self._save_weights(save_directory, self.to_checkpoint(), max_shard_size,
                            None if safe_serialization else "pytorch")
+
+
+def _added_rows(weight: torch.Tensor, count: int) -> torch.Tensor:
+    """transformers' mean resizing: rows from a normal with the old rows' mean and 1e-9 times their covariance (the
+    mean itself when that covariance is not positive definite); the same draws as transformers under one seed."""
+    old = weight.float()
+    mean = old.mean(0)
+    covariance = 1e-9 * ((old - mean).T @ (old - mean) / old.shape[0])
+    if torch.distributions.constraints.positive_definite.check(covariance).all():
+        rows = torch.distributions.MultivariateNormal(mean, covariance_matrix=covariance).sample((count,))
+    else:
+        rows = mean[None].repeat(count, 1)
+    return rows.to(weight.dtype)
 
 
 def _torch_dtype(value: Any, config: AlbertConfig, ckpt) -> torch.dtype | None:
