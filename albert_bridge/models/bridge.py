@@ -34,8 +34,9 @@ from ..schema import HeadKind, expected_tensors
 
 # Why a checkpoint tensor was set aside by from_pretrained(ignore_mismatched_sizes=True) (LoadReport.skipped).
 MISMATCHED = "shape differs from the model's (ignore_mismatched_sizes)"
-# Frameworks whose transformers classes list mismatched_keys as (name, checkpoint shape, model shape), not names.
-_MISMATCHED_WITH_SHAPES = frozenset({"tf"})
+# Frameworks whose transformers classes give TF's loading info: mismatched_keys as (name, checkpoint shape, model
+# shape), not names, and no error_msgs.
+_TF_LOADING_INFO = frozenset({"tf"})
 # Model arguments in every backend (the compute or parameter dtype), never config overrides.
 _NOT_CONFIG = frozenset({"dtype", "torch_dtype"})
 
@@ -131,9 +132,10 @@ class CheckpointBridge:
                 for k, (found, model) in sorted(mismatched.items())), stacklevel=3)
         if unexpected:
             warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
-        with_shapes = get_format(self.weights_format).framework in _MISMATCHED_WITH_SHAPES
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
-                "mismatched_keys": [(k, *mismatched[k]) if with_shapes else k for k in sorted(mismatched)],
+        if get_format(self.weights_format).framework in _TF_LOADING_INFO:
+            return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
+                    "mismatched_keys": [(k, *mismatched[k]) for k in sorted(mismatched)]}
+        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": sorted(mismatched),
                 "error_msgs": []}
 
     # --- files ----------------------------------------------------------------------------------------------
