@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,37 @@ _DEFAULTS: dict[str, Any] = {
     "bos_token_id": 2,
     "eos_token_id": 3,
 }
-# Generic PretrainedConfig fields the models read; kept out of to_dict() while at their defaults.
+# Generic PretrainedConfig fields code reads; kept out of to_dict() while at their defaults (transformers' to_diff_dict).
 _GENERIC: dict[str, Any] = {
     "output_attentions": False,
     "output_hidden_states": False,
     "return_dict": True,
     "problem_type": None,
     "architectures": None,
-    "torch_dtype": None,
+    "dtype": None,                 # transformers 4.57's name; `torch_dtype` is its alias
+    "is_encoder_decoder": False,
+    "is_decoder": False,
+    "add_cross_attention": False,
+    "tie_word_embeddings": True,
+    "chunk_size_feed_forward": 0,  # feed-forward chunking changes memory, never outputs: accepted, not used
+    "pruned_heads": {},
+    "finetuning_task": None,
+    "tokenizer_class": None,
 }
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
+# transformers' from_pretrained arguments about fetching and caching: a Hub id honours revision, token, cache_dir and
+# local_files_only (hub.resolve_pretrained); for local files they mean nothing and are accepted silently.
+LOADER_ONLY = frozenset({
+    "from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token", "use_auth_token",
+    "use_safetensors", "force_download", "resume_download", "proxies", "trust_remote_code", "subfolder",
+    "low_cpu_mem_usage", "device_map", "_fast_init", "mirror", "_commit_hash",
+})
+
+
+class ConfigError(BridgeError, ValueError):
+    """An invalid config value: a BridgeError (one line, naming the file) that is also the ValueError transformers
+    raises for one."""
 # Sanity limits for what a config may claim: far above any ALBERT (xxlarge: H 4096, I 16384; multilingual vocabularies
 # ~250k), far below what would make enumerating the expected tensors or building a model hang or exhaust memory.
 MAX_SIZE = 1 << 20        # any one dimension (vocab, E, H, I, positions, token types, labels)
@@ -72,10 +95,16 @@ class AlbertConfig:
     model_type = "albert"
 
     def __init__(self, **kwargs: Any):
+        object.__setattr__(self, "_ready", False)  # fields are validated together once all are set
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
         num_labels = kwargs.pop("num_labels", None)
         kwargs.pop("model_type", None)
+        kwargs.pop("transformers_version", None)  # written by transformers; says nothing about this config
+        attn = kwargs.pop("attn_implementation", kwargs.pop("_attn_implementation", None))
+        if "torch_dtype" in kwargs:  # transformers < 4.56 wrote torch_dtype
+            torch_dtype = kwargs.pop("torch_dtype")
+            kwargs.setdefault("dtype", torch_dtype)
         for name, default in {**_DEFAULTS, **_GENERIC}.items():
             setattr(self, name, kwargs.pop(name, copy.copy(default)))
         # Unknown keys are kept, as transformers does, and written back by to_dict(); a key naming one of our
@@ -86,24 +115,63 @@ class AlbertConfig:
         self._extra = dict(kwargs)
         for name, value in kwargs.items():
             setattr(self, name, value)
+        self._attn_implementation = attn
         if num_labels is not None:
             _check_count("num_labels", num_labels, MAX_SIZE)
         if id2label is not None:
-            if not isinstance(id2label, dict) or len(id2label) > MAX_SIZE or not all(
-                    isinstance(v, str) for v in id2label.values()):
-                raise ValueError(f"id2label must map at most {MAX_SIZE} label ids to names")
-            self.id2label = {_label_id("id2label", k): v for k, v in id2label.items()}
+            # As transformers: named labels win over a num_labels that disagrees with them.
+            if num_labels is not None and num_labels != len(id2label):
+                warnings.warn(f"num_labels={num_labels} disagrees with the {len(id2label)} labels of id2label: "
+                              "id2label is kept", stacklevel=2)
+            self._set_labels(id2label, label2id)
         else:
-            self.id2label = {i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}
-        if num_labels is not None and num_labels != len(self.id2label):
-            self.id2label = {i: f"LABEL_{i}" for i in range(num_labels)}
+            self._set_labels({i: f"LABEL_{i}" for i in range(2 if num_labels is None else num_labels)}, label2id)
+        if self.dtype is not None:
+            self.dtype = _dtype_name(self.dtype)
+        if isinstance(self.pruned_heads, dict):  # JSON keys are strings
+            self.pruned_heads = {_label_id("pruned_heads", k): v for k, v in self.pruned_heads.items()}
+        object.__setattr__(self, "_ready", True)
+
+    def _set_labels(self, id2label: Any, label2id: Any = None) -> None:
+        """id2label with integer ids; label2id kept when it names exactly these ids, else made its inverse."""
+        if not isinstance(id2label, dict) or len(id2label) > MAX_SIZE or not all(
+                isinstance(v, str) for v in id2label.values()):
+            raise ValueError(f"id2label must map at most {MAX_SIZE} label ids to names")
         if label2id is not None and not isinstance(label2id, dict):
             raise ValueError("label2id must be a mapping")
-        self.label2id = (
-            {k: _label_id("label2id", v) for k, v in label2id.items()}
-            if label2id is not None and len(label2id) == len(self.id2label)
-            else {v: k for k, v in self.id2label.items()}
-        )
+        id2label = {_label_id("id2label", k): v for k, v in id2label.items()}
+        label2id = {k: _label_id("label2id", v) for k, v in (label2id or {}).items()}
+        if len(label2id) != len(id2label) or set(label2id.values()) != set(id2label):
+            label2id = {v: k for k, v in id2label.items()}
+        object.__setattr__(self, "id2label", id2label)
+        object.__setattr__(self, "label2id", label2id)
+
+    def _assign(self, name: str, value: Any) -> None:
+        if name in ("id2label", "label2id"):
+            self._set_labels(**{"id2label": self.id2label, "label2id": self.label2id, name: value})
+            return
+        object.__setattr__(self, name, _dtype_name(value) if name == "dtype" and value is not None else value)
+        if not name.startswith("_") and not self.has_field(name) and not hasattr(type(self), name):
+            self._extra[name] = value  # a new field, written by to_dict() as transformers does
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Every change after construction is validated, and undone if invalid (a ConfigError naming the field)."""
+        if not self.__dict__.get("_ready") or (name.startswith("_") and name != "_attn_implementation"):
+            object.__setattr__(self, name, value)
+        else:
+            self.update({name: value})
+
+    def update(self, config_dict: dict[str, Any]) -> None:
+        """Set these fields as one change, validated together: nothing changes if the result is invalid."""
+        before = {**self.__dict__, "_extra": dict(self._extra)}
+        try:
+            for name, value in config_dict.items():
+                self._assign(name, value)
+            self._check()
+        except ValueError as exc:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise ConfigError(f"invalid config: {exc}") from None
 
     # --- transformers-compatible conveniences -------------------------------------------------
     @property
@@ -112,17 +180,39 @@ class AlbertConfig:
 
     @num_labels.setter
     def num_labels(self, value: int) -> None:
-        try:
-            _check_count("num_labels", value, MAX_SIZE)
-        except ValueError as exc:
-            raise BridgeError(f"invalid config: {exc}") from None
+        _check_count("num_labels", value, MAX_SIZE)  # a ConfigError from __setattr__
         if value != len(self.id2label):
-            self.id2label = {i: f"LABEL_{i}" for i in range(value)}
-            self.label2id = {v: k for k, v in self.id2label.items()}
+            self._set_labels({i: f"LABEL_{i}" for i in range(value)})
 
     @property
     def use_return_dict(self) -> bool:
         return bool(self.return_dict)
+
+    @property
+    def torch_dtype(self) -> str | None:
+        """transformers' older name for `dtype`."""
+        return self.dtype
+
+    @torch_dtype.setter
+    def torch_dtype(self, value: Any) -> None:
+        self.dtype = value
+
+    @property
+    def _attn_implementation(self) -> str | None:
+        """"eager" or "sdpa" (what the PyTorch models run; None until a model is built: then "sdpa", as
+        transformers); not written by to_dict(), as in transformers."""
+        return self.__dict__.get("_attn_implementation_internal")
+
+    @_attn_implementation.setter
+    def _attn_implementation(self, value: str | None) -> None:
+        if value is not None and value not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f"attn_implementation {value!r} is not supported by ALBERT here "
+                              f"(supported: {', '.join(ATTENTION_IMPLEMENTATIONS)})")
+        self.__dict__["_attn_implementation_internal"] = value
+
+    def get_text_config(self, decoder: bool | None = None, encoder: bool | None = None) -> "AlbertConfig":
+        """ALBERT is text only: the config itself, as transformers returns it."""
+        return self
 
     @property
     def layers_per_group(self) -> float:
@@ -149,7 +239,9 @@ class AlbertConfig:
         if changes.get("num_labels", self.num_labels) != self.num_labels and "id2label" not in changes:
             data.pop("id2label")
             data.pop("label2id")
-        return type(self).from_dict({**data, **changes})
+        copy = type(self).from_dict({**data, **changes})
+        copy._attn_implementation = changes.get("attn_implementation", self._attn_implementation)
+        return copy
 
     def validate(self, source: object = None) -> "AlbertConfig":
         """Every field a model or the schema reads, checked before anything is built from it; a one-line
@@ -157,7 +249,7 @@ class AlbertConfig:
         try:
             self._check()
         except ValueError as exc:
-            raise BridgeError(f"invalid config: {exc}", file=source) from None
+            raise ConfigError(f"invalid config: {exc}", file=source) from None
         return self
 
     def _check(self) -> None:
@@ -194,6 +286,12 @@ class AlbertConfig:
         for name in ("bos_token_id", "eos_token_id"):  # carried, never used by the model
             if getattr(self, name) is not None and not _is_int(getattr(self, name)):
                 raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"problem_type {self.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}")
+        if self.dtype is not None and not isinstance(self.dtype, str):
+            raise ValueError(f"dtype must be a dtype name such as 'float32', got {self.dtype!r}")
+        if not isinstance(self.pruned_heads, dict):
+            raise ValueError(f"pruned_heads must map layer indices to head lists, got {self.pruned_heads!r}")
         pad = self.pad_token_id  # the embeddings' padding index
         if pad is not None and (not _is_int(pad) or not 0 <= pad < self.vocab_size):
             raise ValueError(f"pad_token_id must be a token id below vocab_size {self.vocab_size}, got {pad!r}")
@@ -213,6 +311,14 @@ class AlbertConfig:
         out["label2id"] = dict(self.label2id)
         return dict(sorted(out.items()))
 
+    def to_diff_dict(self) -> dict[str, Any]:
+        """What config.json needs: to_dict() without the two default labels (transformers' to_diff_dict also
+        leaves out generic fields at their defaults, as to_dict() does here)."""
+        out = self.to_dict()
+        if self.id2label == {0: "LABEL_0", 1: "LABEL_1"} and self.label2id == {"LABEL_0": 0, "LABEL_1": 1}:
+            del out["id2label"], out["label2id"]
+        return out
+
     def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
@@ -226,7 +332,34 @@ class AlbertConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: object = None) -> "AlbertConfig":
+    def from_dict(cls, data: dict[str, Any], source: object = None, *, return_unused_kwargs: bool = False,
+                  **kwargs: Any):
+        """A validated config from a config.json's dict. As in transformers, keyword arguments naming fields
+        (or `attn_implementation`) then update it; with `return_unused_kwargs`, (config, the other ones)."""
+        config = cls._from_dict(data, source)
+        unused = config._apply_overrides(kwargs, source)
+        return (config, unused) if return_unused_kwargs else config
+
+    def _apply_overrides(self, kwargs: dict[str, Any], source: object) -> dict[str, Any]:
+        kwargs = dict(kwargs)
+        if "attn_implementation" in kwargs:
+            try:
+                self._attn_implementation = kwargs.pop("attn_implementation")
+            except ValueError as exc:
+                raise ConfigError(f"invalid config: {exc}", file=source) from None
+        if "torch_dtype" in kwargs:
+            kwargs.setdefault("dtype", kwargs.pop("torch_dtype"))
+        fields = {k: kwargs.pop(k) for k in list(kwargs) if self.has_field(k)}
+        if fields.get("num_labels", self.num_labels) != self.num_labels and "id2label" in fields:
+            del fields["num_labels"]  # named labels win, as in the constructor
+        try:
+            self.update(fields)
+        except ConfigError as exc:
+            raise ConfigError(exc.message, file=source) from None
+        return kwargs
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any], source: object = None) -> "AlbertConfig":
         if not isinstance(data, dict):
             raise BridgeError("config is not a JSON object", file=source)
         model_type = data.get("model_type", "albert")
@@ -234,6 +367,8 @@ class AlbertConfig:
             raise BridgeError(f"model_type is {model_type!r}, not 'albert'", file=source)
         try:
             return cls(**data).validate(source)
+        except BridgeError:
+            raise
         except (TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise BridgeError(f"invalid config: {exc}", file=source) from None
 
@@ -244,7 +379,7 @@ class AlbertConfig:
         data = dict(data)
         if data.get("hidden_act") == "gelu":
             data["hidden_act"] = "gelu_new"  # the original gelu is the tanh approximation
-        return cls.from_dict(data, source)
+        return cls._from_dict(data, source)
 
     @classmethod
     def from_json_file(cls, path: str | os.PathLike) -> "AlbertConfig":
@@ -253,10 +388,14 @@ class AlbertConfig:
         # transformers always writes model_type; the original code never does.
         if path.name == ORIGINAL_CONFIG_NAME or (isinstance(data, dict) and "model_type" not in data):
             return cls.from_original_dict(data, path)
-        return cls.from_dict(data, path)
+        return cls._from_dict(data, path)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **overrides: Any) -> "AlbertConfig":
+    def from_pretrained(cls, path: str | os.PathLike, *, return_unused_kwargs: bool = False, **kwargs: Any):
+        """config.json (or an original albert_config.json) from a directory or file. Keyword arguments naming
+        fields override them (validated); fetching arguments (cache_dir, revision, ...) are ignored for local
+        files; with `return_unused_kwargs`, (config, the remaining ones), as transformers returns them."""
+        kwargs = {k: v for k, v in kwargs.items() if k not in LOADER_ONLY}
         path = Path(path)
         if path.is_dir():
             for name in (CONFIG_NAME, ORIGINAL_CONFIG_NAME):
@@ -266,7 +405,8 @@ class AlbertConfig:
             else:
                 raise BridgeError(f"no {CONFIG_NAME} or {ORIGINAL_CONFIG_NAME} here", file=path)
         config = cls.from_json_file(path)
-        return config.updated(**overrides) if overrides else config
+        unused = config._apply_overrides(kwargs, path)
+        return (config, unused) if return_unused_kwargs else config
 
     def save_pretrained(self, directory: str | os.PathLike) -> Path:
         directory = Path(directory)
@@ -280,6 +420,32 @@ class AlbertConfig:
 
     def __repr__(self) -> str:
         return f"AlbertConfig {self.to_json_string()}"
+
+
+def _dtype_name(value: Any) -> Any:
+    """A torch/numpy/jax dtype as its name ("float16"), the form config.json holds."""
+    return value if isinstance(value, str) else str(getattr(value, "name", value)).removeprefix("torch.")
+
+
+def to_albert_config(config: Any) -> AlbertConfig:
+    """Our AlbertConfig from any config with ALBERT's fields (transformers' AlbertConfig, one from AutoConfig, a
+    dict): converted once, validated, so a model never meets a config lacking what it calls (`group_of_layer`)."""
+    if isinstance(config, AlbertConfig):
+        return config
+    if isinstance(config, dict):
+        data = dict(config)
+    elif callable(getattr(config, "to_diff_dict", None)):  # transformers' PretrainedConfig: only what it sets
+        data = config.to_diff_dict()
+    elif callable(getattr(config, "to_dict", None)):
+        data = config.to_dict()
+    elif hasattr(config, "hidden_size"):
+        data = dict(vars(config))
+    else:
+        raise TypeError(f"config must be an AlbertConfig or a config with ALBERT's fields, not {type(config).__name__}")
+    data = {k: v for k, v in data.items() if not k.startswith("_")}  # transformers' private bookkeeping
+    converted = AlbertConfig.from_dict(data, f"{type(config).__name__} object")
+    converted._attn_implementation = getattr(config, "_attn_implementation", None)
+    return converted
 
 
 def _is_int(value: Any) -> bool:

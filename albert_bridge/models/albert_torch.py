@@ -7,6 +7,7 @@ the canonical checkpoint (the model knows no file format, only the HF PyTorch na
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from typing import Any
@@ -17,6 +18,7 @@ from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 
 from ..checkpoint import LazyTensor
 from ..config import AlbertConfig
+from ..errors import NotYetSupported
 from ..formats.hf_pytorch import MAPPING, numpy_to_torch, torch_to_numpy
 from ..schema import HeadKind
 from .bridge import CheckpointBridge
@@ -84,6 +86,8 @@ class AlbertEmbeddings(nn.Module):
 class AlbertAttention(nn.Module):
     def __init__(self, config: AlbertConfig):
         super().__init__()
+        self.config = config  # read at each call: config._attn_implementation may change after construction
+        self.pruned_heads: set[int] = set()
         self.num_attention_heads = config.num_attention_heads
         self.attention_head_size = config.hidden_size // config.num_attention_heads
         self.all_head_size = self.num_attention_heads * self.attention_head_size
@@ -98,12 +102,29 @@ class AlbertAttention(nn.Module):
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         return x.view(x.shape[0], -1, self.num_attention_heads, self.attention_head_size).transpose(1, 2)
 
+    def prune_heads(self, heads) -> None:
+        """Remove these heads (indices as the model had them before any pruning), as transformers does."""
+        heads = set(heads) - self.pruned_heads
+        if not heads:
+            return
+        mask = torch.ones(self.num_attention_heads, self.attention_head_size)
+        for head in heads:  # its index among the heads still there
+            mask[head - sum(1 for h in self.pruned_heads if h < head)] = 0
+        index = torch.arange(mask.numel())[mask.view(-1).eq(1)]
+        for name in ("query", "key", "value"):
+            setattr(self, name, _select(getattr(self, name), index, dim=0))
+        self.dense = _select(self.dense, index, dim=1)
+        self.num_attention_heads -= len(heads)
+        self.all_head_size = self.attention_head_size * self.num_attention_heads
+        self.pruned_heads |= heads
+
     def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
         batch, seq, _ = hidden_states.shape
         q, k, v = (self._heads(layer(hidden_states)) for layer in (self.query, self.key, self.value))
         probs = None
-        if output_attentions or head_mask is not None:
-            # Eager path: probabilities are an output, or heads are masked after the softmax.
+        if output_attentions or head_mask is not None or self.config._attn_implementation == "eager":
+            # Eager path: asked for, probabilities are an output, or heads are masked after the softmax (transformers'
+            # SDPA class falls back to eager for output_attentions too).
             scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.attention_head_size)
             if attention_mask is not None:
                 scores = scores + attention_mask
@@ -117,6 +138,17 @@ class AlbertAttention(nn.Module):
         context = context.transpose(1, 2).reshape(batch, seq, self.all_head_size)
         output = self.LayerNorm(hidden_states + self.output_dropout(self.dense(context)))
         return (output, probs) if output_attentions else (output,)
+
+
+def _select(layer: nn.Linear, index: torch.Tensor, dim: int) -> nn.Linear:
+    """A Linear keeping only these outputs (dim 0) or inputs (dim 1): transformers' prune_linear_layer."""
+    weight = layer.weight.index_select(dim, index).detach().clone()
+    bias = layer.bias.detach().clone() if dim == 1 else layer.bias[index].detach().clone()
+    new = nn.Linear(weight.shape[1], weight.shape[0], device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        new.bias.copy_(bias)
+    return new
 
 
 class AlbertLayer(nn.Module):
@@ -140,12 +172,18 @@ class AlbertLayerGroup(nn.Module):
     def __init__(self, config: AlbertConfig):
         super().__init__()
         self.albert_layers = nn.ModuleList([AlbertLayer(config) for _ in range(config.inner_group_num)])
+        self.gradient_checkpointing = False
+        self._gradient_checkpointing_func = None
 
     def forward(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False):
         attentions = ()
         for index, layer in enumerate(self.albert_layers):
             mask = head_mask[index] if head_mask is not None and index < len(head_mask) else None
-            out = layer(hidden_states, attention_mask, mask, output_attentions)
+            if self.gradient_checkpointing and self.training:  # activations recomputed in the backward pass
+                out = self._gradient_checkpointing_func(layer.__call__, hidden_states, attention_mask, mask,
+                                                        output_attentions)
+            else:
+                out = layer(hidden_states, attention_mask, mask, output_attentions)
             hidden_states = out[0]
             if output_attentions:
                 attentions += (out[1],)
@@ -201,6 +239,8 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
 
     config_class = AlbertConfig
     base_model_prefix = "albert"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
     head: HeadKind = HeadKind.BASE
     mapping = MAPPING
     weights_format = "safetensors"
@@ -208,12 +248,20 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
 
     def __init__(self, config: AlbertConfig):
         super().__init__()
+        if config._attn_implementation is None:
+            config._attn_implementation = "sdpa"  # transformers' default for ALBERT
         self.config = config
 
     def post_init(self) -> None:
+        if self.config.pruned_heads:  # a config saved after prune_heads: build the pruned shapes, as transformers
+            self.base_model._prune_heads(self.config.pruned_heads)
         if not next(self.parameters()).is_meta:  # built for from_pretrained: the checkpoint will fill it
             self.apply(self._init_weights)
         self.tie_weights()
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return False
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -233,13 +281,90 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
             nn.init.zeros_(module.bias)
 
     def tie_weights(self) -> None:
+        """The MLM decoder is the word embeddings (and its bias predictions.bias), as in transformers."""
         predictions = getattr(self, "predictions", None)
         if predictions is not None:
-            predictions.decoder.weight = self.get_input_embeddings().weight
+            embeddings = self.get_input_embeddings()
+            predictions.decoder.weight = embeddings.weight
+            predictions.decoder.out_features = embeddings.num_embeddings
             predictions.decoder.bias = predictions.bias
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.base_model.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.base_model.embeddings.word_embeddings = value
+
+    def get_output_embeddings(self) -> nn.Linear | None:
+        predictions = getattr(self, "predictions", None)
+        return None if predictions is None else predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.predictions.decoder = new_embeddings
+        self.predictions.bias = new_embeddings.bias
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None, pad_to_multiple_of: int | None = None,
+                                mean_resizing: bool = True) -> nn.Embedding:
+        """Resize the word embeddings (and the tied MLM decoder and its bias) to new_num_tokens rows, rounded up to
+        a multiple of pad_to_multiple_of; config.vocab_size follows. As transformers: added rows are drawn around the
+        old rows' mean (`mean_resizing`; otherwise normal(0, initializer_range)), added bias entries are zero."""
+        embeddings = self.get_input_embeddings()
+        if new_num_tokens is None and pad_to_multiple_of is None:
+            return embeddings
+        if pad_to_multiple_of is not None and not isinstance(pad_to_multiple_of, int):
+            raise ValueError(f"Asking to pad the embedding matrix to a multiple of `{pad_to_multiple_of}`, which is "
+                             "not an integer. Please make sure to pass an integer")
+        old = embeddings.num_embeddings
+        size = old if new_num_tokens is None else new_num_tokens
+        if pad_to_multiple_of is not None:
+            size = math.ceil(size / pad_to_multiple_of) * pad_to_multiple_of
+        self.config.vocab_size = size  # validated first (a ConfigError changes nothing)
+        weight = embeddings.weight.data
+        new = weight.new_empty((size, weight.shape[1]))
+        new[:min(old, size)] = weight[:min(old, size)]
+        if size > old:
+            new[old:] = _added_rows(weight, size - old) if mean_resizing else \
+                new[old:].normal_(std=self.config.initializer_range)
+        embeddings.weight.data = new  # the same Parameter: optimisers and ties keep holding it
+        embeddings.num_embeddings = size
+        if embeddings.padding_idx is not None and embeddings.padding_idx >= size:
+            embeddings.padding_idx = None
+        predictions = getattr(self, "predictions", None)
+        if predictions is not None:
+            predictions.bias.data = nn.functional.pad(predictions.bias.data, (0, size - predictions.bias.shape[0]))
+        self.tie_weights()
+        return embeddings
+
+    def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        """Remove attention heads: {distinct layer g * K + k: [heads]} (ALBERT's layers are shared: index the
+        G * K distinct ones), recorded in config.pruned_heads as transformers does."""
+        pruned = {layer: list(heads) for layer, heads in self.config.pruned_heads.items()}
+        for layer, heads in heads_to_prune.items():
+            pruned[layer] = sorted(set(pruned.get(layer, [])) | set(heads))
+        self.config.pruned_heads = pruned
+        self.base_model._prune_heads(heads_to_prune)
+
+    # --- gradient checkpointing ---------------------------------------------------------------------------------
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Recompute each layer's activations in the backward pass (torch.utils.checkpoint; transformers' default
+        use_reentrant=True unless gradient_checkpointing_kwargs says otherwise)."""
+        options = {"use_reentrant": True, **(gradient_checkpointing_kwargs or {})}
+        from torch.utils.checkpoint import checkpoint
+
+        self._set_gradient_checkpointing(functools.partial(checkpoint, **options))
+
+    def gradient_checkpointing_disable(self) -> None:
+        self._set_gradient_checkpointing(None)
+
+    def _set_gradient_checkpointing(self, function) -> None:
+        for module in self.modules():
+            if hasattr(module, "gradient_checkpointing"):
+                module.gradient_checkpointing = function is not None
+                module._gradient_checkpointing_func = function
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
 
     @property
     def base_model(self) -> "AlbertModel":
@@ -253,11 +378,19 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
     def dtype(self) -> torch.dtype:
         return next(self.parameters()).dtype
 
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values())
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """Distinct parameters (the tied decoder counted once), as transformers counts them."""
+        skip = set()
+        if exclude_embeddings:
+            skip = {id(m.weight) for m in self.modules() if isinstance(m, nn.Embedding)}
+        return sum(p.numel() for p in {id(p): p for p in self.parameters()}.values()
+                   if id(p) not in skip and (p.requires_grad or not only_trainable))
 
     # --- checkpoints (the shared bridge; these hooks are all PyTorch adds) ---------------------------------------
     def _native_arrays(self) -> dict[str, Any]:
+        if self.config.pruned_heads:
+            raise NotYetSupported("a model with pruned attention heads cannot be saved or converted: the canonical "
+                                  "schema has every head")
         return {name: torch_to_numpy(t) for name, t in self.state_dict().items() if name not in self.tied_parameters}
 
     def _native_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -267,7 +400,7 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         """Copy into a built model's parameters; a model built on the meta device (from_pretrained) takes the
         checkpoint's arrays as its parameters without a copy (memory-mapped files stay mapped), and only the
         parameters the checkpoint lacks are materialised and initialised."""
-        dtype = torch.get_default_dtype()
+        dtype = options.get("dtype") or torch.get_default_dtype()
         with torch.no_grad():
             for name in missing:
                 module_name, _, leaf = name.rpartition(".")
@@ -288,19 +421,29 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         self.tie_weights()
 
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
-                        config: AlbertConfig | None = None, format: str | None = None,
-                        torch_dtype: Any = None, output_loading_info: bool = False, **kwargs: Any):
-        """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained."""
-        ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike | None, *model_args: Any,
+                        config: Any = None, format: str | None = None, dtype: Any = None, torch_dtype: Any = None,
+                        state_dict: dict[str, torch.Tensor] | None = None, output_loading_info: bool = False,
+                        **kwargs: Any):
+        """Load from a directory or file in ANY supported format (detected), like transformers' from_pretrained.
+
+        `dtype` (transformers 4.57's name; `torch_dtype` is the older one): a torch.dtype, its name ("float16") or
+        "auto" (config.dtype, else the stored one). `state_dict`: weights by transformers' names, used instead of
+        the files' (with `config=`, the path may be None). `ignore_mismatched_sizes`, `attn_implementation`,
+        `output_loading_info` and config overrides as in transformers."""
+        native = None
+        if state_dict is not None:
+            native = {name: LazyTensor.of(torch_to_numpy(t), f"state_dict: {name}") for name, t in state_dict.items()}
+        ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs, native)
+        requested = dtype if dtype is not None else torch_dtype
+        dtype = _torch_dtype(requested, config, ckpt)
         with _empty_weights():  # no random initialisation that the checkpoint would overwrite
             model = cls(config, *model_args, **model_kwargs)
-        info = model.load_checkpoint(ckpt)
-        if torch_dtype == "auto":  # the stored dtype, as transformers' "auto"
-            stored = ckpt.tensors["embeddings.word"].dtype.name
-            torch_dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(stored)
-        if torch_dtype is not None:
-            model = model.to(torch_dtype)
+        info = model.load_checkpoint(ckpt, dtype=dtype)
+        if dtype is not None:
+            model = model.to(dtype)
+        if requested is not None and requested != "auto":  # as transformers: "auto" leaves the config's
+            model.config.dtype = str(dtype).removeprefix("torch.")
         model.eval()
         return (model, info) if output_loading_info else model
 
@@ -310,6 +453,32 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         atomically and stale shards of an earlier save removed."""
         self._save_weights(save_directory, self.to_checkpoint(), max_shard_size,
                            None if safe_serialization else "pytorch")
+
+
+def _added_rows(weight: torch.Tensor, count: int) -> torch.Tensor:
+    """transformers' mean resizing: rows from a normal with the old rows' mean and 1e-9 times their covariance (the
+    mean itself when that covariance is not positive definite); the same draws as transformers under one seed."""
+    old = weight.float()
+    mean = old.mean(0)
+    covariance = 1e-9 * ((old - mean).T @ (old - mean) / old.shape[0])
+    if torch.distributions.constraints.positive_definite.check(covariance).all():
+        rows = torch.distributions.MultivariateNormal(mean, covariance_matrix=covariance).sample((count,))
+    else:
+        rows = mean[None].repeat(count, 1)
+    return rows.to(weight.dtype)
+
+
+def _torch_dtype(value: Any, config: AlbertConfig, ckpt) -> torch.dtype | None:
+    """from_pretrained's dtype: a torch.dtype, its name ("float16", "torch.float16") or "auto" (the config's dtype,
+    else the stored weights'; None keeps torch's default, float32)."""
+    if value is None or isinstance(value, torch.dtype):
+        return value
+    if value == "auto":
+        value = config.dtype or ckpt.tensors["embeddings.word"].dtype.name
+    found = getattr(torch, str(value).removeprefix("torch."), None) if isinstance(value, str) else None
+    if not isinstance(found, torch.dtype) or not found.is_floating_point:
+        raise ValueError(f"dtype must be a floating torch.dtype, its name (e.g. 'float16') or 'auto', got {value!r}")
+    return found
 
 
 class AlbertModel(AlbertPreTrainedModel):
@@ -326,6 +495,11 @@ class AlbertModel(AlbertPreTrainedModel):
     @property
     def base_model(self) -> "AlbertModel":
         return self
+
+    def _prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        for layer, heads in heads_to_prune.items():  # layer g * K + k: inner layer k of group g
+            group, inner = divmod(int(layer), self.config.inner_group_num)
+            self.encoder.albert_layer_groups[group].albert_layers[inner].attention.prune_heads(heads)
 
     def get_head_mask(self, head_mask, num_layers: int):
         """[A] or [L, A] -> [L, 1, A, 1, 1] like transformers, or None."""

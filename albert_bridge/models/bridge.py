@@ -9,6 +9,7 @@ atomic writes, stale files) is written here once.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
-from ..config import AlbertConfig
+from ..config import LOADER_ONLY, AlbertConfig, to_albert_config
 from ..errors import BridgeError
 from ..formats import get_format
 from ..formats import load as load_checkpoint
@@ -31,13 +32,18 @@ from ..formats.mapping import Mapping
 from ..hub import resolve_pretrained
 from ..schema import HeadKind, expected_tensors
 
-# transformers' from_pretrained arguments about fetching and caching: a Hub id honours revision, token, cache_dir and
-# local_files_only (hub.resolve_pretrained); for local files they mean nothing and are accepted silently.
-LOADER_ONLY = frozenset({
-    "from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token", "use_auth_token",
-    "use_safetensors", "force_download", "resume_download", "proxies", "trust_remote_code", "subfolder",
-    "low_cpu_mem_usage", "device_map", "_fast_init", "mirror", "_commit_hash",
-})
+# Why a checkpoint tensor was set aside by from_pretrained(ignore_mismatched_sizes=True) (LoadReport.skipped).
+MISMATCHED = "shape differs from the model's (ignore_mismatched_sizes)"
+# Frameworks whose transformers classes give TF's loading info: mismatched_keys as (name, checkpoint shape, model
+# shape), not names, and no error_msgs.
+_TF_LOADING_INFO = frozenset({"tf"})
+# Model arguments in every backend (the compute or parameter dtype), never config overrides.
+_NOT_CONFIG = frozenset({"dtype", "torch_dtype"})
+
+
+class CheckpointNotFoundError(BridgeError, OSError, ValueError):
+    """No checkpoint at this path or Hub id: the OSError transformers raises for a missing model (and the
+    ValueError it raises for a path that is no valid repo id)."""
 
 
 class CheckpointBridge:
@@ -48,6 +54,21 @@ class CheckpointBridge:
     weights_format: ClassVar[str]         # what save_pretrained writes by default
     tied_parameters: ClassVar[frozenset[str]] = frozenset()  # native names that alias another parameter
     config: AlbertConfig
+
+    def __init_subclass__(cls, **kwargs: Any):
+        """Every model constructor takes any config with ALBERT's fields (transformers' AlbertConfig, AutoConfig's):
+        it is converted once, before the constructor's body or its submodules read it."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_converts_config", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, config: Any, *args: Any, **kw: Any) -> None:
+            init(self, to_albert_config(config), *args, **kw)
+
+        __init__._converts_config = True
+        cls.__init__ = __init__
 
     # --- the backend's hooks ------------------------------------------------------------------------------
     def _native_arrays(self) -> dict[str, np.ndarray]:
@@ -80,41 +101,73 @@ class CheckpointBridge:
         and checkpoint tensors this head has no place for are reported (transformers' loading-info keys)."""
         # The original code's E == H models have no projection: the identity is exact. Weights are not scanned for
         # NaN/Inf here (convert does): PyTorch maps them lazily, and a scan would read every byte.
+        # ignore_mismatched_sizes (transformers' fine-tuning recipe: a new head for new labels): a tensor whose shape
+        # differs from the model's is not loaded; that weight is initialised afresh and named in `mismatched_keys`.
+        ignore = options.pop("ignore_mismatched_sizes", False) or MISMATCHED in ckpt.report.skipped.values()
         ckpt = ckpt.with_projection()
         own = self._native_shapes()
         found: dict[str, LazyTensor] = {}
         unexpected: list[str] = []
+        mismatched: dict[str, str] = {}
         for name, tensor in self.mapping.to_native(ckpt.tensors, self.head).items():
             if name not in own:
                 unexpected.append(name)
             elif tuple(tensor.shape) != tuple(own[name]):
-                raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name])}",
-                                  file=ckpt.report.source, tensor=name)
+                if not ignore:
+                    raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name])} "
+                                      "(ignore_mismatched_sizes=True initialises it afresh)",
+                                      file=ckpt.report.source, tensor=name)
+                mismatched[name] = (tuple(tensor.shape), tuple(own[name]))
             else:
                 found[name] = tensor
-        missing = sorted(set(own) - set(found) - self.tied_parameters)
+        missing = sorted(set(own) - set(found) - set(mismatched) - self.tied_parameters)
         # Largest first: a mapped tensor's file pages count in the process while it is copied, so the big ones are
         # copied while little else is held, and peak memory stays near the model's own size.
         found = dict(sorted(found.items(), key=lambda item: -item[1].nbytes))
-        self._assign_native(found, missing, **options)
+        self._assign_native(found, sorted([*missing, *mismatched]), **options)
         name = type(self).__name__
         if missing:
             warnings.warn(f"{name}: weights not in the checkpoint were newly initialised: {', '.join(missing)}",
                           stacklevel=3)
+        if mismatched:
+            warnings.warn(f"{name}: weights newly initialised because their shapes did not match: " + "; ".join(
+                f"{k}: {list(found)} in the checkpoint, {list(model)} in the model"
+                for k, (found, model) in sorted(mismatched.items())), stacklevel=3)
         if unexpected:
             warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
-        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": [],
+        if get_format(self.weights_format).framework in _TF_LOADING_INFO:
+            return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
+                    "mismatched_keys": [(k, *mismatched[k]) for k in sorted(mismatched)]}
+        return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": sorted(mismatched),
                 "error_msgs": []}
 
     # --- files ----------------------------------------------------------------------------------------------
     @classmethod
-    def _pretrained(cls, path: str | os.PathLike, config: AlbertConfig | None, format: str | None,
-                    kwargs: dict[str, Any]) -> tuple[Checkpoint, AlbertConfig, dict[str, Any]]:
+    def _pretrained(cls, path: str | os.PathLike | None, config: Any, format: str | None, kwargs: dict[str, Any],
+                    native: dict[str, LazyTensor] | None = None) -> tuple[Checkpoint, AlbertConfig, dict[str, Any]]:
         """Read a checkpoint for from_pretrained: (checkpoint, config, keyword arguments left for the constructor).
 
-        As in transformers, keyword arguments naming config fields update the config (unless `config` is given),
-        fetching arguments are ignored, and the rest go to the model's constructor; the config is validated."""
-        ckpt = load_checkpoint(resolve_pretrained(path, kwargs, format), format)
+        As in transformers: keyword arguments naming config fields update the config (unless `config` is given:
+        an AlbertConfig, any config with ALBERT's fields, or a path to one), fetching arguments are ignored, and the
+        rest go to the model's constructor; the config is validated. `native`: weights by this backend's names
+        (PyTorch's `state_dict=`), used instead of the files' (`path` may then be None, given a config)."""
+        kwargs = dict(kwargs)
+        ignore_mismatched = bool(kwargs.pop("ignore_mismatched_sizes", False))
+        attn = kwargs.pop("attn_implementation", None)
+        if isinstance(config, (str, os.PathLike)):
+            config = AlbertConfig.from_pretrained(resolve_pretrained(config, kwargs))
+        elif config is not None:
+            config = to_albert_config(config).updated()  # a copy: the caller's config stays as it is
+        if native is not None:
+            if config is None:
+                if path is None:
+                    raise TypeError(f"{cls.__name__}.from_pretrained(None, state_dict=...) needs config=")
+                config = AlbertConfig.from_pretrained(resolve_pretrained(path, kwargs))
+            ckpt = cls._checkpoint_from_native(native, config)
+        elif path is None:
+            raise TypeError(f"{cls.__name__}.from_pretrained() needs a path, a Hub id, or state_dict= with config=")
+        else:
+            ckpt = _load_or_not_found(path, kwargs, format)
         for message in ckpt.report.warnings:  # e.g. a tf_model.h5 whose two MLM biases disagree
             warnings.warn(message, stacklevel=3)
         if ckpt.report.unknown:  # `convert` refuses these; a model load goes on without them, but says so
@@ -122,20 +175,47 @@ class CheckpointBridge:
                           f"{', '.join(ckpt.report.unknown)}", stacklevel=3)
         rest = {k: v for k, v in kwargs.items() if k not in LOADER_ONLY}
         if config is None:
-            fields = {k: rest.pop(k) for k in list(rest) if ckpt.config.has_field(k)}
+            fields = {k: rest.pop(k) for k in list(rest) if ckpt.config.has_field(k) and k not in _NOT_CONFIG}
             config = ckpt.config.updated(**fields) if fields else AlbertConfig.from_dict(ckpt.config.to_dict())
+        if attn is not None:
+            config._attn_implementation = attn
         unknown = sorted(set(rest) - cls._constructor_arguments())
         if unknown:
             raise TypeError(f"{cls.__name__}.from_pretrained() got unexpected keyword arguments "
                             f"{', '.join(unknown)}: neither AlbertConfig fields nor {cls.__name__} arguments")
+        if ignore_mismatched:
+            ckpt = _mark_mismatched(ckpt, config, cls.head)
         _check_before_building(ckpt, config.validate(), cls.head)
         return ckpt, config, rest
+
+    @classmethod
+    def _checkpoint_from_native(cls, native: dict[str, LazyTensor], config: AlbertConfig,
+                                source: str = "state_dict") -> Checkpoint:
+        """Weights by this backend's parameter names (tied copies allowed) as a canonical checkpoint."""
+        report = LoadReport(format=f"{cls.__name__} parameters", source=source)
+        tensors = cls.mapping.to_canonical(native, report)
+        return Checkpoint(config, cls.head, tensors, report)
 
     @classmethod
     def _constructor_arguments(cls) -> set[str]:
         """Keyword arguments from_pretrained may pass to the constructor (a backend adds what its **kwargs take)."""
         parameters = inspect.signature(cls.__init__).parameters.values()
         return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self", "config"}
+
+    def push_to_hub(self, repo_id: str, commit_message: str | None = None, private: bool | None = None,
+                    token: str | None = None, max_shard_size: int | str | None = "5GB", create_pr: bool = False,
+                    revision: str | None = None, **save_options: Any):
+        """transformers' push_to_hub: save_pretrained into a temporary folder, then upload config.json and the weights
+        in one commit (hub.push: the uploaded file is first run against this model's weights by the parity harness,
+        and a model card is written). Returns hub.PushResult (commit_url, pr_url, files)."""
+        from ..hub import push
+
+        for name in ("use_temp_dir", "commit_description", "tags", "safe_serialization", "repo_url", "organization"):
+            save_options.pop(name, None)  # transformers' options with no counterpart here (a temp dir is always used)
+        with tempfile.TemporaryDirectory(prefix="albert-push-") as folder:
+            self.save_pretrained(folder, max_shard_size=max_shard_size, **save_options)
+            return push(folder, repo_id, formats=[self.weights_format], create_pr=create_pr, revision=revision,
+                        private=bool(private), commit_message=commit_message, token=token)
 
     def _save_weights(self, save_directory: str | os.PathLike, ckpt: Checkpoint, max_shard_size: int | str | None,
                       format_name: str | None = None) -> list[Path]:
@@ -157,14 +237,37 @@ class CheckpointBridge:
         return [directory / file.name for file in written]
 
 
+def _load_or_not_found(path: str | os.PathLike, options: dict[str, Any], format: str | None) -> Checkpoint:
+    """The checkpoint at a path or Hub id; nothing there is transformers' OSError (a CheckpointNotFoundError)."""
+    try:
+        return load_checkpoint(resolve_pretrained(path, options, format), format)
+    except BridgeError as exc:
+        if Path(path).exists() or type(exc) is not BridgeError:
+            raise
+        raise CheckpointNotFoundError(f"{exc.message}: not a local folder or file, nor a Hub model this machine can "
+                                      "reach", file=exc.file) from None
+
+
+def _mark_mismatched(ckpt: Checkpoint, config: AlbertConfig, head: HeadKind) -> Checkpoint:
+    """ignore_mismatched_sizes: tensors whose shape differs from what the model will have are marked (load_checkpoint
+    initialises those weights afresh and lists them in `mismatched_keys`)."""
+    expected = expected_tensors(config, head)
+    report = replace(ckpt.report, skipped=dict(ckpt.report.skipped))
+    for key, tensor in ckpt.tensors.items():
+        if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
+            report.skip(key, MISMATCHED)
+    return replace(ckpt, report=report)
+
+
 def _check_before_building(ckpt: Checkpoint, config: AlbertConfig, head: HeadKind) -> None:
     """A model allocates what its config says: before building one, every checkpoint tensor must have the shape the
     config implies, and what the checkpoint lacks (initialised afresh, e.g. a new head) must not outweigh what it
     holds, so a config claiming a huge model beside a small file is refused rather than allocated."""
-    replace(ckpt, config=config, head=head).validate(kinds=("shape",))  # what the model would be built as
+    kept = {k: t for k, t in ckpt.tensors.items() if ckpt.report.skipped.get(k) != MISMATCHED}
+    replace(ckpt, config=config, head=head, tensors=kept).validate(kinds=("shape",))  # the model to be built
     expected = expected_tensors(config, head)
-    held = sum(math.prod(t.shape) for t in ckpt.tensors.values())
-    lacking = sum(math.prod(e.shape) for key, e in expected.items() if key not in ckpt.tensors and e.required)
+    held = sum(math.prod(t.shape) for t in kept.values())
+    lacking = sum(math.prod(e.shape) for key, e in expected.items() if key not in kept and e.required)
     if lacking > max(held, 1 << 20):
         raise BridgeError(f"the config implies {lacking:,} parameters more than the checkpoint holds ({held:,})",
                           file=ckpt.report.source)
