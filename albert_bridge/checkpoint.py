@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .config import AlbertConfig
-from .errors import BridgeError
+from .errors import BridgeError, ShapeMismatch
 from .schema import HeadKind, expected_tensors
 
 DTYPES = {"float32": np.dtype("float32"), "float16": np.dtype("float16")}
@@ -122,7 +122,8 @@ class Checkpoint:
             first = problems[0]
             more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
             origin = self.tensors[first.tensor].origin if first.tensor in self.tensors else self.report.source
-            raise BridgeError(f"{first.message}{more}", file=origin or self.report.source, tensor=first.tensor)
+            error = ShapeMismatch if first.kind == "shape" else BridgeError
+            raise error(f"{first.message}{more}", file=origin or self.report.source, tensor=first.tensor)
         return self
 
     # --- transformations (all lazy) -----------------------------------------------------------

@@ -25,6 +25,11 @@ class ParityError(BridgeError):
     exit_code = 1
 
 
+class ShapeMismatch(BridgeError, ValueError, RuntimeError):
+    """A checkpoint tensor whose shape differs from the model's: transformers raises ValueError (TF, Flax) or
+    RuntimeError (PyTorch) for it, so code catching either keeps working."""
+
+
 class NotYetSupported(BridgeError):
     """A format or feature that a later release brings; says so instead of failing obscurely."""
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import LOADER_ONLY, AlbertConfig, to_albert_config
-from ..errors import BridgeError
+from ..errors import BridgeError, ShapeMismatch
 from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
@@ -114,7 +114,7 @@ class CheckpointBridge:
                 unexpected.append(name)
             elif tuple(tensor.shape) != tuple(own[name]):
                 if not ignore:
-                    raise BridgeError(f"shape {list(tensor.shape)} but the model has {list(own[name])} "
+                    raise ShapeMismatch(f"shape {list(tensor.shape)} but the model has {list(own[name])} "
                                       "(ignore_mismatched_sizes=True initialises it afresh)",
                                       file=ckpt.report.source, tensor=name)
                 mismatched[name] = (tuple(tensor.shape), tuple(own[name]))
