@@ -47,6 +47,9 @@ def measure(fn):
 
 CONVERT = PRELUDE + r"""
 from albert_bridge.convert import convert
+# the modules a conversion imports on first use, imported before the measurement (their code is no checkpoint memory)
+import google_crc32c, h5py, msgpack, albert_bridge.formats.tf1_original, albert_bridge.formats.hf_pytorch
+import albert_bridge.formats.hf_keras_h5, albert_bridge.formats.hf_flax_msgpack, albert_bridge.formats.canonical
 src, dst, fmt = sys.argv[1:4]
 measure(lambda: convert(src, dst, [fmt], force=True))
 """
