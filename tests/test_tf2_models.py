@@ -304,6 +304,9 @@ converted = transformers.TFAlbertForMaskedLM.from_pretrained(os.path.join(work, 
 converted.save_pretrained(os.path.join(work, job["dir"]))
 record(job["tag"], converted(**inputs(job["inputs"]), output_hidden_states=True, training=False))
 
+from tests import tf2_dropin_reference  # the drop-in checks (test_dropin_tf.py): training, resize, serving, dtype
+
+tf2_dropin_reference.run(work, results, info)
 np.savez(os.path.join(work, "results.npz"), **results)
 json.dump(info, open(os.path.join(work, "info.json"), "w"))
 """
