@@ -1,7 +1,7 @@
-"""What transformers 4.57's TF classes do in the drop-in checks of test_dropin_tf.py: Keras training, resize, embeddings
-accessors, serving, dtype. Run by test_tf2_models.py's one reference subprocess (tf-keras, TF_USE_LEGACY_KERAS=1),
-on the files and inputs its `_prepare` wrote (`ours/<head>`, `inputs-<head>.npz` with labels); framework imports
-stay inside `run`."""
+"""What transformers 4.57's TF classes do in the drop-in checks of test_dropin_tf.py: Keras training, resize, embedding
+accessors, serving, dtype. `prepare` (our process) writes one-layer checkpoints and inputs under `dropin/`; `run`
+is called by test_tf2_models.py's one reference subprocess (tf-keras, TF_USE_LEGACY_KERAS=1) and imports the
+frameworks itself."""
 
 import os
 
@@ -13,16 +13,38 @@ CLASSES = {"base": "TFAlbertModel", "pretraining": "TFAlbertForPreTraining", "ma
            "multiple-choice": "TFAlbertForMultipleChoice", "token-classification": "TFAlbertForTokenClassification",
            "question-answering": "TFAlbertForQuestionAnswering"}
 NO_DROPOUT = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "classifier_dropout_prob": 0.0}
-EVALUATED = ("sequence-classification", "masked-lm", "question-answering")  # per-example, (1,) and two-label losses
+# what each head does in Keras training: losses per example, of shape (1,), and of two labels
+TRAINING = {"sequence-classification": ("split", "predict", "fit"), "masked-lm": (), "question-answering": ("predict",)}
 LEARNING_RATE = 0.5
 RESIZE = (90, 110)
+
+
+def small_config(head):
+    """The tiny test config with one layer: Keras traces (fit, serving) cost a fifth of the five-layer one's."""
+    from albert_bridge.testing import tiny_config
+
+    return tiny_config(num_hidden_layers=1, num_hidden_groups=1, inner_group_num=1,
+                       num_labels=2 if head in ("pretraining", "question-answering") else 3)
+
+
+def prepare(work):
+    from albert_bridge.formats import get_format
+    from albert_bridge.schema import HeadKind
+    from albert_bridge.testing import make_checkpoint, make_inputs, make_labels
+
+    for head in CLASSES:
+        config = small_config(head)
+        get_format("tf").save(make_checkpoint(head, seed=5, config=config), os.path.join(work, "dropin", head))
+        inputs = make_inputs(head, seed=3, dtype="int32")
+        np.savez(os.path.join(work, "dropin", f"inputs-{head}.npz"), **inputs,
+                 **make_labels(HeadKind(head), inputs, config.num_labels))
 
 
 def batches(work, head, split=False):
     """The head's inputs with labels as one batch: a dict dataset, or (features, labels) tuples."""
     import tensorflow as tf
 
-    data = np.load(os.path.join(work, f"inputs-{head}.npz"))
+    data = np.load(os.path.join(work, "dropin", f"inputs-{head}.npz"))
     data = {k: data[k] for k in data.files}
     if split:
         features = {k: data.pop(k) for k in ("input_ids", "attention_mask", "token_type_ids")}
@@ -36,24 +58,27 @@ def run(work, results, info):
     import transformers
 
     def load(head, **kwargs):
-        return getattr(transformers, CLASSES[head]).from_pretrained(os.path.join(work, "ours", head), **kwargs)
+        return getattr(transformers, CLASSES[head]).from_pretrained(os.path.join(work, "dropin", head), **kwargs)
 
-    # Keras training: evaluate, predict, one SGD step (dropout off), with labels in the dict or apart.
-    for head in EVALUATED:
+    # Keras training (run eagerly: the same numbers, no tracing): evaluate every loss shape; predict, and one SGD
+    # step (dropout off) of fit, with labels in the dict or apart
+    for head, steps in TRAINING.items():
         model = load(head, **NO_DROPOUT)
-        model.compile(optimizer=tf_keras.optimizers.SGD(LEARNING_RATE))
+        model.compile(optimizer=tf_keras.optimizers.SGD(LEARNING_RATE), run_eagerly=True)
         results[f"dropin/{head}:evaluate"] = np.asarray(model.evaluate(batches(work, head), verbose=0))
-        results[f"dropin/{head}:evaluate-split"] = np.asarray(model.evaluate(batches(work, head, True), verbose=0))
-        predicted = model.predict(batches(work, head), verbose=0)
-        info[f"dropin/{head}:predict"] = [type(predicted).__name__, list(predicted.keys())]
-        for key, value in predicted.items():
-            results[f"dropin/{head}:predict.{key}"] = np.asarray(value)
-        history = model.fit(batches(work, head), verbose=0).history
-        results[f"dropin/{head}:fit"] = np.asarray(history["loss"])
-        results[f"dropin/{head}:after-step"] = np.asarray(model.evaluate(batches(work, head), verbose=0))
+        if "split" in steps:
+            results[f"dropin/{head}:evaluate-split"] = np.asarray(model.evaluate(batches(work, head, True), verbose=0))
+        if "predict" in steps:
+            predicted = model.predict(batches(work, head), verbose=0)
+            info[f"dropin/{head}:predict"] = [type(predicted).__name__, list(predicted.keys())]
+            for key, value in predicted.items():
+                results[f"dropin/{head}:predict.{key}"] = np.asarray(value)
+        if "fit" in steps:
+            results[f"dropin/{head}:fit"] = np.asarray(model.fit(batches(work, head), verbose=0).history["loss"])
+            results[f"dropin/{head}:after-step"] = np.asarray(model.evaluate(batches(work, head), verbose=0))
 
     # resize_token_embeddings and the embedding accessors
-    inputs = dict(np.load(os.path.join(work, "inputs-masked-lm.npz")))
+    inputs = dict(np.load(os.path.join(work, "dropin", "inputs-masked-lm.npz")))
     features = {k: inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     for head in ("masked-lm", "sequence-classification"):
         model = load(head)
@@ -77,15 +102,14 @@ def run(work, results, info):
     info["dropin/mismatched"] = {k: sorted(map(str, v)) for k, v in loading.items()}
     results["dropin/mismatched:logits-shape"] = np.asarray(model(features, training=False).logits.shape)
 
-    # serving: input signature and outputs of every head; one SavedModel's signatures
+    # serving: the input signature and outputs of every head (save_pretrained(saved_model=True) serves them as
+    # `serving_default`, and in int64 as `int64_serving`)
     for head, name in CLASSES.items():
-        model = getattr(transformers, name)(transformers.AlbertConfig.from_pretrained(os.path.join(work, "ours", head)))
-        function = model.serving.get_concrete_function(model.input_signature)
+        model = getattr(transformers, name)(transformers.AlbertConfig.from_pretrained(os.path.join(work, "dropin", head)))
+        outputs = model.serving_output(model(model.dummy_inputs, training=False))
         info[f"dropin/{head}:serving"] = {
             "inputs": {k: [s.shape.as_list(), s.dtype.name] for k, s in model.input_signature.items()},
-            "outputs": sorted(function.structured_outputs.keys())}
-    model = load("sequence-classification")
-    model.save_pretrained(os.path.join(work, "dropin-saved"), saved_model=True)
+            "outputs": sorted(k for k, v in outputs.items() if v is not None)}
 
     # dtype: from_pretrained(dtype=...) and the mixed_float16 policy (set last: it is global)
     for dtype in ("float16", "bfloat16"):

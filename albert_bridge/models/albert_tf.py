@@ -12,7 +12,14 @@ Differences from transformers' TF classes, all deliberate:
 - one MLM output bias (the canonical `head.mlm.output_bias`), stored as `predictions/decoder/bias`;
 - the question-answering loss ignores positions outside the sequence (as the PyTorch loss does) instead of failing;
 - sequence classification computes a per-example binary cross-entropy for multi-label problems
-  (`problem_type="multi_label_classification"` or float labels), which transformers' TF classes lack.
+  (`problem_type="multi_label_classification"` or float labels), which transformers' TF classes lack;
+- `dtype=` (constructor or from_pretrained) is a Keras dtype policy that every layer follows: "float16" and
+  "bfloat16" store and compute in that dtype (transformers' TF sets it on the outer model only and computes in
+  float32); losses are computed in float32 whatever the policy.
+
+Keras training is transformers' (their TFPreTrainedModel's compile / train_step / test_step): compile() without a
+loss trains on the model's loss output, labels come in the input dict or as Keras' y, and predict() returns the
+output class holding numpy arrays.
 """
 
 from __future__ import annotations
