@@ -377,8 +377,15 @@ def _replace_variable(layer: keras.layers.Layer, attr: str, value: Any) -> None:
     setattr(layer, attr, new)
 
 
+def _numpy_dtype(variable) -> Any:
+    """The numpy dtype of a Keras variable (numpy has no "bfloat16" name: TF's ml_dtypes type)."""
+    name = keras.backend.standardize_dtype(variable.dtype)
+    return tf.bfloat16.as_numpy_dtype if name == "bfloat16" else np.dtype(name)
+
+
 @contextlib.contextmanager
 def _dtype_policy_scope(policy):
+    """Keras' global dtype policy, set for the duration (global state: models are built one at a time)."""
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     try:
@@ -638,8 +645,7 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         own = self.named_variables()
         for name, tensor in tensors.items():
             variable = own[name]
-            value = np.asarray(tensor.read()).astype(keras.backend.standardize_dtype(variable.dtype) == "bfloat16"
-                                                     and tf.bfloat16.as_numpy_dtype or variable.dtype)
+            value = np.asarray(tensor.read()).astype(_numpy_dtype(variable))
             if _declared_only(variable):
                 variable._initialize_with_initializer(lambda shape, dtype=None, value=value: value)
             else:
