@@ -23,6 +23,7 @@ from albert_bridge.models.albert_tf import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD as TORCH_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
 from albert_bridge.testing import flatten_outputs, make_checkpoint, make_inputs, make_labels, tiny_config  # noqa: E402,E501
+from tests import tf2_dropin_reference  # noqa: E402
 from tests.conftest import ALL_HEADS, FIXTURE, ROOT  # noqa: E402
 
 ATOL = 1e-5
@@ -304,6 +305,9 @@ converted = transformers.TFAlbertForMaskedLM.from_pretrained(os.path.join(work, 
 converted.save_pretrained(os.path.join(work, job["dir"]))
 record(job["tag"], converted(**inputs(job["inputs"]), output_hidden_states=True, training=False))
 
+from tests import tf2_dropin_reference  # the drop-in checks (test_dropin_tf.py): training, resize, serving, dtype
+
+tf2_dropin_reference.run(work, results, info)
 np.savez(os.path.join(work, "results.npz"), **results)
 json.dump(info, open(os.path.join(work, "info.json"), "w"))
 """
@@ -344,6 +348,7 @@ def _prepare(work: Path) -> dict:
                           "save": {"max_shard_size": "20KB"}})
     get_format("safetensors").save(mlm, work / "pt-mlm")
     spec["convert"] = {"tag": "ptconv", "source": "pt-mlm", "dir": "ptconv", "inputs": "plain-masked-lm.npz"}
+    tf2_dropin_reference.prepare(work)
     (work / "spec.json").write_text(json.dumps(spec, indent=1))
     return spec
 

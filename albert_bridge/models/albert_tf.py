@@ -12,12 +12,20 @@ Differences from transformers' TF classes, all deliberate:
 - one MLM output bias (the canonical `head.mlm.output_bias`), stored as `predictions/decoder/bias`;
 - the question-answering loss ignores positions outside the sequence (as the PyTorch loss does) instead of failing;
 - sequence classification computes a per-example binary cross-entropy for multi-label problems
-  (`problem_type="multi_label_classification"` or float labels), which transformers' TF classes lack.
+  (`problem_type="multi_label_classification"` or float labels), which transformers' TF classes lack;
+- `dtype=` (constructor or from_pretrained) is a Keras dtype policy that every layer follows: "float16" and
+  "bfloat16" store and compute in that dtype (transformers' TF sets it on the outer model only and computes in
+  float32); losses are computed in float32 whatever the policy.
+
+Keras training is transformers' (their TFPreTrainedModel's compile / train_step / test_step): compile() without a
+loss trains on the model's loss output, labels come in the input dict or as Keras' y, and predict() returns the
+output class holding numpy arrays.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import contextlib
 import inspect
 import math
 import os
@@ -335,7 +343,7 @@ class TFAlbertSOPHead(keras.layers.Layer):
 
 # --- losses: transformers' TF definitions (and result shapes) ------------------------------------------------------
 def _cross_entropy(labels, logits):
-    labels = tf.cast(labels, tf.int64)
+    labels, logits = tf.cast(labels, tf.int64), tf.cast(logits, tf.float32)  # float32 under any dtype policy
     return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
@@ -359,6 +367,31 @@ def _as_tensor(value: Any) -> Any:
     if isinstance(value, (np.ndarray, list)):
         return tf.convert_to_tensor(value)
     return value
+
+
+def _replace_variable(layer: keras.layers.Layer, attr: str, value: Any) -> None:
+    """Put a new variable (of any shape) where `layer.<attr>` was, tracked in the old one's place."""
+    old = getattr(layer, attr)
+    new = keras.Variable(tf.cast(value, old.dtype), dtype=old.dtype, trainable=old.trainable, name=old.name)
+    layer._untrack_variable(old)
+    setattr(layer, attr, new)
+
+
+def _numpy_dtype(variable) -> Any:
+    """The numpy dtype of a Keras variable (numpy has no "bfloat16" name: TF's ml_dtypes type)."""
+    name = keras.backend.standardize_dtype(variable.dtype)
+    return tf.bfloat16.as_numpy_dtype if name == "bfloat16" else np.dtype(name)
+
+
+@contextlib.contextmanager
+def _dtype_policy_scope(policy):
+    """Keras' global dtype policy, set for the duration (global state: models are built one at a time)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _declared_only(variable) -> bool:
@@ -391,9 +424,14 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
         super().__init__(**kwargs)
         self.config = config
-
-    def _finish_init(self) -> None:
+        # Keras gives a sublayer the global policy, not its model's: `dtype=` reaches every layer through this scope.
+        with _dtype_policy_scope(self.dtype_policy):
+            self._build_layers(config)
         self.built = True  # every variable was created with its final shape
+
+    def _build_layers(self, config: AlbertConfig) -> None:
+        """Create the layers (each head: `albert` and its HEAD_LAYERS), in the model's dtype policy."""
+        raise NotImplementedError
 
     # --- eager inference through a graph ----------------------------------------------------------------------------
     # An eager call pays Python and Keras overhead per layer and op (2x the compute at base size); an inference call
@@ -432,6 +470,83 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     def build(self, input_shape=None) -> None:
         self.built = True
 
+    # --- Keras training, as transformers' TF models train -----------------------------------------------------------
+    # compile() without a loss trains on the model's own loss output; labels may come inside the input dict or as
+    # Keras' y (a tensor for a one-label head, or a dict), and are moved into the inputs where that loss needs them.
+    # Metrics compare y with the first non-loss output (or the outputs named by a dict y); predict returns the
+    # output class, holding numpy arrays. Keras' own train_step runs the rest (GradientTape, loss scaling, XLA).
+    LABEL_OUTPUTS: dict[str, str] = {}  # label argument -> the output it is compared with, where not `logits`
+    _internal_loss = True
+
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = "auto_with_warning", metrics: Any = None,
+                **kwargs: Any) -> None:
+        """Keras' compile with transformers' argument order; no loss (or "auto", "passthrough") means the model's
+        own loss. transformers' None defaults of run_eagerly and steps_per_execution mean Keras' defaults."""
+        self._internal_loss = isinstance(loss, str) and loss in ("auto", "auto_with_warning", "passthrough")
+        kwargs = {k: v for k, v in kwargs.items() if v is not None or k not in ("run_eagerly", "steps_per_execution")}
+        super().compile(optimizer=optimizer, loss=None if self._internal_loss else loss, metrics=metrics, **kwargs)
+
+    @classmethod
+    def _label_arguments(cls) -> tuple[str, ...]:
+        return tuple(n for n in cls._call_arguments() if "label" in n or n in ("start_positions", "end_positions"))
+
+    def _with_labels(self, data) -> tuple[dict[str, Any], Any, Any]:
+        """(inputs with the labels the loss needs, labels for the metrics, sample weight) from a Keras batch."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = dict(x) if isinstance(x, collections.abc.Mapping) else {"input_ids": x}
+        names = self._label_arguments()
+        by_output = {output: label for label, output in self.LABEL_OUTPUTS.items()}
+        if self._internal_loss and isinstance(y, collections.abc.Mapping):
+            for key, value in y.items():
+                if by_output.get(key, key) in names:
+                    x.setdefault(by_output.get(key, key), value)
+        elif self._internal_loss and y is not None and len(names) == 1:
+            x.setdefault(names[0], y)
+        if y is None:
+            y = {k: x[k] for k in names if k in x} or None
+        if isinstance(y, collections.abc.Mapping):  # named by outputs; one label alone is compared as a tensor
+            y = {self.LABEL_OUTPUTS.get(k, k): v for k, v in y.items()}
+            y = next(iter(y.values())) if len(y) == 1 else y
+        return x, y, sample_weight
+
+    def train_step(self, data):
+        return super().train_step(self._with_labels(data))
+
+    def test_step(self, data):
+        return super().test_step(self._with_labels(data))
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self._traced_call(**(dict(x) if isinstance(x, collections.abc.Mapping) else {"input_ids": x}))
+
+    def predict(self, *args: Any, **kwargs: Any):
+        """Keras' predict, returning the model's output class of numpy arrays (batches concatenated)."""
+        fields = super().predict(*args, **kwargs)  # traces predict_step, which names the output class
+        return self._traced_output_class(**fields)
+
+    @staticmethod
+    def _predictions(y, output) -> Any:
+        """The outputs y is compared with: those it names (a dict), else the first that is not the loss."""
+        fields = {k: v for k, v in output.items() if k != "loss"}
+        return {k: fields[k] for k in y} if isinstance(y, collections.abc.Mapping) else next(iter(fields.values()))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not self._internal_loss:
+            return super().compute_loss(x, y, self._predictions(y, y_pred), sample_weight, training)
+        if y_pred.loss is None:
+            raise ValueError(f"{type(self).__name__} computed no loss: give the labels "
+                             f"({', '.join(self._label_arguments())}) in the inputs or as y, or compile with a loss")
+        # transformers' dummy_loss: a value per example (averaged over any other axis), then the batch mean.
+        loss = tf.cast(y_pred.loss, tf.float32)
+        loss = tf.reduce_mean(loss, axis=list(range(1, loss.shape.rank))) if loss.shape.rank > 1 else loss
+        if sample_weight is not None:
+            loss = loss * tf.cast(tf.reshape(sample_weight, (-1,)), loss.dtype)
+        loss = tf.reduce_mean(loss)
+        return loss + tf.add_n(self.losses) if self.losses else loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, self._predictions(y, y_pred) if y is not None else None, sample_weight)
+
     # --- inputs and outputs -----------------------------------------------------------------------------------------
     def _inputs(self, values: dict[str, Any]) -> dict[str, Any]:
         """transformers' TF calling conventions: a dict (or BatchEncoding) as the first argument is unpacked."""
@@ -466,6 +581,41 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     def get_input_embeddings(self) -> TFAlbertEmbeddings:
         return self.albert.embeddings
 
+    def set_input_embeddings(self, value: Any) -> None:
+        """New word embeddings [vocab, E] (a variable or an array); config.vocab_size follows, as in transformers."""
+        _replace_variable(self.albert.embeddings, "weight", value)
+        self.config.vocab_size = int(value.shape[0])
+        self._forget_traces()
+
+    def get_lm_head(self) -> keras.layers.Layer | None:
+        return None
+
+    def get_output_embeddings(self) -> keras.layers.Layer | None:
+        """The layer whose weight the MLM head decodes with (the input embeddings: tied), None without one."""
+        return self.get_input_embeddings() if self.get_lm_head() is not None else None
+
+    def resize_token_embeddings(self, new_num_tokens: int | None = None) -> Any:
+        """transformers' TF resize: rows kept or cut at the end, new rows drawn from the initializer, the MLM
+        bias padded with zeros; returns the embeddings layer (the word embedding variable when nothing changes).
+        Compile again before training further (the optimizer holds the old variables)."""
+        embeddings = self.get_input_embeddings()
+        if new_num_tokens is None or new_num_tokens == self.config.vocab_size:
+            return embeddings.weight
+        old = np.asarray(embeddings.weight.numpy())
+        kept = min(new_num_tokens, old.shape[0])
+        fresh = np.asarray(_init(self.config)((new_num_tokens - kept, old.shape[1]), dtype="float32"))
+        head = self.get_lm_head()
+        if head is not None:
+            bias = np.asarray(head.bias.numpy())
+            _replace_variable(head, "bias", np.concatenate([bias[:kept], np.zeros(new_num_tokens - kept, bias.dtype)]))
+        self.set_input_embeddings(np.concatenate([old[:kept], fresh.astype(old.dtype)]))
+        return embeddings
+
+    def _forget_traces(self) -> None:
+        """Graphs traced before a variable was replaced would still read the old one."""
+        self.__dict__.pop("_compiled_call", None)
+        self.train_function = self.test_function = self.predict_function = None
+
     def num_parameters(self) -> int:
         return sum(int(np.prod(v.shape)) for v in self.named_variables().values())
 
@@ -495,7 +645,7 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         own = self.named_variables()
         for name, tensor in tensors.items():
             variable = own[name]
-            value = owned_copy(np.asarray(tensor.read(), dtype=variable.dtype))  # aligned: TF takes it over
+            value = owned_copy(np.asarray(tensor.read(), dtype=_numpy_dtype(variable)))  # aligned: TF takes it over
             if _declared_only(variable):
                 variable._initialize_with_initializer(lambda shape, dtype=None, value=value: value)
             else:
@@ -508,9 +658,17 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,
                         config: AlbertConfig | None = None, format: str | None = None,
-                        output_loading_info: bool = False, **kwargs: Any):
-        """Load from a directory or file in ANY supported format (detected): tf_model.h5, safetensors, .bin, TF1..."""
+                        output_loading_info: bool = False, dtype: Any = None, **kwargs: Any):
+        """Load from a directory or file in ANY supported format (detected): tf_model.h5, safetensors, .bin, TF1...
+
+        `dtype` is the model's Keras dtype policy ("float16", "bfloat16", "mixed_float16", ...; "auto": the stored
+        float16/bfloat16); the global policy (keras.mixed_precision.set_global_policy) applies otherwise."""
         ckpt, config, model_kwargs = cls._pretrained(pretrained_model_name_or_path, config, format, kwargs)
+        if dtype == "auto":
+            stored = ckpt.tensors["embeddings.word"].dtype.name
+            dtype = stored if stored in ("float16", "bfloat16") else None
+        if dtype is not None:
+            model_kwargs["dtype"] = dtype
         with keras.StatelessScope(initialize_variables=False):  # declared, not initialised: the checkpoint creates them
             model = cls(config, *model_args, **model_kwargs)
         info = model.load_checkpoint(ckpt)
@@ -530,38 +688,45 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         shape = [None, None, None] if self.head is HeadKind.MULTIPLE_CHOICE else [None, None]
         return [tf.TensorSpec(shape, tf.int32, name=name) for name in ("input_ids", "attention_mask", "token_type_ids")]
 
+    @property
+    def input_signature(self) -> dict[str, tf.TensorSpec]:
+        """transformers' serving inputs by name: int32 input_ids, attention_mask and token_type_ids."""
+        return {spec.name: spec for spec in self.serving_signature()}
+
+    def _serve(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        out = self(**inputs, training=False, return_dict=True)
+        return {name: out[name] for name in self.serving_output_names()}
+
+    # transformers' `serving`: a dict of input tensors -> the head's outputs by name, what a SavedModel serves.
+    serving = tf.function(_serve)
+
     def export_saved_model(self, directory: str | os.PathLike, jit_compile: bool = False) -> Path:
-        """A SavedModel whose `serving_default` signature takes int32 input_ids, attention_mask and token_type_ids
-        ([batch, seq], or [batch, choices, seq] for multiple choice) and returns the head's outputs by name.
-        `jit_compile=True` compiles the serving function with XLA."""
+        """A SavedModel with transformers' two signatures: `serving_default` takes int32 input_ids, attention_mask
+        and token_type_ids ([batch, seq], or [batch, choices, seq] for multiple choice), `int64_serving` the same
+        in int64; both return the head's outputs by name. `jit_compile=True` compiles them with XLA."""
         model = self
-        names = self.serving_output_names()
 
         class Serving(tf.Module):
             def __init__(self):
                 super().__init__()
-                self.model = model
                 self.weights = [v.value for v in model.weights]  # the tf.Variables behind the Keras variables
-
-            @tf.function(input_signature=model.serving_signature(), jit_compile=jit_compile)
-            def serve(self, input_ids, attention_mask, token_type_ids):
-                out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                 training=False, return_dict=True)
-                return {name: out[name] for name in names}
+                self.serve = tf.function(model._serve, jit_compile=jit_compile)
 
         module = Serving()
+        int32 = self.input_signature
+        int64 = {name: tf.TensorSpec(spec.shape, tf.int64, name=name) for name, spec in int32.items()}
         directory = Path(directory)
-        tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+        tf.saved_model.save(module, str(directory),
+                            signatures={"serving_default": module.serve.get_concrete_function(int32),
+                                        "int64_serving": module.serve.get_concrete_function(int64)})
         return directory
 
 
 class TFAlbertModel(TFAlbertPreTrainedModel):
     head = HeadKind.BASE
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.albert = TFAlbertMainLayer(config, name="albert")
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("last_hidden_state", "pooler_output")
@@ -575,15 +740,14 @@ class TFAlbertModel(TFAlbertPreTrainedModel):
 
 class TFAlbertForPreTraining(TFAlbertPreTrainedModel):
     head = HeadKind.PRETRAINING
+    LABEL_OUTPUTS = {"labels": "prediction_logits", "sentence_order_label": "sop_logits"}
     HEAD_LAYERS = ("predictions", "sop_classifier")
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, name="albert")
         self.predictions = TFAlbertMLMHead(config, name="predictions")
         self.sop_classifier = TFAlbertSOPHead(config, name="sop_classifier")
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("prediction_logits", "sop_logits")
@@ -611,11 +775,9 @@ class TFAlbertForMaskedLM(TFAlbertPreTrainedModel):
     head = HeadKind.MASKED_LM
     HEAD_LAYERS = ("predictions",)
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
         self.predictions = TFAlbertMLMHead(config, name="predictions")
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("logits",)
@@ -638,13 +800,11 @@ class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
     head = HeadKind.SEQUENCE_CLASSIFICATION
     HEAD_LAYERS = ("classifier",)
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, name="albert")
         self.dropout = keras.layers.Dropout(config.classifier_dropout_prob)
         self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("logits",)
@@ -652,7 +812,7 @@ class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
     def _loss(self, labels, logits):
         """Per example, shape (batch,), as transformers' TF loss: squared error (one label), softmax cross-entropy
         (integer labels), or binary cross-entropy averaged over labels (multi-label)."""
-        labels = tf.convert_to_tensor(labels)
+        labels, logits = tf.convert_to_tensor(labels), tf.cast(logits, tf.float32)
         problem = self.config.problem_type
         if problem is None:
             problem = ("regression" if self.num_labels == 1 else
@@ -679,14 +839,12 @@ class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
     head = HeadKind.TOKEN_CLASSIFICATION
     HEAD_LAYERS = ("classifier",)
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
         p = config.classifier_dropout_prob
         self.dropout = keras.layers.Dropout(p if p is not None else config.hidden_dropout_prob)
         self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("logits",)
@@ -705,14 +863,13 @@ class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
 
 class TFAlbertForQuestionAnswering(TFAlbertPreTrainedModel):
     head = HeadKind.QUESTION_ANSWERING
+    LABEL_OUTPUTS = {"start_positions": "start_logits", "end_positions": "end_logits"}
     HEAD_LAYERS = ("qa_outputs",)
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
         self.qa_outputs = _dense(config.num_labels, config, "qa_outputs", config.hidden_size)
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("start_logits", "end_logits")
@@ -745,12 +902,10 @@ class TFAlbertForMultipleChoice(TFAlbertPreTrainedModel):
     head = HeadKind.MULTIPLE_CHOICE
     HEAD_LAYERS = ("classifier",)
 
-    def __init__(self, config: AlbertConfig, *inputs: Any, **kwargs: Any):
-        super().__init__(config, *inputs, **kwargs)
+    def _build_layers(self, config: AlbertConfig) -> None:
         self.albert = TFAlbertMainLayer(config, name="albert")
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)  # transformers' TF choice (PyTorch: classifier_)
         self.classifier = _dense(1, config, "classifier", config.hidden_size)
-        self._finish_init()
 
     def serving_output_names(self) -> tuple[str, ...]:
         return ("logits",)
