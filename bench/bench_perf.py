@@ -203,9 +203,12 @@ def section_forward(rows: list) -> None:
 
 def section_cli(directory: Path, rows: list) -> None:
     for args in (["--help"], ["inspect", directory / "st" / "model.safetensors"]):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "albert_bridge", *map(str, args)], capture_output=True, cwd=ROOT)
-        rows.append(("cli", "albert-bridge " + str(args[0]), time.perf_counter() - start, None, None))
+        times = []
+        for _ in range(3):  # best of 3: the first run may find Python's own files out of the page cache
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "albert_bridge", *map(str, args)], capture_output=True, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+        rows.append(("cli", "albert-bridge " + str(args[0]), min(times), None, None))
 
 
 def main() -> None:
