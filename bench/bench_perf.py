@@ -7,8 +7,8 @@
   and transformers' own TF1 path (AlbertForPreTraining + load_tf_weights_in_albert + save_pretrained);
 - load: `from_pretrained` of that model.safetensors in our PyTorch, TF2 and Flax classes and transformers' three
   (TF and Flax with from_pt, as transformers needs), each class imported before the clock starts;
-- forward: AlbertForMaskedLM at base size, batch 8 x 128, fp32 CPU, ours vs transformers on each backend, best of 5,
-  two alternating rounds;
+- forward: AlbertForMaskedLM at base size, batch 8 x 128, fp32 CPU, ours vs transformers on each backend, best of 7,
+  three alternating rounds;
 - cli: `albert-bridge --help` and `inspect` of a safetensors file (wall time of the whole command);
 - scaling: conversion time and peak memory TF1 -> safetensors for base, large, xlarge and xxlarge.
 
@@ -189,10 +189,10 @@ def section_forward(rows: list) -> None:
         get_format("safetensors").save(make_checkpoint(HeadKind.MASKED_LM, config=official_config("base")), Path(tmp))
         for framework in ("torch", "tf", "flax"):
             best: dict[str, float] = {}
-            for _ in range(2):  # alternate ours and theirs
+            for _ in range(3):  # alternate ours and theirs
                 for which in (framework, f"hf-{framework}"):
                     env = {"TF_USE_LEGACY_KERAS": "1"} if which == "hf-tf" else None
-                    r = child(FORWARD, which, tmp, 5, env=env)
+                    r = child(FORWARD, which, tmp, 7, env=env)
                     if "best" in r:
                         best[which] = min(best.get(which, 1e9), r["best"])
             ours, theirs = best.get(framework), best.get(f"hf-{framework}")
