@@ -125,6 +125,12 @@ def test_embeddings_api_and_resize_keep_the_decoder_tied(saved, tmp_path):
     embeddings = torch.nn.Embedding(90, 24)
     ours.set_input_embeddings(embeddings)
     assert ours.get_input_embeddings() is embeddings
+    theirs.set_input_embeddings(torch.nn.Embedding(90, 24))
+    theirs.get_input_embeddings().weight.data.copy_(embeddings.weight.data)
+    for model in (ours, theirs):  # tie_weights: the decoder follows the new embeddings, in both
+        model.tie_weights()
+        assert model.get_output_embeddings().weight is model.get_input_embeddings().weight
+    assert_same_logits(ours, theirs, vocab_size=90)
 
 
 def test_counts_names_and_capabilities(saved):
