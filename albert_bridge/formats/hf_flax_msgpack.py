@@ -314,7 +314,15 @@ def read_tree(path: Path) -> dict[str, Any]:
 
 def _reader(path: Path, leaf: _ArrayLeaf, name: str):
     def load() -> np.ndarray:
-        out = np.empty(leaf.shape, leaf.dtype)  # writable, unlike np.frombuffer over bytes
+        if len(leaf.spans) == 1 and leaf.spans[0].length:  # one run of bytes: map it, as safetensors are read
+            span = leaf.spans[0]
+            try:
+                if span.offset + span.length > path.stat().st_size:
+                    raise BridgeError("truncated since it was opened", file=path, tensor=name)
+                return np.memmap(path, dtype=leaf.dtype, mode="r", offset=span.offset, shape=leaf.shape)
+            except (OSError, ValueError) as exc:  # the file changed or vanished since its headers were read
+                raise BridgeError(f"cannot map tensor data ({exc})", file=path, tensor=name) from None
+        out = np.empty(leaf.shape, leaf.dtype)  # chunked (over 1 GiB): the runs read one after another
         flat = memoryview(out.reshape(-1).view(np.uint8))
         done = 0
         try:
