@@ -123,6 +123,7 @@ def test_embeddings_api_and_resize_keep_the_decoder_tied(saved, tmp_path):
     with pytest.raises(ValueError, match="not an integer"):
         ours.resize_token_embeddings(100, pad_to_multiple_of=2.5)
     embeddings = torch.nn.Embedding(90, 24)
+    torch.nn.init.normal_(embeddings.weight, std=0.02, generator=torch.Generator().manual_seed(0))  # as trained ones
     ours.set_input_embeddings(embeddings)
     assert ours.get_input_embeddings() is embeddings
     theirs.set_input_embeddings(torch.nn.Embedding(90, 24))
