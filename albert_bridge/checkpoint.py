@@ -205,16 +205,13 @@ def contiguous(array: np.ndarray, scratch: "Scratch | None" = None) -> np.ndarra
     if array.flags.c_contiguous:
         return array
     out = scratch.take(array.shape, array.dtype) if scratch is not None else np.empty(array.shape, array.dtype)
-    if array.ndim != 2 or not array.flags.f_contiguous:
-        np.copyto(out, array)
-        return out
-    _transpose_into(out, array)
+    _copy_into(out, array)
     return out
 
 
-def _transpose_into(out: np.ndarray, array: np.ndarray) -> None:
-    """out[...] = array for an F-ordered 2-D `array` (a transposed view), tile by tile, on every core."""
-    if array.size < 1 << 16:
+def _copy_into(out: np.ndarray, array: np.ndarray) -> None:
+    """out[...] = array; a large F-ordered 2-D `array` (a transposed view) tile by tile, on every core."""
+    if array.ndim != 2 or not array.flags.f_contiguous or array.size < 1 << 16:
         np.copyto(out, array)
         return
     source = array.T  # C-contiguous [n, m]
@@ -234,6 +231,26 @@ def _transpose_into(out: np.ndarray, array: np.ndarray) -> None:
         list(pool.map(lambda start: copy(start, min(start + step, rows)), range(0, rows, step)))
 
 
+def map_tensor(path: Path | str, offset: int, dtype: np.dtype, shape: tuple[int, ...],
+               tensor: str | None = None) -> np.ndarray:
+    """A tensor's bytes in a file as a read-only memory map: nothing is copied, and pages already in the page cache
+    cost no allocation (readers of every format return these). The file may have changed since its header was read,
+    so the bytes are checked against its size now; a failure is one BridgeError naming the file and tensor."""
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes == 0:
+        return np.empty(shape, dtype)
+    try:
+        size = os.path.getsize(path)
+        if offset + nbytes > size:
+            raise BridgeError(f"truncated since it was opened (the tensor needs bytes {offset}..{offset + nbytes}, "
+                              f"the file has {size})", file=path, tensor=tensor)
+        raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(nbytes,))
+    except (OSError, ValueError) as exc:
+        raise BridgeError(f"cannot read tensor data ({exc})", file=path, tensor=tensor) from None
+    return raw.view(dtype).reshape(shape)
+
+
 def owned_copy(array: np.ndarray, alignment: int = 64) -> np.ndarray:
     """A C-ordered copy in new memory aligned to `alignment` bytes (a transposed view copied tile by tile), for a
     framework to take over: TensorFlow and XLA use such a buffer as it is, where a misaligned or strided array
@@ -241,10 +258,7 @@ def owned_copy(array: np.ndarray, alignment: int = 64) -> np.ndarray:
     raw = np.empty(array.nbytes + alignment, np.uint8)
     start = -raw.ctypes.data % alignment
     out = raw[start:start + array.nbytes].view(array.dtype).reshape(array.shape)
-    if array.ndim == 2 and array.flags.f_contiguous:
-        _transpose_into(out, array)
-    else:
-        np.copyto(out, array)
+    _copy_into(out, array)
     return out
 
 

@@ -196,10 +196,11 @@ def convert(
 
     checked = ckpt.checking_finite(on_nonfinite)
     tick = progress and (lambda n: progress(n, total))
+    layouts = {fmt.name: partial(fmt.native_transform, head=ckpt.head) for fmt in formats}
     with atomic_directory(Path(dst), force) as staging:
         for fmt in formats:
             digests[fmt.name] = {}
-            recording = _recording(checked, digests[fmt.name], tick, partial(fmt.native_transform, head=ckpt.head),
+            recording = _recording(checked, digests[fmt.name], tick, layouts[fmt.name],
                                    Scratch() if fmt.streams_writes else None)
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
         if any(fmt.hf_layout for fmt in formats):  # tokenizer files under transformers' names
@@ -209,7 +210,7 @@ def convert(
         if verify:
             for fmt in formats:
                 _verify(ckpt, digests[fmt.name], fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})",
-                        partial(fmt.native_transform, head=ckpt.head))
+                        layouts[fmt.name])
         if validate:  # a written model (ONNX) is run against the reference forward pass before it is published
             for fmt in formats:
                 diffs = fmt.validate(staging, ckpt)

@@ -32,7 +32,7 @@ from typing import Any, BinaryIO, Iterable, Sequence
 import msgpack
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, contiguous
+from ..checkpoint import Checkpoint, LazyTensor, contiguous, map_tensor
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import HeadKind
@@ -314,14 +314,8 @@ def read_tree(path: Path) -> dict[str, Any]:
 
 def _reader(path: Path, leaf: _ArrayLeaf, name: str):
     def load() -> np.ndarray:
-        if len(leaf.spans) == 1 and leaf.spans[0].length:  # one run of bytes: map it, as safetensors are read
-            span = leaf.spans[0]
-            try:
-                if span.offset + span.length > path.stat().st_size:
-                    raise BridgeError("truncated since it was opened", file=path, tensor=name)
-                return np.memmap(path, dtype=leaf.dtype, mode="r", offset=span.offset, shape=leaf.shape)
-            except (OSError, ValueError) as exc:  # the file changed or vanished since its headers were read
-                raise BridgeError(f"cannot map tensor data ({exc})", file=path, tensor=name) from None
+        if len(leaf.spans) == 1:  # one run of bytes: mapped, as safetensors are read
+            return map_tensor(path, leaf.spans[0].offset, leaf.dtype, leaf.shape, name)
         out = np.empty(leaf.shape, leaf.dtype)  # chunked (over 1 GiB): the runs read one after another
         flat = memoryview(out.reshape(-1).view(np.uint8))
         done = 0

@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, contiguous
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, contiguous, map_tensor
 from ..config import AlbertConfig
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
@@ -210,11 +210,7 @@ def _mapped(path: Path, ds) -> np.ndarray | None:
     offset = ds.id.get_offset()
     if offset is None or ds.chunks is not None or ds.id.get_create_plist().get_nfilters() or not ds.shape:
         return None
-    nbytes = math.prod(ds.shape) * ds.dtype.itemsize
-    if offset + nbytes > path.stat().st_size:
-        raise BridgeError(f"dataset claims bytes {offset}..{offset + nbytes}, the file has {path.stat().st_size}",
-                          file=path, tensor=ds.name)
-    return np.memmap(path, dtype=ds.dtype, mode="r", offset=offset, shape=ds.shape)
+    return map_tensor(path, offset, ds.dtype, ds.shape, ds.name)
 
 
 def _strip_model_name(weight_name: str) -> str:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checkpoint import LazyTensor, contiguous
+from ..checkpoint import LazyTensor, contiguous, map_tensor
 from ..errors import BridgeError
 
 _TO_ST = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64", "int64": "I64",
@@ -86,13 +86,7 @@ def _entry(path: Path, name: str, entry: object) -> tuple[np.dtype, tuple[int, .
 
 def _reader(path: Path, name: str, offset: int, dtype: np.dtype, shape: tuple[int, ...]):
     def load() -> np.ndarray:
-        if 0 in shape:
-            return np.empty(shape, dtype)
-        try:
-            raw = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(int(np.prod(shape)) * dtype.itemsize,))
-        except (OSError, ValueError) as exc:  # the file changed or shrank since its header was read
-            raise BridgeError(f"cannot read tensor data ({exc})", file=path, tensor=name) from None
-        return raw.view(dtype).reshape(shape)
+        return map_tensor(path, offset, dtype, shape, name)
 
     return load
 

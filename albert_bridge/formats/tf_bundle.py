@@ -21,7 +21,7 @@ import google_crc32c
 import ml_dtypes
 import numpy as np
 
-from albert_bridge.checkpoint import contiguous
+from albert_bridge.checkpoint import contiguous, map_tensor
 from albert_bridge.errors import BridgeError
 
 __all__ = ["BundleEntry", "BundleReader", "TensorInfo", "data_shard_path", "write_bundle"]
@@ -389,23 +389,19 @@ class BundleReader:
             if e.offset + e.size > available:  # checked before allocating: a corrupt size must not exhaust memory
                 raise BridgeError(f"data file truncated: tensor needs bytes {e.offset}..{e.offset + e.size} "
                                   f"but the file has {available}", file=shard, tensor=name)
-        if e.size and self._open_shard is None:  # a plain file: map it (no fresh memory to fault in, no copy)
-            try:
-                buf = np.memmap(shard, dtype=np.uint8, mode="r", offset=e.offset, shape=(e.size,))
-            except (OSError, ValueError) as exc:  # the file changed or shrank since it was opened
-                raise BridgeError(f"cannot map tensor data ({exc})", file=shard, tensor=name) from None
-            if _mask(google_crc32c.extend(0, buf)) != e.crc32c:
-                raise BridgeError("checksum mismatch: tensor data is corrupted", file=shard, tensor=name)
-            return buf.view(dtype).reshape(e.shape)
-        buf = np.empty(e.size, np.uint8)
-        crc, done = 0, 0
-        while done < e.size:
-            n = self._read_into(e.shard_id, e.offset + done, buf[done:done + CHUNK])
-            if n == 0:
-                raise BridgeError(f"data file truncated while reading ({done} of {e.size} bytes)", file=shard,
-                                  tensor=name)
-            crc = google_crc32c.extend(crc, buf[done:done + n])
-            done += n
+        if self._open_shard is None:  # a plain file: mapped (no fresh memory to fault in, no copy)
+            buf = map_tensor(shard, e.offset, np.uint8, (e.size,), name)
+            crc = google_crc32c.extend(0, buf)
+        else:  # a member of an archive: read in chunks
+            buf = np.empty(e.size, np.uint8)
+            crc, done = 0, 0
+            while done < e.size:
+                n = self._read_into(e.shard_id, e.offset + done, buf[done:done + CHUNK])
+                if n == 0:
+                    raise BridgeError(f"data file truncated while reading ({done} of {e.size} bytes)", file=shard,
+                                      tensor=name)
+                crc = google_crc32c.extend(crc, buf[done:done + n])
+                done += n
         if _mask(crc) != e.crc32c:
             raise BridgeError("checksum mismatch: tensor data is corrupted", file=shard, tensor=name)
         return buf.view(dtype).reshape(e.shape)

@@ -185,6 +185,18 @@ class EncodingAPI:
             columns = {k: v[0] for k, v in columns.items()}
         return BatchEncoding(columns, tensor_type=return_tensors, prepend_batch_axis=prepend_batch_axis, meta=meta)
 
+    def _begin(self, arguments: dict[str, Any], kwargs: dict) -> tuple[bool, bool, tuple]:
+        """What encode_plus and batch_encode_plus work out first from their arguments: whether words are given
+        (is_split_into_words), whether the fast tokenizer tracks words (offsets, word ids and overflow windows need
+        it), and the padding / truncation strategies with the effective max_length."""
+        tracked = kwargs.pop("_track_words", False)  # the lazy word-ids call (see _lazy_meta)
+        split_words = self._check_options(arguments["return_offsets_mapping"], kwargs)
+        track = self.is_fast and (tracked or split_words or arguments["return_offsets_mapping"]
+                                  or arguments["return_overflowing_tokens"])
+        strategies = self._strategies(arguments["padding"], arguments["truncation"], arguments["max_length"],
+                                      arguments["pad_to_multiple_of"], arguments["verbose"])
+        return split_words, bool(track), strategies
+
     def _check_options(self, return_offsets_mapping: bool, kwargs: dict) -> bool:
         """Refuses what we do not implement; returns is_split_into_words."""
         if return_offsets_mapping and not self.is_fast:
@@ -257,13 +269,10 @@ class EncodingAPI:
                     return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
                     return_length: bool = False, verbose: bool = True, **kwargs: Any) -> BatchEncoding:
         arguments = {k: v for k, v in locals().items() if k not in ("self", "kwargs")} | kwargs
-        track = kwargs.pop("_track_words", False)
-        split_words = self._check_options(return_offsets_mapping, kwargs)
-        pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of, verbose)
+        split_words, track, (pad, trunc, max_length) = self._begin(arguments, kwargs)
         inputs = [text] if text_pair is None else [text, text_pair]
         if not split_words and not all(isinstance(t, str) for t in inputs):
             raise InvalidInput("a single `text` (and `text_pair`) must be str; use is_split_into_words=True for words")
-        track = self.is_fast and (track or split_words or return_offsets_mapping or return_overflowing_tokens)
         seqs = self._encode_inputs(inputs, split_words, return_offsets_mapping, track)
         columns = self._encode_batch(
             [(seqs[0], seqs[1] if text_pair is not None else None)], add_special_tokens=add_special_tokens,
@@ -297,10 +306,7 @@ class EncodingAPI:
                           return_special_tokens_mask: bool = False, return_offsets_mapping: bool = False,
                           return_length: bool = False, verbose: bool = True, **kwargs: Any) -> BatchEncoding:
         arguments = {k: v for k, v in locals().items() if k not in ("self", "kwargs")} | kwargs
-        track = kwargs.pop("_track_words", False)
-        split_words = self._check_options(return_offsets_mapping, kwargs)
-        track = self.is_fast and (track or split_words or return_offsets_mapping or return_overflowing_tokens)
-        pad, trunc, max_length = self._strategies(padding, truncation, max_length, pad_to_multiple_of, verbose)
+        split_words, track, (pad, trunc, max_length) = self._begin(arguments, kwargs)
         firsts, seconds = [], []
         for item in batch_text_or_text_pairs:
             if isinstance(item, str) or (split_words and isinstance(item, list)

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.tokenization.added_tokens import AddedToken
 from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
-from albert_bridge.tokenization.files import TOKENIZER_FILE, VOCAB_FILE
+from albert_bridge.tokenization.files import SPECIAL_TOKEN_ATTRS, TOKENIZER_FILE, VOCAB_FILE
 from albert_bridge.tokenization.slow import load_sentencepiece
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
@@ -46,7 +46,6 @@ from albert_bridge.tokenization.spm_model import (
     digit_comma_applies,
 )
 
-SPECIAL_TOKEN_KWARGS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
 # transformers' AlbertConverter lowers the score of digit-comma pieces by this much in tokenizer.json
 # (its approximation of the rule); we write the same and undo it when reading such a file.
 DIGIT_COMMA_PENALTY = 100.0
@@ -534,8 +533,8 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                                                      **kwargs)
         trainee.train_from_iterator(text_iterator, length=length, trainer=trainer)
         trained = json.loads(trainee.to_str())
-        settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_KWARGS}
-        for attr in SPECIAL_TOKEN_KWARGS:
+        settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_ATTRS}
+        for attr in SPECIAL_TOKEN_ATTRS:
             value = getattr(self, attr, None)
             if value is not None:
                 settings[attr] = rename.get(value, value)
