@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shutil
@@ -18,7 +19,8 @@ import numpy as np
 
 from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
 from .errors import BridgeError, Terminated
-from .formats import get_format, load
+from .config import AlbertConfig
+from .formats import FORMATS, Format, get_format, load
 from .formats.mapping import Transform
 from .schema import HeadKind
 
@@ -114,16 +116,17 @@ def clear_stale_temporaries(target: Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_directory(target: Path, force: bool) -> Iterator[Path]:
-    """Yield a temp dir beside `target`; on success it replaces `target`, on failure (SIGINT and SIGTERM included)
-    nothing remains and an existing `target` is untouched."""
+def atomic_directory(target: Path, force: bool = False,
+                     plan: Callable[[Path], Callable[[Path, Path], None]] | None = None) -> Iterator[Path]:
+    """Yield a temp dir beside `target`; on success it reaches `target` (`plan(target)` says how, and refuses what
+    it must: by default a non-empty `target` is replaced whole only with `force`), on failure (SIGINT and SIGTERM
+    included) nothing remains and an existing `target` is untouched."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     clear_stale_temporaries(target)
     if target.exists() and not target.is_dir():
         raise BridgeError("exists and is not a directory", file=target)
-    if target.is_dir() and any(target.iterdir()) and not force:
-        raise BridgeError("output directory is not empty (use --force to replace it)", file=target)
+    publish = (plan or partial(_whole_directory, force=force))(target)
     with _SignalsRaise() as signals:
         staging = None
         try:
@@ -133,12 +136,32 @@ def atomic_directory(target: Path, force: bool) -> Iterator[Path]:
             os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
             yield staging
             with signals.deferred():
-                _swap(staging, target)
+                publish(staging, target)
         except BaseException:
             with signals.deferred():  # a second Ctrl-C must not stop the clean-up halfway
                 if staging is not None:
                     shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def _whole_directory(target: Path, force: bool) -> Callable[[Path, Path], None]:
+    if _is_non_empty_dir(target) and not force:
+        raise BridgeError("output directory is not empty (choose a new or empty directory, or --force to replace "
+                          f"it: removes {_listing(_names(target))})", file=target)
+    return _swap
+
+
+def _is_non_empty_dir(path: Path) -> bool:
+    return path.is_dir() and any(path.iterdir())
+
+
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def _listing(names: Sequence[str], most: int = 6) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _swap(staging: Path, target: Path) -> None:
@@ -159,6 +182,95 @@ def _swap(staging: Path, target: Path) -> None:
         shutil.rmtree(backup, ignore_errors=True)
 
 
+# Files a Hugging Face layout holds besides each format's weights: replaced by the new ones on a merge.
+_SHARED_FILES = ("config.json", "albert_config.json", "README.md", ".gitattributes", "spiece.model", "tokenizer.json",
+                 "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "*.model", "*.vocab")
+# What makes two configs the same model, so that formats written from each may share a folder.
+_MODEL_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "intermediate_size", "num_attention_heads",
+                 "num_hidden_layers", "num_hidden_groups", "inner_group_num", "max_position_embeddings",
+                 "type_vocab_size", "hidden_act", "num_labels")
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _format_files(fmt: Format) -> tuple[str, ...]:
+    return (*fmt.hub_files, *fmt.marker_files)
+
+
+def _merge_plan(target: Path, formats: Sequence[Format], config: AlbertConfig, force: bool,
+                read_back: Callable[[Path], None] | None = None) -> Callable[[Path, Path], None]:
+    """How a conversion reaches DST. New or empty: renamed into place. A Hugging Face layout of the same model:
+    merged file by file, the other formats' files kept; files of a format being written are replaced (stale
+    shards removed) only with --force. Anything else is replaced whole, only with --force."""
+    if not _is_non_empty_dir(target):
+        return _swap
+    names = _names(target)
+    every_format = [p for fmt in FORMATS.values() for p in _format_files(fmt)]
+    foreign = [n for n in names if not (target / n).is_file() or not _matches(n, (*every_format, *_SHARED_FILES))]
+    other_model = _other_model(target, config)
+    if foreign or other_model:
+        why = (f"holds {other_model}" if other_model else
+               f"is not a Hugging Face layout (it holds {_listing(foreign)})")
+        if not force:
+            raise BridgeError(f"output directory is not empty and {why}: choose a new or empty directory, or "
+                              f"--force to replace it (removes {_listing(names)})", file=target)
+        return _swap
+    replaced = [n for n in names if any(_matches(n, _format_files(fmt)) for fmt in formats)]
+    if replaced and not force:
+        kinds = ", ".join(fmt.name for fmt in formats if any(_matches(n, _format_files(fmt)) for n in replaced))
+        raise BridgeError(f"already holds {kinds} weights: --force replaces them (removes {_listing(replaced)}; "
+                          "the other formats stay), or choose a new or empty directory", file=target)
+    return partial(_merge, replaced=replaced, read_back=read_back)
+
+
+def _other_model(target: Path, config: AlbertConfig) -> str | None:
+    """Says why the config in `target` is not that of the model being written (None when it is, or there is none)."""
+    for name in ("config.json", "albert_config.json"):
+        if (target / name).is_file():
+            try:
+                existing = AlbertConfig.from_json_file(target / name)
+            except BridgeError:
+                return f"an unreadable {name}"
+            differs = [k for k in _MODEL_FIELDS if getattr(existing, k) != getattr(config, k)]
+            return f"another model ({name} differs in {', '.join(differs)})" if differs else None
+    return None
+
+
+def _merge(staging: Path, target: Path, replaced: Sequence[str], read_back: Callable[[Path], None] | None) -> None:
+    """Move each new file into `target` (os.replace: atomic per file), weights before the indexes and configs that
+    point at them, drop the replaced format's files the new output no longer has (stale shards), then read back
+    what `target` now holds of each format written (its neighbours must not shadow it)."""
+    new = sorted(_names(staging), key=lambda name: (name.endswith(".json"), name))
+    for name in new:
+        os.replace(staging / name, target / name)
+    for name in replaced:
+        if name not in new:
+            (target / name).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    if read_back is not None:
+        read_back(target)
+
+
+def _refuse_unsafe_destination(src: str | Path, dst: Path, to: Sequence[str]) -> None:
+    """DST must never hold the source (--force would delete it) nor name a weight file (DST is a directory)."""
+    retry = f"albert-bridge convert {src} {{}} --to {','.join(to)}"
+    if not dst.is_dir() and _matches(dst.name.lower(), ("*.safetensors", "*.bin", "*.h5", "*.msgpack", "*.onnx",
+                                                        "*.index.json")):
+        raise BridgeError(f"DST is the directory to write into, not a weight file: {retry.format(dst.parent)}",
+                          file=dst)
+    source = Path(src).resolve() if os.path.lexists(src) or Path(src).parent.is_dir() else None
+    if source is None:  # a Hub repo id: its snapshot lives in the cache
+        return
+    where = dst.resolve()
+    relation = ("is SRC" if where == source else "contains SRC" if where in source.parents else
+                "is inside SRC" if source in where.parents else None)
+    if relation:
+        raise BridgeError(f"DST {relation}, which a conversion there could overwrite or remove: write to another "
+                          f"directory ({retry.format('OUT')})", file=dst)
+
+
 def convert(
     src: str | Path,
     dst: str | Path,
@@ -177,6 +289,7 @@ def convert(
     progress: Callable[[int, int], None] | None = None,  # (bytes just written, bytes to write in all)
 ) -> ConversionResult:
     formats = [get_format(name).require() for name in to]
+    _refuse_unsafe_destination(src, Path(dst), to)
     ckpt = load(src, src_format, head, config)
     if allow_unused and ckpt.report.unknown:
         for name in ckpt.report.unknown:
@@ -197,7 +310,13 @@ def convert(
     checked = ckpt.checking_finite(on_nonfinite)
     tick = progress and (lambda n: progress(n, total))
     layouts = {fmt.name: partial(fmt.native_transform, head=ckpt.head) for fmt in formats}
-    with atomic_directory(Path(dst), force) as staging:
+
+    def read_back(directory: Path) -> None:
+        for fmt in formats:
+            _verify(ckpt, digests[fmt.name], fmt.load(directory, ckpt.head), f"{dst} ({fmt.name})", layouts[fmt.name])
+
+    plan = partial(_merge_plan, formats=formats, config=ckpt.config, force=force, read_back=read_back if verify else None)
+    with atomic_directory(Path(dst), plan=plan) as staging:
         for fmt in formats:
             digests[fmt.name] = {}
             recording = _recording(checked, digests[fmt.name], tick, layouts[fmt.name],
@@ -208,9 +327,7 @@ def convert(
                 if not (staging / name).exists():
                     shutil.copyfile(src_path, staging / name)
         if verify:
-            for fmt in formats:
-                _verify(ckpt, digests[fmt.name], fmt.load(staging, ckpt.head), f"{dst} ({fmt.name})",
-                        layouts[fmt.name])
+            read_back(staging)
         if validate:  # a written model (ONNX) is run against the reference forward pass before it is published
             for fmt in formats:
                 diffs = fmt.validate(staging, ckpt)

@@ -374,7 +374,7 @@ def _workspace(dry_run: str | os.PathLike | None) -> Iterator[Path]:
     if dry_run is not None:
         from .convert import atomic_directory
 
-        with atomic_directory(Path(dry_run), force=False) as staging:
+        with atomic_directory(Path(dry_run)) as staging:
             yield staging
     else:
         with tempfile.TemporaryDirectory(prefix="albert-push-") as tmp:
