@@ -7,12 +7,38 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Callable
 
 import click
 
 HEADS = ("base", "pretraining", "masked-lm", "sequence-classification", "multiple-choice",
          "token-classification", "question-answering")
 FORMAT_NAMES = ("safetensors", "pytorch", "tf", "flax", "tf1", "onnx", "canonical")
+PUBLISHED_FORMATS = ("safetensors", "tf", "flax", "onnx")  # what push uploads (PyTorch's weights as safetensors)
+# Other names people give the formats: the framework, the file's extension, a singular.
+FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safetensor": "safetensors",
+                  "st": "safetensors", "h5": "tf", "keras": "tf", "tf2": "tf", "tensorflow": "tf", "msgpack": "flax",
+                  "jax": "flax", "original": "tf1", "ckpt": "tf1"}
+
+
+def _format_name(value: str, choices: tuple[str, ...] = FORMAT_NAMES) -> str:
+    from .errors import did_you_mean
+
+    name = FORMAT_ALIASES.get(value.strip().lower(), value.strip().lower())
+    if name not in choices:
+        hint = did_you_mean(value, [*choices, *(a for a, n in FORMAT_ALIASES.items() if n in choices)])
+        raise click.BadParameter(f"{value!r} is not a format{hint} (choose from {', '.join(choices)})")
+    return name
+
+
+def _format_list(value: str, choices: tuple[str, ...]) -> list[str]:
+    names = [v for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter(f"no format given (choose from {', '.join(choices)}, or all)")
+    return list(dict.fromkeys(_format_name(n, choices) for n in names))
 
 
 def _split_formats(ctx, param, value: str) -> list[str]:
@@ -20,43 +46,163 @@ def _split_formats(ctx, param, value: str) -> list[str]:
         from .formats import FORMATS
 
         return [name for name, fmt in FORMATS.items() if fmt.available]
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [n for n in names if n not in FORMAT_NAMES]
-    if bad or not names:
-        raise click.BadParameter(f"{', '.join(bad) or value!r} (choose from {', '.join(FORMAT_NAMES)})")
-    return list(dict.fromkeys(names))
+    return _format_list(value, FORMAT_NAMES)
+
+
+def _one_format(ctx, param, value: str | None) -> str | None:
+    return None if value is None else _format_name(value)
+
+
+def _published_formats(ctx, param, value: str) -> list[str]:
+    if value == "all":
+        return ["all"]
+    names = [FORMAT_ALIASES.get(v.strip().lower(), v.strip().lower()) for v in value.split(",") if v.strip()]
+    if "pytorch" in names:  # the help and the README promise safetensors for PyTorch: say so rather than upload .bin
+        raise click.BadParameter("push publishes PyTorch weights as model.safetensors: use --formats safetensors")
+    return _format_list(value, PUBLISHED_FORMATS)
+
+
+# --- what every command shares: --debug, -q, -v, and where progress and reports go -------------------------------
+def _setting(name: str):
+    def remember(ctx: click.Context, param, value) -> None:
+        if value:  # given before or after the command name: either one counts
+            ctx.meta[f"albert_bridge.{name}"] = value
+
+    return remember
+
+
+def _common_options(command):
+    for option in (
+        click.option("--debug", is_flag=True, expose_value=False, callback=_setting("debug"),
+                     help="Show tracebacks with errors (the exit code stays the same)."),
+        click.option("-v", "--verbose", count=True, expose_value=False, callback=_setting("verbose"),
+                     help="Say more: each run's notes, skipped tensors, each stage."),
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_setting("quiet"),
+                     help="No progress on stderr (rows, spinner, bar); results, warnings and errors still print."),
+    ):
+        command = option(command)
+    return command
+
+
+def _quiet() -> bool:
+    return bool(click.get_current_context().meta.get("albert_bridge.quiet"))
+
+
+def _verbose() -> int:
+    return int(click.get_current_context().meta.get("albert_bridge.verbose", 0))
+
+
+def _report_option(name: str, what: str):
+    """--json/--junit/--markdown FILE, `-` (or the flag alone) meaning stdout."""
+    return click.option(f"--{name}", f"{name}_path", is_flag=False, flag_value="-", default=None, metavar="FILE",
+                        type=click.Path(dir_okay=False, allow_dash=True, path_type=str),
+                        help=f"Write {what} as {name.upper() if name == 'json' else name.capitalize()} to FILE "
+                             "(- or nothing: stdout).")
+
+
+def _write_reports(**texts: tuple[str | None, Callable[[], str]]) -> bool:
+    """Write each requested report; True when one of them took stdout (the text output then goes to stderr)."""
+    to_stdout = False
+    for path, render in texts.values():
+        if path == "-":
+            click.echo(render(), nl=False)
+            to_stdout = True
+        elif path:
+            Path(path).write_text(render())
+    return to_stdout
 
 
 def _warn(message: str) -> None:
     click.echo(f"warning: {message}", err=True)
 
 
+class _Activity:
+    """Progress on stderr: finished steps as lines (unless -q) and, when stderr is a terminal, a spinner naming the
+    work in progress between them."""
+
+    FRAMES = "|/-\\"
+
+    def __init__(self, label: str, quiet: bool):
+        self.label, self.quiet = label, quiet
+        self.spinning = not quiet and sys.stderr.isatty()
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+
+    def __enter__(self) -> "_Activity":
+        if self.spinning:
+            self.thread = threading.Thread(target=self._spin, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.spinning:
+            self.done.set()
+            self.thread.join()
+            self._clear()
+
+    def _spin(self) -> None:
+        frame = 0
+        while not self.done.wait(0.1):
+            with self.lock:
+                sys.stderr.write(f"\r{self.label} {self.FRAMES[frame % 4]}")
+                sys.stderr.flush()
+            frame += 1
+
+    def _clear(self) -> None:
+        sys.stderr.write("\r" + " " * (len(self.label) + 2) + "\r")
+        sys.stderr.flush()
+
+    def line(self, text: str) -> None:
+        if self.quiet:
+            return
+        with self.lock:
+            if self.spinning:
+                self._clear()
+            click.echo(text, err=True)
+
+
+def _run_line(run, verbose: int) -> str:
+    """One parity run as it finishes."""
+    state = f"skipped: {run.skipped}" if run.skipped else (f"error: {run.error}" if run.error else "ok")
+    seconds = "" if run.seconds is None else f" in {run.seconds:.2f} s"
+    notes = "".join(f"\n  note: {n}" for n in run.notes) if verbose else ""
+    return f"run {run.label} ({run.checkpoint} on {run.backend}){seconds}: {state}{notes}"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@_common_options
 @click.version_option(package_name="albert-bridge")
-def cli(debug: bool) -> None:
-    """albert-bridge: convert, inspect and check ALBERT checkpoints across TF1, PyTorch, TF2, Flax and ONNX."""
+def cli() -> None:
+    """albert-bridge: convert, inspect and check ALBERT checkpoints across TF1, PyTorch, TF2, Flax and ONNX.
+
+    Format names take aliases: pt, torch and bin mean pytorch; h5 and keras tf; msgpack and jax flax.
+    --debug, -q and -v go before or after the command name."""
 
 
 @cli.command()
+@_common_options
 @click.argument("src", type=click.Path(path_type=str))
 @click.argument("dst", type=click.Path(path_type=str))
 @click.option("--to", "to", required=True, callback=_split_formats, metavar="FMT[,FMT...]",
               help=f"Output formats: {', '.join(FORMAT_NAMES)}, or all.")
-@click.option("--from", "src_format", type=click.Choice(FORMAT_NAMES), help="Source format (default: detected).")
+@click.option("--from", "src_format", callback=_one_format, metavar="FMT",
+              help="Source format (default: detected): " + ", ".join(FORMAT_NAMES) + ".")
 @click.option("--head", type=click.Choice(HEADS), help="Head to keep (default: from the checkpoint).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="config.json or albert_config.json to use instead of the one beside the weights.")
 @click.option("--dtype", type=click.Choice(["float32", "float16", "bfloat16"]), help="Cast floating tensors.")
 @click.option("--max-shard-size", default="5GB", show_default=True, help="Shard above this size (0: never).")
-@click.option("--force", is_flag=True, help="Replace a non-empty DST.")
+@click.option("--force", is_flag=True, help="Replace the files of the formats written in a DST that holds them (the "
+              "other formats stay), or a DST that is no Hugging Face layout of this model. Never SRC.")
 @click.option("--allow-unused", is_flag=True, help="Drop source tensors that map to nothing, instead of failing.")
 @click.option("--no-verify", is_flag=True, help="Skip reading every written tensor back before publishing.")
 @click.option("--no-validate", is_flag=True,
               help="Skip running a written model (onnx) in ONNX Runtime against the NumPy reference forward pass.")
-@click.option("--strict", is_flag=True, help="Refuse tensors holding NaN or Inf (default: a warning names them).")
+@click.option("--strict", is_flag=True, help="Refuse tensors holding NaN or Inf and unknown config keys (default: "
+              "a warning names them).")
+@_report_option("json", "what was read and written")
 def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, force, allow_unused, no_verify,
-            no_validate, strict) -> None:
+            no_validate, strict, json_path) -> None:
     """Convert SRC (any supported format, detected) into the directory DST, atomically."""
     from .convert import convert as run_convert
     from .formats.hf_layout import parse_size
@@ -65,16 +211,26 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
         shard_bytes = parse_size(max_shard_size)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--max-shard-size") from None
-    with _progress_bar() as tick:
+    with _progress_bar(_quiet()) as tick:
         result = run_convert(src, dst, to, src_format=src_format, head=head, config=config_path, dtype=dtype, force=force,
                              max_shard_size=shard_bytes, verify=not no_verify, validate=not no_validate,
                              allow_unused=allow_unused, strict=strict, progress=tick)
     for warning in result.warnings:
         _warn(warning)
     ckpt = result.checkpoint
-    skipped = len(ckpt.report.skipped)
+    summary = {"source": ckpt.report.source, "format": ckpt.report.format, "head": ckpt.head.value,
+               "parameters": ckpt.num_parameters(), "tensors_mapped": ckpt.report.consumed,
+               "skipped": ckpt.report.skipped, "warnings": result.warnings,
+               "written": {fmt: [str(f) for f in files] for fmt, files in result.written.items()},
+               "validated": result.validated}
+    if _write_reports(json=(json_path, lambda: json.dumps(summary, indent=2) + "\n")):
+        return
     click.echo(f"read {ckpt.report.source} ({ckpt.report.format}, head {ckpt.head.value}, "
-               f"{ckpt.num_parameters():,} parameters; {ckpt.report.consumed} tensors mapped, {skipped} skipped)")
+               f"{ckpt.num_parameters():,} parameters; {ckpt.report.consumed} tensors mapped, "
+               f"{len(ckpt.report.skipped)} skipped)")
+    if _verbose():
+        for name, why in ckpt.report.skipped.items():
+            click.echo(f"  skipped {name}: {why}")
     for fmt, files in result.written.items():
         click.echo(f"wrote {fmt}: " + ", ".join(str(f) for f in files))
     for fmt, diffs in result.validated.items():
@@ -83,11 +239,14 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
 
 
 class _progress_bar:
-    """A byte progress bar on stderr, only when stderr is a terminal."""
+    """A byte progress bar on stderr, only when stderr is a terminal (and not -q)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
 
     def __enter__(self):
         self.bar = None
-        if not sys.stderr.isatty():
+        if self.quiet or not sys.stderr.isatty():
             return None
         self.bar = click.progressbar(length=1, label="converting", file=sys.stderr)
         self.bar.__enter__()
@@ -104,16 +263,20 @@ class _progress_bar:
 
 
 @cli.command()
+@_common_options
 @click.argument("src", type=click.Path(path_type=str))
-@click.option("--from", "src_format", type=click.Choice(FORMAT_NAMES), help="Source format (default: detected).")
+@click.option("--from", "src_format", callback=_one_format, metavar="FMT", help="Source format (default: detected).")
 @click.option("--head", type=click.Choice(HEADS), help="Inspect as this head.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def inspect(src, src_format, head, as_json) -> None:
-    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, problems."""
+@click.option("--strict", is_flag=True, help="Unknown config keys are problems (exit 3), not warnings.")
+@_report_option("json", "the description")
+def inspect(src, src_format, head, strict, json_path) -> None:
+    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, warnings, problems. Exit 3 when it
+    reports a problem."""
     from .inspection import describe, render_text
 
-    info = describe(src, src_format, head)
-    click.echo(json.dumps(info, indent=2) if as_json else render_text(info))
+    info = describe(src, src_format, head, strict=strict)
+    if not _write_reports(json=(json_path, lambda: json.dumps(info, indent=2) + "\n")):
+        click.echo(render_text(info, verbose=_verbose()))
     if info["problems"]:
         sys.exit(3)
 
@@ -128,6 +291,7 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 
 
 @cli.command()
+@_common_options
 @click.argument("srcs", nargs=-1, required=True, type=click.Path(path_type=str), metavar="SRC [SRC2 ...]")
 @click.option("--backends", callback=_backend_names, metavar="NAME[,NAME...]",
               help="torch, tf, flax, onnx, numpy (float64 reference), hf-torch, hf-tf, hf-flax (transformers' "
@@ -147,9 +311,9 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 @click.option("--text", "texts", multiple=True,
               help="A text to tokenize with the tokenizer beside SRC (repeat for a batch; the choices of one "
                    "example for multiple choice).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write the report as JSON.")
-@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write the report as JUnit XML.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False), help="Write the report as Markdown.")
+@_report_option("json", "the report")
+@_report_option("junit", "the report")
+@_report_option("markdown", "the report")
 @click.option("--save-outputs", type=click.Path(dir_okay=False), help="Write the first run's inputs and outputs (.npz).")
 @click.option("--expect", type=click.Path(dir_okay=False),
               help="Compare every run with outputs saved by --save-outputs (and run on their inputs).")
@@ -162,38 +326,41 @@ def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed
     hidden state) with the first run. Exit 0 when all agree, 1 when any differs, 3 on bad input."""
     from .errors import BridgeError
     from .parity import check
+    from .parity.report import nothing_to_compare
 
     if inputs_file and texts:
         raise click.UsageError("give --inputs or --text, not both")
-    report = check(list(srcs), backends, device=device, dtype=dtype, atol=atol, rtol=rtol, head=head,
-                   inputs=inputs_file, texts=texts or None, batch=batch, seq_len=seq_len, seed=seed, expect=expect,
-                   save_outputs_to=save_outputs, emulate_device=emulate_device, timeout=timeout)
-    report.write(json_path, junit_path, markdown_path)
-    click.echo(report.to_text(), nl=False)
+    activity = _Activity("parity", _quiet())
+    with activity:
+        report = check(list(srcs), backends, device=device, dtype=dtype, atol=atol, rtol=rtol, head=head,
+                       inputs=inputs_file, texts=texts or None, batch=batch, seq_len=seq_len, seed=seed,
+                       expect=expect, save_outputs_to=save_outputs, emulate_device=emulate_device, timeout=timeout,
+                       on_run=lambda run: activity.line(_run_line(run, _verbose())))
+    _show_report(report, json_path, junit_path, markdown_path)
     if not report.compared and save_outputs and any(r.ok for r in report.runs):
         click.echo(f"saved the outputs of {next(r.label for r in report.runs if r.ok)} to {save_outputs}")
         return
     if not report.compared:
-        raise BridgeError("nothing to compare: " + "; ".join(
-            f"{r.label} {'skipped: ' + r.skipped if r.skipped else 'error: ' + str(r.error)}"
-            for r in report.runs if not r.ok) or "one run only (add a backend or --expect)")
+        raise BridgeError(nothing_to_compare(report))
     if not report.passed:
         sys.exit(1)
 
 
-def _format_names(ctx, param, value: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    bad = [n for n in names if n not in (*FORMAT_NAMES, "all")]
-    if bad or not names:
-        raise click.BadParameter(f"{', '.join(bad) or value!r} (choose from {', '.join(FORMAT_NAMES)}, or all)")
-    return names
+def _show_report(report, json_path, junit_path, markdown_path) -> None:
+    """The text report on stdout, or on stderr when a machine-readable one takes stdout (`-`)."""
+    took_stdout = _write_reports(json=(json_path, report.to_json), junit=(junit_path, report.to_junit),
+                                 markdown=(markdown_path, report.to_markdown))
+    if not (took_stdout and _quiet()):
+        click.echo(report.to_text(), nl=False, err=took_stdout)
 
 
 @cli.command()
+@_common_options
 @click.argument("src", type=click.Path(path_type=str))
 @click.argument("repo_id")
-@click.option("--formats", default="all", show_default=True, callback=_format_names, metavar="FMT[,FMT...]",
-              help="Formats to publish: safetensors, tf, flax, onnx, or all (every one this installation writes).")
+@click.option("--formats", default="all", show_default=True, callback=_published_formats, metavar="FMT[,FMT...]",
+              help="Formats to publish: safetensors (PyTorch's weights), tf, flax, onnx, or all (every one this "
+                   "installation writes).")
 @click.option("--create-pr", is_flag=True, help="Open a pull request (its description carries the parity table).")
 @click.option("--revision", help="Branch to commit to (created from main when missing).")
 @click.option("--private", is_flag=True, help="Create the repository private (an existing one keeps its visibility).")
@@ -205,25 +372,32 @@ def _format_names(ctx, param, value: str) -> list[str]:
                                             "the commit message then carry a warning.")
 @click.option("--license", help="License id for the card's metadata (default: the source card's).")
 @click.option("--base-model", help="base_model for the card's metadata (default: a Hub SRC, else the source card's).")
-@click.option("--from", "src_format", type=click.Choice(FORMAT_NAMES), help="Source format (default: detected).")
+@click.option("--from", "src_format", callback=_one_format, metavar="FMT",
+              help="Source format (default: detected): " + ", ".join(FORMAT_NAMES) + ".")
 @click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one parity run may take.")
+@_report_option("json", "the parity report")
+@_report_option("junit", "the parity report")
+@_report_option("markdown", "the parity report")
 def push(src, repo_id, formats, create_pr, revision, private, commit_message, token, dry_run, force, license,
-         base_model, src_format, timeout) -> None:
+         base_model, src_format, timeout, json_path, junit_path, markdown_path) -> None:
     """Publish SRC to the Hub repo REPO_ID (org/name) in every framework's format: convert, run the parity harness
     on the files to upload against SRC, write a model card, commit what changed in one commit. Exit 1 when
     parity fails (nothing is published unless --force), 3 on bad input, a missing or rejected token."""
     from .errors import BridgeError
     from .hub import push as run_push
 
+    activity = _Activity("converting, checking parity, publishing", _quiet())
     try:
-        result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision, private=private,
-                          commit_message=commit_message, token=token, dry_run=dry_run, force=force, license=license,
-                          base_model=base_model, src_format=src_format, timeout=timeout)
+        with activity:
+            result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision,
+                              private=private, commit_message=commit_message, token=token, dry_run=dry_run,
+                              force=force, license=license, base_model=base_model, src_format=src_format,
+                              timeout=timeout, on_run=lambda run: activity.line(_run_line(run, _verbose())))
     except BridgeError as exc:
         if getattr(exc, "report", None) is not None:  # a refused push shows the comparisons that refused it
-            click.echo(exc.report.to_text(), nl=False)
+            _show_report(exc.report, json_path, junit_path, markdown_path)
         raise
-    click.echo(result.report.to_text(), nl=False)
+    _show_report(result.report, json_path, junit_path, markdown_path)
     for warning in result.warnings + ([result.forced] if result.forced else []):
         _warn(warning)
     where = result.repo + (f"@{revision}" if revision else "")
@@ -238,11 +412,17 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
 
 
 @cli.command("formats")
+@_common_options
 @click.option("--available", "names_only", is_flag=True, help="Print only the names of available formats.")
-def list_formats(names_only: bool) -> None:
+@_report_option("json", "the list")
+def list_formats(names_only: bool, json_path) -> None:
     """List the file formats and whether this installation reads and writes them."""
     from .formats import FORMATS
 
+    listing = [{"name": f.name, "describe": f.describe, "available": f.available,
+                "aliases": sorted(a for a, n in FORMAT_ALIASES.items() if n == f.name)} for f in FORMATS.values()]
+    if _write_reports(json=(json_path, lambda: json.dumps(listing, indent=2) + "\n")):
+        return
     if names_only:
         click.echo(" ".join(name for name, fmt in FORMATS.items() if fmt.available))
         return
@@ -270,15 +450,16 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("error: terminated", err=True)
         sys.exit(exc.code)
     except BridgeError as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and the same exit code as without --debug
+            traceback.print_exc()
         click.echo(f"error: {exc.one_line()}", err=True)
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - bad input must never end in a traceback
         if debug:
-            raise
+            traceback.print_exc()
         message = str(exc).splitlines()[0] if str(exc) else ""
-        click.echo(f"error: {type(exc).__name__}: {message} (run with --debug for a traceback)", err=True)
+        hint = "" if debug else " (run with --debug for a traceback)"
+        click.echo(f"error: {type(exc).__name__}: {message}{hint}", err=True)
         sys.exit(3)
 
 

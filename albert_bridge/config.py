@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .errors import BridgeError
+from .errors import BridgeError, NotFound, did_you_mean
 
 CONFIG_NAME = "config.json"
 ORIGINAL_CONFIG_NAME = "albert_config.json"
@@ -87,6 +87,31 @@ _ORIGINAL_KEYS = (
     "num_hidden_layers", "num_hidden_groups", "net_structure_type", "layers_to_keep", "gap_size",
     "num_memory_blocks", "inner_group_num", "down_scale_factor", "type_vocab_size", "vocab_size",
 )
+
+
+# Keys transformers itself writes or reads in a config.json (PretrainedConfig's attributes in 4.57, and older
+# names), besides ALBERT's own: known, though no ALBERT model reads most of them.
+_TRANSFORMERS_KEYS = frozenset({
+    "_name_or_path", "transformers_version", "model_type", "architectures", "torch_dtype", "dtype", "use_bfloat16",
+    "id2label", "label2id", "num_labels", "attn_implementation", "_attn_implementation", "_commit_hash",
+    "_attn_implementation_autoset", "bad_words_ids", "begin_suppress_tokens", "cross_attention_hidden_size",
+    "decoder_start_token_id", "diversity_penalty", "do_sample", "early_stopping", "encoder_no_repeat_ngram_size",
+    "exponential_decay_length_penalty", "forced_bos_token_id", "forced_eos_token_id", "length_penalty", "max_length",
+    "min_length", "no_repeat_ngram_size", "num_beam_groups", "num_beams", "num_return_sequences", "output_scores",
+    "prefix", "remove_invalid_values", "repetition_penalty", "return_dict_in_generate", "sep_token_id",
+    "suppress_tokens", "task_specific_params", "temperature", "tf_legacy_loss", "tie_encoder_decoder", "top_k",
+    "top_p", "torchscript", "typical_p", "gradient_checkpointing", "use_cache", "xla_device", "output_past",
+    "classifier_dropout",
+})
+
+
+def unknown_keys(config: "AlbertConfig") -> dict[str, str]:
+    """The keys a config was read with that neither ALBERT nor transformers knows, each with a hint naming the
+    closest ALBERT key (" (did you mean num_hidden_layers?)", or ""): ALBERT shares weights across layers, so a
+    misspelt num_hidden_layers changes the model without changing any tensor's shape."""
+    albert_keys = [*_DEFAULTS, *_GENERIC, "num_labels", "id2label", "label2id"]
+    known = {*albert_keys, *_TRANSFORMERS_KEYS, *_ORIGINAL_KEYS}
+    return {key: did_you_mean(key, albert_keys) for key in config._extra if key not in known}
 
 
 class AlbertConfig:
@@ -403,7 +428,7 @@ class AlbertConfig:
                     path = path / name
                     break
             else:
-                raise BridgeError(f"no {CONFIG_NAME} or {ORIGINAL_CONFIG_NAME} here", file=path)
+                raise NotFound(f"no {CONFIG_NAME} or {ORIGINAL_CONFIG_NAME} here", file=path)
         config = cls.from_json_file(path)
         unused = config._apply_overrides(kwargs, path)
         return (config, unused) if return_unused_kwargs else config
@@ -487,7 +512,7 @@ def read_json(path: Path) -> Any:
         with open(path, "rb") as stream:
             raw = stream.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
-        raise BridgeError("file not found", file=path) from None
+        raise NotFound("file not found", file=path) from None
     except OSError as exc:
         raise BridgeError(f"cannot read ({exc.strerror or exc})", file=path) from None
     if len(raw) > MAX_JSON_BYTES:

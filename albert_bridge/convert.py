@@ -19,7 +19,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
 from .errors import BridgeError, Terminated
-from .config import AlbertConfig
+from .config import AlbertConfig, unknown_keys
 from .formats import FORMATS, Format, get_format, load
 from .formats.mapping import Transform
 from .schema import HeadKind
@@ -285,12 +285,15 @@ def convert(
     verify: bool = True,
     validate: bool = True,
     allow_unused: bool = False,
-    strict: bool = False,  # refuse tensors holding NaN or Inf instead of warning
+    strict: bool = False,  # refuse tensors holding NaN or Inf, and unknown config keys, instead of warning
     progress: Callable[[int, int], None] | None = None,  # (bytes just written, bytes to write in all)
 ) -> ConversionResult:
     formats = [get_format(name).require() for name in to]
     _refuse_unsafe_destination(src, Path(dst), to)
     ckpt = load(src, src_format, head, config)
+    if strict and unknown_keys(ckpt.config):
+        key, hint = next(iter(unknown_keys(ckpt.config).items()))
+        raise BridgeError(f"unknown config key {key!r}{hint} (refused: --strict)", file=ckpt.report.source)
     if allow_unused and ckpt.report.unknown:
         for name in ckpt.report.unknown:
             ckpt.report.skip(name, "dropped (--allow-unused)")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from typing import Iterable
+
 
 class BridgeError(Exception):
     """Invalid input or refused output (CLI exit code 3)."""
@@ -17,6 +20,23 @@ class BridgeError(Exception):
     def one_line(self) -> str:
         parts = [p for p in (self.file, self.tensor and f"tensor {self.tensor!r}") if p]
         return ": ".join([*parts, self.message])
+
+
+class NotFound(BridgeError, OSError):
+    """Nothing to read where a checkpoint or tokenizer was asked for (a missing path, an empty directory, one holding
+    no such files): the OSError transformers' from_pretrained raises, so `except OSError:` code keeps working."""
+
+
+def did_you_mean(value: str, known: Iterable[str]) -> str:
+    """" (did you mean X?)" naming the closest known spelling of a mistyped name, or "" when none is close."""
+    close = difflib.get_close_matches(str(value).lower(), list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def truncated(file: object, size: int, needed: int | None = None, tensor: str | None = None) -> BridgeError:
+    """Every format's one wording for a file cut short: what is wrong, the sizes, what to do."""
+    sizes = f"{size} bytes, {needed} needed" if needed is not None else f"{size} bytes, its end is missing"
+    return BridgeError(f"file is truncated: {sizes} (download or convert it again)", file=file, tensor=tensor)
 
 
 class ParityError(BridgeError):

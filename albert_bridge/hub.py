@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .config import CONFIG_NAME
 from .errors import BridgeError, ParityError
@@ -276,9 +276,11 @@ def publish_formats(names: Sequence[str] | str | None) -> list[Format]:
         return [f for f in FORMATS.values() if f.publish and f.available]
     formats = [get_format(n) for n in ([names] if isinstance(names, str) else names)]
     for fmt in formats:
-        if fmt.framework is None:
-            raise BridgeError(f"format {fmt.name!r} cannot be published: transformers does not load it "
-                              f"(publishable: {', '.join(f.name for f in FORMATS.values() if f.framework)})")
+        if not fmt.publish:
+            why = ("PyTorch weights are published as model.safetensors" if fmt.framework == "torch" else
+                   "transformers does not load it")
+            raise BridgeError(f"format {fmt.name!r} cannot be published: {why} "
+                              f"(publishable: {', '.join(f.name for f in FORMATS.values() if f.publish)})")
         fmt.require()
     return list({f.name: f for f in formats}.values())
 
@@ -304,11 +306,13 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
          create_pr: bool = False, revision: str | None = None, private: bool = False,
          commit_message: str | None = None, token: str | None = None, dry_run: str | os.PathLike | None = None,
          force: bool = False, license: str | None = None, base_model: str | None = None,
-         src_format: str | None = None, timeout: float | None = None) -> PushResult:
+         src_format: str | None = None, timeout: float | None = None,
+         on_run: Callable[[Any], None] | None = None) -> PushResult:
     """Convert SRC into a Hub-ready folder, prove with the parity harness that each published file loads with SRC's
     outputs, write the model card, and upload what differs from the repo in one commit (`create_pr`: a pull
     request). Parity that fails or could not be checked stops the push (ParityError / BridgeError) unless `force`,
-    which says so in the card and the commit message. `dry_run`: write the folder there and upload nothing."""
+    which says so in the card and the commit message. `dry_run`: write the folder there and upload nothing.
+    `on_run` gets each parity run as it finishes."""
     target = parse_repo_id(repo_id)
     if target is None or target.revision:
         raise BridgeError("expected a Hub repo id org/name (the branch goes in --revision)", file=repo_id)
@@ -331,7 +335,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
     with _workspace(dry_run) as folder:
         conversion = convert(source, folder, [f.name for f in fmts], src_format=src_format)
         ckpt = conversion.checkpoint
-        report, unchecked = _parity(source, folder, fmts, shown, timeout)
+        report, unchecked = _parity(source, folder, fmts, shown, timeout, on_run)
         verdict, forced = _judge(report, unchecked, force, dry_run is not None)
         published = sorted(p.name for p in folder.iterdir() if p.is_file())
         result = PushResult(str(target), Path(dry_run) if dry_run else None, report, verdict, forced,
@@ -381,7 +385,8 @@ def _workspace(dry_run: str | os.PathLike | None) -> Iterator[Path]:
             yield Path(tmp) / "repo"
 
 
-def _parity(source: Path, folder: Path, fmts: list[Format], shown: str, timeout: float | None):
+def _parity(source: Path, folder: Path, fmts: list[Format], shown: str, timeout: float | None,
+            on_run: Callable[[Any], None] | None = None):
     """SRC on our first installed backend against every published file on each backend of its framework (ours
     and transformers'): the proof is that the uploaded files themselves load with SRC's outputs."""
     from .parity import BACKENDS, check
@@ -398,7 +403,7 @@ def _parity(source: Path, folder: Path, fmts: list[Format], shown: str, timeout:
         runs += [(weights, name, f"{name}:{weights.name}") for name in backends]
         shown_as[str(weights)] = weights.name
     options = {} if timeout is None else {"timeout": timeout}
-    report = check(runs=runs, **options)
+    report = check(runs=runs, on_run=on_run, **options)
     for run in report.runs:  # the card shows repo file names, not this machine's temp paths
         run.checkpoint = shown_as.get(run.checkpoint, run.checkpoint)
     return report, unchecked

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .config import unknown_keys
 from .formats import load
 from .schema import ARCHITECTURES
 
 
-def describe(src: str, src_format: str | None = None, head: str | None = None) -> dict[str, Any]:
+def describe(src: str, src_format: str | None = None, head: str | None = None, strict: bool = False
+             ) -> dict[str, Any]:
+    """What `inspect` shows; `strict`: unknown config keys are problems, not warnings."""
     ckpt = load(src, src_format, head)
     c = ckpt.config
     groups = []
@@ -41,6 +44,15 @@ def describe(src: str, src_format: str | None = None, head: str | None = None) -
         "assets": sorted(ckpt.assets),
         "tokenizer": _tokenizer(ckpt.assets),
     }
+    if strict:
+        info["problems"] += [{"tensor": "config", "problem": f"unknown key {key!r}{hint} (refused: --strict)"}
+                             for key, hint in unknown_keys(c).items()]
+    tokens = (info["tokenizer"] or {}).get("vocab_size")
+    if tokens is not None and tokens != c.vocab_size:
+        consequence = (f": ids {c.vocab_size} and up have no embedding (an IndexError in the model)"
+                       if tokens > c.vocab_size else f": {c.vocab_size - tokens} embeddings no token reaches")
+        info["warnings"] = [*info["warnings"], f"the tokenizer's vocabulary ({tokens}) differs from the model's "
+                                               f"vocab_size ({c.vocab_size}){consequence}"]
     return info
 
 
@@ -59,7 +71,7 @@ def _tokenizer(assets: dict) -> dict[str, Any] | None:
         return {"error": exc.one_line()}
 
 
-def render_text(info: dict[str, Any]) -> str:
+def render_text(info: dict[str, Any], verbose: int = 0) -> str:
     c = info["config"]
     lines = [
         f"source      {info['source']}",
@@ -80,6 +92,8 @@ def render_text(info: dict[str, Any]) -> str:
     for why in info["skipped"].values():
         reasons[why] = reasons.get(why, 0) + 1
     lines += [f"  skipped   {n} x {why}" for why, n in sorted(reasons.items())]
+    if verbose:
+        lines += [f"  skipped   {name}: {why}" for name, why in info["skipped"].items()]
     lines += [f"warning     {w}" for w in info["warnings"]]
     if info["problems"]:
         lines += [f"PROBLEM     {p['tensor']}: {p['problem']}" for p in info["problems"]]

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from ..checkpoint import Checkpoint
-from ..config import AlbertConfig
-from ..errors import BridgeError, NotYetSupported
+from ..config import AlbertConfig, unknown_keys
+from ..errors import BridgeError, NotFound, NotYetSupported
 from .hf_layout import hub_patterns
 from .mapping import IDENTITY, Transform
 from ..schema import HeadKind
@@ -122,12 +122,12 @@ def detect_format(path: Path) -> Format:
         if fmt.available and fmt.detect(path):  # some sources are no single file (a TF1 checkpoint prefix)
             return fmt
     if not path.exists():
-        raise BridgeError("no such file or directory", file=path)
+        raise NotFound("no such file or directory", file=path)
     for fmt in FORMATS.values():
         names = {path.name} if path.is_file() else {p.name for p in path.iterdir()}
         if not fmt.available and names & set(fmt.marker_files):
             fmt.require()  # raises NotYetSupported with the explanation
-    raise BridgeError("no ALBERT checkpoint found (looked for " + ", ".join(
+    raise NotFound("no ALBERT checkpoint found (looked for " + ", ".join(
         f.describe for f in FORMATS.values() if f.available) + ")", file=path)
 
 
@@ -141,4 +141,11 @@ def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None =
     if config is not None and not isinstance(config, AlbertConfig):
         config = AlbertConfig.from_json_file(config)
     adapter = get_format(fmt) if fmt else detect_format(path)
-    return adapter.load(path, head, config)
+    ckpt = adapter.load(path, head, config)
+    for key, hint in unknown_keys(ckpt.config).items():
+        ckpt.report.warnings.append(unknown_key_warning(key, hint))
+    return ckpt
+
+
+def unknown_key_warning(key: str, hint: str) -> str:
+    return f"unknown config key {key!r}{hint}: no model reads it (--strict refuses it)"

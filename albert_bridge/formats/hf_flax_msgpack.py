@@ -34,7 +34,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, contiguous, map_tensor
 from ..config import AlbertConfig
-from ..errors import BridgeError
+from ..errors import BridgeError, truncated
 from ..schema import HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import Mapping, Rule
@@ -95,6 +95,12 @@ class _Corrupt(Exception):
     """Raised inside the parser; turned into a BridgeError naming the file."""
 
 
+class _Truncated(_Corrupt):
+    def __init__(self, needed: int | None):
+        super().__init__("truncated")
+        self.needed = needed
+
+
 @dataclass(frozen=True)
 class _Span:
     offset: int
@@ -141,16 +147,16 @@ class _Parser:
 
     def take(self, n: int) -> bytes:
         if self.pos + n > self.size:
-            raise _Corrupt(f"truncated: needs {self.pos + n} bytes, the file has {self.size}")
+            raise _Truncated(self.pos + n)
         data = self.stream.read(n)
         if len(data) != n:
-            raise _Corrupt("truncated while reading")
+            raise _Truncated(self.pos + n)
         self.pos += n
         return data
 
     def skip(self, n: int) -> _Span:
         if self.pos + n > self.size:
-            raise _Corrupt(f"truncated: an array needs bytes up to offset {self.pos + n}, the file has {self.size}")
+            raise _Truncated(self.pos + n)
         span = _Span(self.pos, n)
         self.stream.seek(n, 1)
         self.pos += n
@@ -236,7 +242,7 @@ class _Parser:
     def ext(self, code: int, n: int, depth: int) -> Any:
         end = self.pos + n
         if end > self.size:
-            raise _Corrupt(f"truncated: an ext object needs bytes up to offset {end}, the file has {self.size}")
+            raise _Truncated(end)
         if code not in (_EXT_NDARRAY, _EXT_NPSCALAR):
             self.skip(n)
             return _OtherLeaf("complex number" if code == _EXT_COMPLEX else f"msgpack ext type {code}")
@@ -305,6 +311,8 @@ def read_tree(path: Path) -> dict[str, Any]:
                 raise _Corrupt(f"the file starts with a msgpack {_kind(tree)}, not a map (a parameter tree)")
             if parser.pos != size:
                 raise _Corrupt(f"{size - parser.pos} bytes of extra data after the parameter tree")
+    except _Truncated as exc:
+        raise truncated(path, size, exc.needed) from None
     except _Corrupt as exc:
         raise BridgeError(f"not a readable flax msgpack checkpoint ({exc})", file=path) from None
     except OSError as exc:

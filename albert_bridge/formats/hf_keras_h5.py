@@ -32,7 +32,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, contiguous, map_tensor
 from ..config import AlbertConfig
-from ..errors import BridgeError
+from ..errors import BridgeError, truncated
 from ..schema import ARCHITECTURES, HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import Mapping, Rule
@@ -172,6 +172,9 @@ def _open(path: Path):
     try:
         return h5py.File(path, "r")
     except Exception as exc:  # noqa: BLE001 - h5py raises OSError, ValueError, RuntimeError, ... on damaged files
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        if cut:
+            raise truncated(path, int(cut.group(1)), int(cut.group(2))) from None
         raise BridgeError(f"not a readable HDF5 file ({_first_line(exc)})", file=path) from None
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, writable
 from ..config import AlbertConfig
-from ..errors import BridgeError
+from ..errors import BridgeError, truncated
 from ..schema import HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import TRANSPOSE, Mapping, Rule
@@ -166,7 +166,10 @@ def read_bin(path: Path) -> dict[str, LazyTensor]:
         reason = str(exc).splitlines()[0][:200]
         raise BridgeError(f"refused: holds objects other than tensors ({reason})", file=path) from None
     except Exception as exc:  # torch.load fails in many ways on damaged files; all mean the same to the user
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        if "central directory" in str(exc):  # a zip whose end (its directory) is missing: cut short
+            raise truncated(path, path.stat().st_size) from None
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        reason = reason if len(reason) <= 200 else reason[:reason.rfind(". ", 0, 200) + 1] or reason[:200]
         raise BridgeError(f"not a readable PyTorch checkpoint ({reason})", file=path) from None
     if not isinstance(state, dict):
         raise BridgeError(f"holds a {type(state).__name__}, not a state dict", file=path)

@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from ..checkpoint import LazyTensor, contiguous, map_tensor
-from ..errors import BridgeError
+from ..errors import BridgeError, truncated
 
 _TO_ST = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64", "int64": "I64",
           "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
@@ -46,8 +46,10 @@ def read_safetensors(path: Path) -> tuple[dict[str, LazyTensor], dict[str, str]]
             if len(prefix) < 8:
                 raise BridgeError("not a safetensors file (shorter than its header length)", file=path)
             (length,) = struct.unpack("<Q", prefix)
-            if length > min(_MAX_HEADER, size - 8):
-                raise BridgeError(f"header length {length} exceeds the file ({size} bytes)", file=path)
+            if length > _MAX_HEADER:
+                raise BridgeError(f"header length {length} exceeds the format's limit ({_MAX_HEADER})", file=path)
+            if length > size - 8:
+                raise truncated(path, size, 8 + length)
             header = json.loads(handle.read(length))
     except OSError as exc:
         raise BridgeError(f"not a readable safetensors file ({exc})", file=path) from None
@@ -59,14 +61,17 @@ def read_safetensors(path: Path) -> tuple[dict[str, LazyTensor], dict[str, str]]
     if not isinstance(metadata, dict):
         raise BridgeError("not a readable safetensors file (__metadata__ is not an object)", file=path)
     start, data_size = 8 + length, size - 8 - length
-    tensors = {}
-    for name, entry in header.items():
-        dtype, shape, (begin, end) = _entry(path, name, entry)
+    entries = {name: _entry(path, name, entry) for name, entry in header.items()}
+    for name, (dtype, shape, (begin, end)) in entries.items():
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if not 0 <= begin <= end <= data_size or end - begin != nbytes:
-            raise BridgeError(f"data offsets [{begin}, {end}) do not fit {dtype}{list(shape)} in a data section "
-                              f"of {data_size} bytes", file=path, tensor=name)
-        tensors[name] = LazyTensor(shape, dtype, _reader(path, name, start + begin, dtype, shape), f"{path}: {name}")
+        if not 0 <= begin <= end or end - begin != nbytes:
+            raise BridgeError(f"data offsets [{begin}, {end}) do not fit {dtype}{list(shape)}", file=path,
+                              tensor=name)
+    needed = max((end for _, _, (_, end) in entries.values()), default=0)
+    if needed > data_size:  # the header is whole, the data it describes is not
+        raise truncated(path, size, start + needed)
+    tensors = {name: LazyTensor(shape, dtype, _reader(path, name, start + begin, dtype, shape), f"{path}: {name}")
+               for name, (dtype, shape, (begin, _)) in entries.items()}
     return tensors, {str(k): str(v) for k, v in metadata.items()}
 
 

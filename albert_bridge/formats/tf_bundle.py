@@ -22,7 +22,7 @@ import ml_dtypes
 import numpy as np
 
 from albert_bridge.checkpoint import contiguous, map_tensor
-from albert_bridge.errors import BridgeError
+from albert_bridge.errors import BridgeError, truncated
 
 __all__ = ["BundleEntry", "BundleReader", "TensorInfo", "data_shard_path", "write_bundle"]
 
@@ -387,8 +387,7 @@ class BundleReader:
             with self._lock:
                 _, available = self._shard(e.shard_id)
             if e.offset + e.size > available:  # checked before allocating: a corrupt size must not exhaust memory
-                raise BridgeError(f"data file truncated: tensor needs bytes {e.offset}..{e.offset + e.size} "
-                                  f"but the file has {available}", file=shard, tensor=name)
+                raise truncated(shard, available, e.offset + e.size, tensor=name)
         if self._open_shard is None:  # a plain file: mapped (no fresh memory to fault in, no copy)
             buf = map_tensor(shard, e.offset, np.uint8, (e.size,), name)
             crc = google_crc32c.extend(0, buf)
@@ -398,8 +397,7 @@ class BundleReader:
             while done < e.size:
                 n = self._read_into(e.shard_id, e.offset + done, buf[done:done + CHUNK])
                 if n == 0:
-                    raise BridgeError(f"data file truncated while reading ({done} of {e.size} bytes)", file=shard,
-                                      tensor=name)
+                    raise truncated(shard, e.offset + done, e.offset + e.size, tensor=name)
                 crc = google_crc32c.extend(crc, buf[done:done + n])
                 done += n
         if _mask(crc) != e.crc32c:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import LOADER_ONLY, AlbertConfig, to_albert_config
-from ..errors import BridgeError, ShapeMismatch
+from ..errors import BridgeError, NotFound, ShapeMismatch
 from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
@@ -41,7 +41,7 @@ _TF_LOADING_INFO = frozenset({"tf"})
 _NOT_CONFIG = frozenset({"dtype", "torch_dtype"})
 
 
-class CheckpointNotFoundError(BridgeError, OSError, ValueError):
+class CheckpointNotFoundError(NotFound, ValueError):
     """No checkpoint at this path or Hub id: the OSError transformers raises for a missing model (and the
     ValueError it raises for a path that is no valid repo id)."""
 

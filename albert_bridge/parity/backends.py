@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import BridgeError
+from ..errors import BridgeError, did_you_mean
 from ..schema import ARCHITECTURES, HeadKind
 from ..testing import flatten_outputs
 
@@ -83,6 +83,11 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
 DEFAULT_BACKENDS = ("torch", "tf", "flax", "onnx")
 
 
+# Other names people give the frameworks: `--backends pytorch` is our torch backend.
+BACKEND_ALIASES = {"pytorch": "torch", "pt": "torch", "tensorflow": "tf", "tf2": "tf", "keras": "tf", "jax": "flax",
+                   "ort": "onnx", "onnxruntime": "onnx"}
+
+
 def parse_backends(value: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """`torch,tf` or a list; `all` is every registered backend; None the default (our own backends)."""
     if value is None:
@@ -90,9 +95,12 @@ def parse_backends(value: str | list[str] | tuple[str, ...] | None) -> list[str]
     names = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
     if names == ["all"]:
         return list(BACKENDS)
+    names = [BACKEND_ALIASES.get(n.lower(), n) for n in names]
     unknown = [n for n in names if n not in BACKENDS]
     if unknown or not names:
-        raise ValueError(f"unknown backend {', '.join(unknown) or value!r} (known: {', '.join(BACKENDS)}, or all)")
+        hint = did_you_mean(unknown[0], [*BACKENDS, *BACKEND_ALIASES]) if unknown else ""
+        raise ValueError(f"unknown backend {', '.join(unknown) or value!r}{hint} (known: {', '.join(BACKENDS)}, "
+                         "or all)")
     return list(dict.fromkeys(names))
 
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -221,12 +221,13 @@ def check(
     emulate_device: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     pool: WorkerPool | None = None,
+    on_run: Callable[[Run], None] | None = None,
 ) -> Report:
     """Run every checkpoint in `srcs` (local paths or Hub repo ids) on every backend with the same inputs and
     compare each output of each run with the first run (and with `expect`'s golden outputs). `runs` replaces the
     cross product with explicit `(checkpoint, backend)` or `(checkpoint, backend, label)` runs, the first being
     the reference. Bad input raises BridgeError; a mismatch does not raise (see `Report.passed`, or use
-    `assert_parity`)."""
+    `assert_parity`). `on_run` gets each run as it finishes (progress)."""
     from ..formats import load
     from ..hub import resolve_source
 
@@ -283,6 +284,8 @@ def check(
             report.runs.append(run)
             run.skipped = BACKENDS[name].missing()
             if run.skipped:
+                if on_run:
+                    on_run(run)
                 continue
             job = Job(backend=name, checkpoint=str(local[path].resolve()), head=head.value, inputs=str(inputs_file),
                       outputs=str(work / f"outputs-{len(report.runs)}.npz"), device=device, dtype=dtype,
@@ -293,6 +296,8 @@ def check(
             run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
             if run.ok:
                 outputs[label] = _read_npz(Path(job.outputs))
+            if on_run:
+                on_run(run)
         ok = [r for r in report.runs if r.ok]
         if ok:
             reference = ok[0].label

@@ -169,6 +169,11 @@ class Report:
             parts.append(f"first divergent layer: {where}")
         return "FAILED: " + "; ".join(parts)
 
+    def legend(self) -> str:
+        """What the table's numbers are, and what FAIL means when one is marked."""
+        legend = "max |a - b| of each output, each run against its reference"
+        return legend + ("; FAIL: over tolerance" if self.failures() else "")
+
     def header(self) -> str:
         return (f"parity of head {self.head} on {self.device}, {self.dtype}; inputs: {self.inputs}\n"
                 f"tolerance: {self.tolerance}")
@@ -176,7 +181,7 @@ class Report:
     def to_text(self) -> str:
         lines = [self.header(), "", *_plain(*self._runs_table())]
         if self.comparisons:
-            lines += ["", "max |a - b| (FAIL: over tolerance)", *_plain(*self._table())]
+            lines += ["", self.legend(), *_plain(*self._table())]
         return "\n".join([*lines, "", self.verdict()]) + "\n"
 
     def to_markdown(self) -> str:
@@ -192,6 +197,17 @@ class Report:
         for path, text in ((json_path, self.to_json), (junit_path, self.to_junit), (markdown_path, self.to_markdown)):
             if path:
                 Path(path).write_text(text())
+
+
+def nothing_to_compare(report: Report) -> str:
+    """Why a report compared nothing, and what to add."""
+    ran = [r.label for r in report.runs if r.ok]
+    why = "; ".join(f"{r.label} {'skipped: ' + r.skipped if r.skipped else 'error: ' + str(r.error)}"
+                    for r in report.runs if not r.ok)
+    if len(ran) == 1:
+        why = "; ".join(filter(None, [f"only one run completed ({ran[0]})", why]))
+    return (f"nothing to compare: {why or 'no run completed'} (add a backend with --backends, a second SRC, or "
+            "--expect golden.npz)")
 
 
 def _finite(value: Any) -> Any:

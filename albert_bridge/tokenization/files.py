@@ -13,7 +13,7 @@ import os
 import pathlib
 from typing import Any
 
-from albert_bridge.errors import BridgeError
+from albert_bridge.errors import BridgeError, NotFound
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
     NORMAL,
@@ -122,7 +122,7 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
     """A local directory or file -> which model file to load and the constructor arguments saved with it."""
     path = pathlib.Path(path)
     if not path.exists():
-        raise BridgeError(
+        raise NotFound(
             "no such file or directory (expected a directory with spiece.model or tokenizer.json, a .model file, "
             "or a Hub repo id org/name)",
             file=path,
@@ -133,7 +133,7 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
         return TokenizerSource(path, None, {}, {VOCAB_FILE: path})
     files = find_tokenizer_files(path)
     if VOCAB_FILE not in files and TOKENIZER_FILE not in files:
-        raise BridgeError(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file or {TOKENIZER_FILE}", file=path)
+        raise NotFound(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file or {TOKENIZER_FILE}", file=path)
     init: dict[str, Any] = {}
     if VOCAB_FILE not in files:
         init.update(_flags_from_tokenizer_json(_read_json(files[TOKENIZER_FILE])))
