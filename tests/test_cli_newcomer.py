@@ -169,7 +169,7 @@ def test_backend_aliases_and_did_you_mean():
     from albert_bridge.parity.backends import parse_backends
 
     assert parse_backends("pytorch,tensorflow,jax") == ["torch", "tf", "flax"]
-    with pytest.raises(ValueError, match=r"unknown backend tourch \(did you mean torch\?\)"):
+    with pytest.raises(ValueError, match=r"unknown backend 'tourch' \(did you mean torch\?\)"):
         parse_backends("tourch")
 
 
