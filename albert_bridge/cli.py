@@ -17,7 +17,6 @@ import click
 HEADS = ("base", "pretraining", "masked-lm", "sequence-classification", "multiple-choice",
          "token-classification", "question-answering")
 FORMAT_NAMES = ("safetensors", "pytorch", "tf", "flax", "tf1", "onnx", "canonical")
-PUBLISHED_FORMATS = ("safetensors", "tf", "flax", "onnx")  # what push uploads (PyTorch's weights as safetensors)
 # Other names people give the formats: the framework, the file's extension, a singular.
 FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safetensor": "safetensors",
                   "st": "safetensors", "h5": "tf", "keras": "tf", "tf2": "tf", "tensorflow": "tf", "msgpack": "flax",
@@ -54,12 +53,8 @@ def _one_format(ctx, param, value: str | None) -> str | None:
 
 
 def _published_formats(ctx, param, value: str) -> list[str]:
-    if value == "all":
-        return ["all"]
-    names = [FORMAT_ALIASES.get(v.strip().lower(), v.strip().lower()) for v in value.split(",") if v.strip()]
-    if "pytorch" in names:  # the help and the README promise safetensors for PyTorch: say so rather than upload .bin
-        raise click.BadParameter("push publishes PyTorch weights as model.safetensors: use --formats safetensors")
-    return _format_list(value, PUBLISHED_FORMATS)
+    # Aliases resolve here; which formats may be published is the hub's to say (exit 3, naming the publishable ones).
+    return ["all"] if value == "all" else _format_list(value, FORMAT_NAMES)
 
 
 # --- what every command shares: --debug, -q, -v, and where progress and reports go -------------------------------
@@ -117,14 +112,15 @@ def _warn(message: str) -> None:
 
 
 class _Activity:
-    """Progress on stderr: finished steps as lines (unless -q) and, when stderr is a terminal, a spinner naming the
-    work in progress between them."""
+    """Progress on stderr when it is a terminal (or with -v), never with -q: each finished step as a line, and on a
+    terminal a spinner naming the work in progress between them."""
 
     FRAMES = "|/-\\"
 
-    def __init__(self, label: str, quiet: bool):
+    def __init__(self, label: str, quiet: bool, verbose: int = 0):
         self.label, self.quiet = label, quiet
         self.spinning = not quiet and sys.stderr.isatty()
+        self.rows = not quiet and (self.spinning or verbose > 0)  # keeps a piped stderr to the one error line
         self.lock = threading.Lock()
         self.done = threading.Event()
 
@@ -153,7 +149,7 @@ class _Activity:
         sys.stderr.flush()
 
     def line(self, text: str) -> None:
-        if self.quiet:
+        if not self.rows:
             return
         with self.lock:
             if self.spinning:
@@ -330,7 +326,7 @@ def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed
 
     if inputs_file and texts:
         raise click.UsageError("give --inputs or --text, not both")
-    activity = _Activity("parity", _quiet())
+    activity = _Activity("parity", _quiet(), _verbose())
     with activity:
         report = check(list(srcs), backends, device=device, dtype=dtype, atol=atol, rtol=rtol, head=head,
                        inputs=inputs_file, texts=texts or None, batch=batch, seq_len=seq_len, seed=seed,
@@ -386,7 +382,7 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
     from .errors import BridgeError
     from .hub import push as run_push
 
-    activity = _Activity("converting, checking parity, publishing", _quiet())
+    activity = _Activity("converting, checking parity, publishing", _quiet(), _verbose())
     try:
         with activity:
             result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision,

@@ -176,10 +176,11 @@ def test_backend_aliases_and_did_you_mean():
 def test_push_formats_match_its_help(tiny, tmp_path, capsys):
     code, out, _ = call(capsys, "push", "--help")
     assert "safetensors (PyTorch's weights), tf, flax, onnx" in " ".join(out.split())
-    code, _, err = call(capsys, "push", tiny, "org/name", "--formats", "pytorch", "--dry-run", tmp_path / "d")
-    assert code == 2
-    assert "Invalid value for '--formats': push publishes PyTorch weights as model.safetensors: use --formats " \
-           "safetensors" in err
+    for name in ("pytorch", "pt"):
+        code, _, err = call(capsys, "push", tiny, "org/name", "--formats", name, "--dry-run", tmp_path / "d")
+        assert code == 3
+        assert only_line(err) == ("error: format 'pytorch' cannot be published: PyTorch weights are published as "
+                                  "model.safetensors (publishable: safetensors, tf, flax, onnx)")
 
 
 def test_inspect_exits_3_for_every_problem_line(tmp_path, capsys):
@@ -263,12 +264,12 @@ def test_parity_legend_and_nothing_to_compare(capsys):
 
 
 def test_one_backend_parity_says_why_nothing_was_compared(capsys):
-    code, out, err = call(capsys, "parity", FIXTURE, "--backends", "numpy")
+    code, out, err = call(capsys, "parity", FIXTURE, "--backends", "numpy", "-v")  # rows: a terminal's, or -v
     assert code == 3
     assert err.splitlines()[-1] == (
         "error: nothing to compare: only one run completed (numpy) (add a backend with --backends, a second SRC, or "
         "--expect golden.npz)")
     assert err.splitlines()[0].startswith("run numpy (") and err.splitlines()[0].endswith(": ok")  # progress row
-    code, out, err = call(capsys, "parity", FIXTURE, "--backends", "numpy", "-q")
+    code, out, err = call(capsys, "parity", FIXTURE, "--backends", "numpy")
     assert err.splitlines() == ["error: nothing to compare: only one run completed (numpy) (add a backend with "
                                 "--backends, a second SRC, or --expect golden.npz)"]

@@ -127,7 +127,7 @@ def test_unknown_tensor_is_reported_by_name(tmp_path):
     save_file(tensors, tmp_path / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(BridgeError, match="encoder.mystery.weight"):
         load(tmp_path).validate()
-    result = convert(tmp_path, tmp_path / "out", ["safetensors"], allow_unused=True)
+    result = convert(tmp_path, tmp_path.parent / f"{tmp_path.name}-out", ["safetensors"], allow_unused=True)
     assert "encoder.mystery.weight" in result.checkpoint.report.skipped
 
 
