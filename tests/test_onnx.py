@@ -360,6 +360,7 @@ def test_run_errors_are_clear(tmp_path):
 
 
 def test_exporting_imports_neither_torch_nor_tensorflow(tmp_path):
+    (tmp_path / "src").mkdir()
     code = (
         "import sys\n"
         "from albert_bridge.testing import make_checkpoint, make_inputs\n"
@@ -367,10 +368,10 @@ def test_exporting_imports_neither_torch_nor_tensorflow(tmp_path):
         "from albert_bridge.formats import load\n"
         "from albert_bridge.convert import convert\n"
         f"ckpt = make_checkpoint('pretraining')\n"
-        f"export(ckpt, {str(tmp_path / 'model.onnx')!r})\n"
-        f"run({str(tmp_path / 'model.onnx')!r}, make_inputs('pretraining'))\n"
-        f"validate({str(tmp_path / 'model.onnx')!r}, ckpt)\n"
-        f"convert({str(tmp_path)!r}, {str(tmp_path / 'again')!r}, ['onnx', 'safetensors'], src_format='onnx')\n"
+        f"export(ckpt, {str(tmp_path / 'src' / 'model.onnx')!r})\n"
+        f"run({str(tmp_path / 'src' / 'model.onnx')!r}, make_inputs('pretraining'))\n"
+        f"validate({str(tmp_path / 'src' / 'model.onnx')!r}, ckpt)\n"
+        f"convert({str(tmp_path / 'src')!r}, {str(tmp_path / 'again')!r}, ['onnx', 'safetensors'], src_format='onnx')\n"
         "heavy = [m for m in ('torch', 'tensorflow', 'jax', 'flax', 'transformers') if m in sys.modules]\n"
         "print('HEAVY', heavy)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,

@@ -242,7 +242,7 @@ def _load_or_not_found(path: str | os.PathLike, options: dict[str, Any], format:
     try:
         return load_checkpoint(resolve_pretrained(path, options, format), format)
     except BridgeError as exc:
-        if Path(path).exists() or type(exc) is not BridgeError:
+        if Path(path).exists() or type(exc) not in (BridgeError, NotFound):
             raise
         raise CheckpointNotFoundError(f"{exc.message}: not a local folder or file, nor a Hub model this machine can "
                                       "reach", file=exc.file) from None
