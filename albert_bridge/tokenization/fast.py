@@ -108,7 +108,11 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
         if do_lower_case:
             steps.append(normalizers.Lowercase())
     if model.precompiled_charsmap:
-        steps.append(normalizers.Precompiled(model.precompiled_charsmap))
+        try:
+            steps.append(normalizers.Precompiled(model.precompiled_charsmap))
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for a charsmap it cannot parse
+            raise BridgeError(f"normalizer_spec.precompiled_charsmap: tokenizers refuses it ({exc})",
+                              file=model.origin) from None
     if model.remove_extra_whitespaces:
         # SentencePiece drops leading, trailing and repeated spaces after its normalization; transformers'
         # converter only collapses runs, which leaves a trailing '▁' piece (e.g. for "a\u200b").
@@ -190,11 +194,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
     ):
         if spm_model is None:
             if vocab_file is not None:  # preferred: the exact scores and normalizer of the original model
-                path = pathlib.Path(vocab_file)
-                try:
-                    spm_model = SpmModel.parse(path.read_bytes())
-                except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
-                    raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=path) from exc
+                spm_model = SpmModel.read(vocab_file)
             elif tokenizer_file is not None:
                 from albert_bridge.tokenization.files import spm_model_from_tokenizer_json
 
@@ -219,6 +219,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             **kwargs,
         )
         self._build()
+        self.sp_model  # noqa: B018 - SentencePiece checks the model now, not at the first non-ASCII text
 
     # ----------------------------------------------------------------- pipelines
     def _build(self) -> None:
