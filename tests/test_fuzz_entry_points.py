@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
+from albert_bridge.config import _DEFAULTS as CONFIG_DEFAULTS
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
@@ -280,3 +281,132 @@ def test_mutated_files_end_in_one_bridge_error(tmp_path, entry, record_property)
                              "seconds": round(seconds, 2), "escaped": len(escaped), **outcomes})
     print(f"{_id(entry)}: {entry.cases} cases in {seconds:.1f} s, {outcomes}, {len(escaped)} escaped")
     assert not escaped, "\n".join(escaped[:20])
+
+
+# --- what the fuzzing found, one named case each --------------------------------------------------------------------
+def _edit_json(path: Path, **changes) -> None:
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("change, field, problem", [
+    ({"added_tokens_decoder": {"x": {"content": "<x>"}}}, "added_tokens_decoder['x']", "key must be a token id"),
+    ({"added_tokens_decoder": {"7": {"lstrip": True}}}, "added_tokens_decoder['7']", "missing 'content'"),
+    ({"additional_special_tokens": [["<a>"]]}, "additional_special_tokens[0]", "expected a str or an object"),
+    ({"model_max_length": 0.5}, "model_max_length", "expected null or a integer, got 0.5"),
+    ({"padding_side": "middle"}, "padding_side", "expected null or 'right' or 'left'"),
+    ({"sp_model_kwargs": {"model_file": "/etc/passwd"}}, "sp_model_kwargs.model_file", "unknown key"),
+    ({"mask_token": {"content": "[MASK]", "lstrip": "yes"}}, "mask_token.lstrip", "expected a bool"),
+], ids=["id-key", "no-content", "list-token", "float-length", "side", "sp-kwargs", "flag"])
+@pytest.mark.parametrize("cls", ["AlbertTokenizer", "AlbertTokenizerFast"])
+def test_a_wrong_type_in_tokenizer_config_names_the_file_and_the_field(tmp_path, cls, change, field, problem):
+    import albert_bridge
+
+    root = tokenizer_dir(tmp_path / "tok")
+    _edit_json(root / "tokenizer_config.json", **change)
+    with pytest.raises(BridgeError) as info:
+        getattr(albert_bridge, cls).from_pretrained(root)
+    assert info.value.one_line().startswith(f"{root / 'tokenizer_config.json'}: {field}: "), info.value
+    assert problem in info.value.one_line()
+
+
+def test_unknown_tokenizer_config_keys_are_kept_out_of_the_way(tmp_path):
+    from albert_bridge.tokenization import AlbertTokenizer
+
+    root = tokenizer_dir(tmp_path / "tok")
+    _edit_json(root / "tokenizer_config.json", some_future_key=[1, {"x": None}], auto_map={"a": "b"})
+    assert AlbertTokenizer.from_pretrained(root)(TEXT)["input_ids"][0] == 2
+
+
+def test_a_corrupt_spiece_model_is_one_line_exit_3_from_the_cli(tmp_path, capsys):
+    """parity --text reads the tokenizer beside the checkpoint: SentencePiece's own refusal (a RuntimeError that
+    used to escape) is a one-line error naming the file."""
+    from tests.helpers import cli, one_line_error
+
+    from albert_bridge.tokenization.spm_model import SpmModel
+
+    root = model_dir(tmp_path / "model")
+    model = SpmModel.read(root / "spiece.model")
+    model.pieces[10], model.serialized = model.pieces[11], b""  # a duplicate piece: well formed, but refused
+    (root / "spiece.model").write_bytes(model.serialize())
+    code, _, err = cli(capsys, "parity", root, "--backends", "numpy", "--text", "hello")
+    assert code == 3
+    one_line_error(err, str(root / "spiece.model"), "SentencePiece refuses the model", "is already defined")
+
+
+def test_tokenizer_json_beside_spiece_model_is_not_read_and_inspect_says_so(tmp_path, capsys):
+    from albert_bridge.tokenization import AlbertTokenizerFast, describe_tokenizer
+    from tests.helpers import cli
+
+    root = model_dir(tmp_path / "model")
+    (root / "tokenizer.json").write_text("{not json")  # never read: spiece.model wins
+    assert AlbertTokenizerFast.from_pretrained(root)("hello")["input_ids"][0] == 2
+    assert describe_tokenizer(root)["not_read"] == {"tokenizer.json": "spiece.model is read instead",
+                                                    "added_tokens.json": "tokenizer_config.json's "
+                                                                         "added_tokens_decoder is read instead"}
+    code, out, _ = cli(capsys, "inspect", root)
+    assert code == 0 and "not read: tokenizer.json (spiece.model is read instead)" in out
+    (root / "spiece.model").unlink()  # now tokenizer.json is what is read, and checked
+    with pytest.raises(BridgeError, match="tokenizer.json: not valid JSON"):
+        AlbertTokenizerFast.from_pretrained(root)
+
+
+def test_classifier_dropout_prob_null_means_hidden_dropout_prob_in_every_head(tmp_path):
+    """transformers' token-classification rule; its other heads fail on None (the SOP head of AlbertForPreTraining
+    with TypeError: '<' not supported between 'NoneType' and 'int'), ours use it everywhere."""
+    torch = pytest.importorskip("torch")
+    from albert_bridge.models.albert_torch import AlbertForPreTraining
+
+    root = model_dir(tmp_path / "model", with_tokenizer=False)
+    _edit_json(root / "config.json", classifier_dropout_prob=None, hidden_dropout_prob=0.25)
+    model = AlbertForPreTraining.from_pretrained(root)
+    assert model.sop_classifier.dropout.p == 0.25
+    model.eval()(torch.tensor(IDS))
+
+
+@pytest.mark.parametrize("pruned, message", [
+    ({"0": "x"}, "pruned_heads must map layer indices below 4 to lists of head indices below 4"),
+    ({"9": [1]}, "pruned_heads must map layer indices below 4"),
+    ({"0": [1]}, "a config with pruned_heads cannot be loaded"),
+])
+def test_pruned_heads_are_checked_and_a_pruned_config_is_refused(tmp_path, pruned, message):
+    pytest.importorskip("torch")
+    from albert_bridge.models.albert_torch import AlbertForPreTraining
+
+    root = model_dir(tmp_path / "model", with_tokenizer=False)
+    _edit_json(root / "config.json", pruned_heads=pruned)
+    with pytest.raises(BridgeError, match=message) as info:
+        AlbertForPreTraining.from_pretrained(root)
+    assert str(root) in str(info.value)
+
+
+NUMBER_FIELDS = [name for name, default in CONFIG_DEFAULTS.items() if not isinstance(default, str)] + [
+    "num_labels", "pruned_heads", "chunk_size_feed_forward"]
+WRONG_NUMBERS = [None, 10**20, "1", [1]]
+
+
+@pytest.mark.parametrize("backend, values", [(torch_model, WRONG_NUMBERS), (flax_model, WRONG_NUMBERS[:2])],
+                         ids=["torch", "flax"])  # Flax compiles each model it runs: two values keep it short
+def test_every_number_field_of_config_json_none_or_of_a_wrong_type(tmp_path, backend, values):
+    """Each numeric config field set to each of `values` (the random mutations above reach few of them): a model is
+    loaded and called, or a BridgeError names the checkpoint. Found: classifier_dropout_prob null (torch, TF),
+    pruned_heads holding no head lists (torch), layer_norm_eps 10**20 (Flax's jit)."""
+    pytest.importorskip({torch_model: "torch", flax_model: "flax"}[backend])
+    root = model_dir(tmp_path / "model", with_tokenizer=False)
+    original = json.loads((root / "config.json").read_text())
+    escaped = []
+    for field in NUMBER_FIELDS:
+        for value in values:
+            (root / "config.json").write_text(json.dumps({**original, field: value}))
+            try:
+                with deadline(CASE_SECONDS):
+                    backend(root)
+            except BridgeError as exc:
+                if str(root) not in exc.one_line():
+                    escaped.append(f"{field}={value!r}: error does not name the checkpoint: {exc.one_line()}")
+            except Exception as exc:  # noqa: BLE001 - what the test is about
+                escaped.append(f"{field}={value!r}: {type(exc).__name__}: {str(exc)[:200]}")
+    print(f"config.json fields ({backend.__name__}): {len(NUMBER_FIELDS) * len(values)} cases, "
+          f"{len(escaped)} escaped")
+    assert not escaped, "\n".join(escaped)

@@ -159,6 +159,7 @@ class TokenizerSource:
     tokenizer_file: pathlib.Path | None
     init_kwargs: dict[str, Any]
     files: dict[str, pathlib.Path]
+    not_read: dict[str, str] = dataclasses.field(default_factory=dict)  # file present but not read -> why
 
 
 def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
@@ -205,7 +206,13 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
         extra = [entry["content"] for entry in added.values() if entry.get("special")]
     if extra:
         init["additional_special_tokens"] = [t["content"] if isinstance(t, dict) else t for t in extra]
-    return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files)
+    # One file wins where two could say the same thing; the other is neither read nor checked.
+    not_read = {}
+    if VOCAB_FILE in files and TOKENIZER_FILE in files:
+        not_read[TOKENIZER_FILE] = f"{files[VOCAB_FILE].name} is read instead"
+    if ADDED_TOKENS_FILE in files and config.get("added_tokens_decoder"):
+        not_read[ADDED_TOKENS_FILE] = f"{CONFIG_FILE}'s added_tokens_decoder is read instead"
+    return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files, not_read)
 
 
 def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dict[int, dict[str, Any]]:
@@ -347,4 +354,5 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
         "model_max_length": settings.get("model_max_length"),
         "normalizer": model.normalizer_name or None,
         "files": {name: str(p) for name, p in source.files.items()},
+        "not_read": source.not_read,
     }

@@ -135,8 +135,8 @@ def find_problem(value: Any, spec: Any, at: str = "") -> str | None:
             return wrong()
         for k, v in value.items():
             if not _key(spec.key, k):
-                return f"{_join(at, k)}: key must be {describe(spec.key)}"
-            problem = find_problem(v, spec.value, _join(at, k))
+                return f"{_join(at, k, data=True)}: key must be {describe(spec.key)}"
+            problem = find_problem(v, spec.value, _join(at, k, data=True))
             if problem:
                 return problem
         return None
@@ -152,8 +152,9 @@ def find_problem(value: Any, spec: Any, at: str = "") -> str | None:
     raise TypeError(f"not a spec: {spec!r}")
 
 
-def _join(at: str, key: str) -> str:
-    return f"{at}.{key}" if at and re.fullmatch(r"\w+", key) else f"{at}[{key!r}]" if at else key
+def _join(at: str, key: str, data: bool = False) -> str:
+    """A field's path: `a.b` for names, `a['5']` for keys that are data (ids, token contents)."""
+    return f"{at}[{key!r}]" if data or (at and not key.isidentifier()) else f"{at}.{key}" if at else key
 
 
 def _shown(value: Any) -> str:
