@@ -26,7 +26,7 @@ from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
 from tests.conftest import ROOT
-from tests.helpers import deadline
+from tests.helpers import fuzz_file, hostile_call
 from tests.test_fuzz import CASE_SECONDS, MUTATIONS, _safetensors_header, _whole, _zip_structure, mutate
 
 TOKENIZER_FIXTURE = ROOT / "fixtures" / "tokenizer"
@@ -249,38 +249,17 @@ def test_mutated_files_end_in_one_bridge_error(tmp_path, entry, record_property)
         pytest.importorskip(entry.needs)
     source = entry.make(tmp_path / "src")
     file = source / entry.file
-    original = file.read_bytes()
     regions = entry.regions(file)
     entry.call(source)  # the unmutated sample works: every refusal below is the mutation's doing
-    rng = np.random.default_rng(sum(_id(entry).encode()))
-    outcomes = {"loaded": 0, "refused": 0}
-    escaped: list[str] = []
-    started = time.perf_counter()
-    try:
-        for case in range(entry.cases):
-            if entry.text and case % 2:  # JSON: half the cases edit the structure, half the bytes
-                kind, data = "json", mutate_json(original, rng)
-            else:
-                kind = MUTATIONS[case // 2 % len(MUTATIONS)] if entry.text else MUTATIONS[case % len(MUTATIONS)]
-                data = mutate(original, kind, rng, regions, entry.text)
-            file.write_bytes(data)
-            try:
-                with deadline(CASE_SECONDS):
-                    entry.call(source)
-                outcomes["loaded"] += 1
-            except BridgeError as exc:
-                outcomes["refused"] += 1
-                if not any(str(source / name) in exc.one_line() for name in entry.named_by) or "\n" in exc.one_line():
-                    escaped.append(f"case {case} ({kind}): error does not name {entry.file}: {exc.one_line()!r}")
-            except Exception as exc:  # noqa: BLE001 - what the test is about (Overrun: a hang)
-                escaped.append(f"case {case} ({kind}): {type(exc).__name__}: {str(exc)[:300]}")
-    finally:
-        file.write_bytes(original)
-    seconds = time.perf_counter() - started
-    record_property("fuzz", {"entry": entry.name, "file": entry.file, "cases": entry.cases,
-                             "seconds": round(seconds, 2), "escaped": len(escaped), **outcomes})
-    print(f"{_id(entry)}: {entry.cases} cases in {seconds:.1f} s, {outcomes}, {len(escaped)} escaped")
-    assert not escaped, "\n".join(escaped[:20])
+
+    def mutation(case, rng, original):
+        if entry.text and case % 2:  # JSON: half the cases edit the structure, half the bytes
+            return "json", mutate_json(original, rng)
+        kind = MUTATIONS[case // 2 % len(MUTATIONS)] if entry.text else MUTATIONS[case % len(MUTATIONS)]
+        return kind, mutate(original, kind, rng, regions, entry.text)
+
+    fuzz_file(file, entry.cases, sum(_id(entry).encode()), mutation, lambda: entry.call(source),
+              [str(source / name) for name in entry.named_by], CASE_SECONDS, _id(entry), record_property)
 
 
 # --- what the fuzzing found, one named case each --------------------------------------------------------------------
@@ -399,14 +378,9 @@ def test_every_number_field_of_config_json_none_or_of_a_wrong_type(tmp_path, bac
     for field in NUMBER_FIELDS:
         for value in values:
             (root / "config.json").write_text(json.dumps({**original, field: value}))
-            try:
-                with deadline(CASE_SECONDS):
-                    backend(root)
-            except BridgeError as exc:
-                if str(root) not in exc.one_line():
-                    escaped.append(f"{field}={value!r}: error does not name the checkpoint: {exc.one_line()}")
-            except Exception as exc:  # noqa: BLE001 - what the test is about
-                escaped.append(f"{field}={value!r}: {type(exc).__name__}: {str(exc)[:200]}")
+            _, problem = hostile_call(lambda: backend(root), [str(root)], CASE_SECONDS)
+            if problem:
+                escaped.append(f"{field}={value!r}: {problem}")
     print(f"config.json fields ({backend.__name__}): {len(NUMBER_FIELDS) * len(values)} cases, "
           f"{len(escaped)} escaped")
     assert not escaped, "\n".join(escaped)
