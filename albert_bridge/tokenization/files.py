@@ -80,7 +80,7 @@ _SPECIAL_TOKENS = {**{attr: _TOKEN for attr in SPECIAL_TOKEN_ATTRS},
 _SIDE = Optional(OneOf(("right", "left")))
 # SentencePieceProcessor's options a saved config may carry (its constructor refuses any other keyword).
 _SP_MODEL_KWARGS = Obj({"enable_sampling": BOOL, "nbest_size": INT, "alpha": NUMBER, "add_bos": BOOL,
-                        "add_eos": BOOL, "reverse": BOOL, "emit_unk_piece": BOOL}, closed=True)
+                        "add_eos": BOOL, "reverse": BOOL, "emit_unk_piece": BOOL, "num_threads": INT}, closed=True)
 _METASPACE = {"type": STR, "prepend_scheme": STR, "add_prefix_space": BOOL, "split": BOOL}
 FILE_FIELDS = {
     CONFIG_FILE: Obj({
