@@ -273,7 +273,7 @@ def _edit_json(path: Path, **changes) -> None:
     ({"added_tokens_decoder": {"x": {"content": "<x>"}}}, "added_tokens_decoder['x']", "key must be a token id"),
     ({"added_tokens_decoder": {"7": {"lstrip": True}}}, "added_tokens_decoder['7']", "missing 'content'"),
     ({"additional_special_tokens": [["<a>"]]}, "additional_special_tokens[0]", "expected a str or an object"),
-    ({"model_max_length": 0.5}, "model_max_length", "expected null or a integer, got 0.5"),
+    ({"model_max_length": 0.5}, "model_max_length", "expected null or an integer, got 0.5"),
     ({"padding_side": "middle"}, "padding_side", "expected null or 'right' or 'left'"),
     ({"sp_model_kwargs": {"model_file": "/etc/passwd"}}, "sp_model_kwargs.model_file", "unknown key"),
     ({"mask_token": {"content": "[MASK]", "lstrip": "yes"}}, "mask_token.lstrip", "expected a bool"),

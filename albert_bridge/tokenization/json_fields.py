@@ -2,7 +2,7 @@
 table is `files.FILE_FIELDS`). A known key of the wrong type is an error naming the file and the field; an unknown
 key is kept as it is (transformers writes many we do not use).
 
-Specs are small: a leaf (`str`, `bool`, `INT`, `ID`, `NUMBER`, `ANY`), `Obj` (an object with known fields),
+Specs are small: a leaf (`STR`, `BOOL`, `INT`, `ID`, `NUMBER`), `Obj` (an object with known fields),
 `ListOf`, `MapOf` (an object whose keys are data: ids, token contents), `Pair` (a fixed-length list), `Either`,
 `OneOf` (one of some values). None is accepted wherever a file may leave a value unset (`Optional`).
 """
@@ -25,21 +25,15 @@ class Leaf:
     name: str
 
     def accepts(self, value: Any) -> bool:
-        if self.name == "any":
-            return True
-        if self.name == "str":
-            return isinstance(value, str)
-        if self.name == "bool":
-            return isinstance(value, bool)
-        if self.name == "number":
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         is_int = isinstance(value, int) and not isinstance(value, bool)
-        if self.name == "id":
-            return is_int and 0 <= value <= MAX_ID
-        return is_int  # "integer"
+        return {"str": isinstance(value, str), "bool": isinstance(value, bool), "integer": is_int,
+                "id": is_int and 0 <= value <= MAX_ID, "none": value is None,
+                # a float's range: 10**400 is a valid JSON integer that float() cannot hold
+                "number": (is_int and abs(value) <= 2**53) or (isinstance(value, float) and math.isfinite(value)),
+                }[self.name]
 
 
-STR, BOOL, INT, ID, NUMBER, ANY = (Leaf(n) for n in ("str", "bool", "integer", "id", "number", "any"))
+STR, BOOL, INT, ID, NUMBER = (Leaf(n) for n in ("str", "bool", "integer", "id", "number"))
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,8 @@ def Optional(spec: Any) -> Either:  # noqa: N802 - reads as a type in the table
 
 def describe(spec: Any) -> str:
     if isinstance(spec, Leaf):
-        return {"id": f"a token id (integer 0..{MAX_ID})", "none": "null"}.get(spec.name, f"a {spec.name}")
+        return {"id": f"a token id (integer 0..{MAX_ID})", "none": "null", "integer": "an integer"}.get(
+            spec.name, f"a {spec.name}")
     if isinstance(spec, Obj):
         return "an object" + (f" with {', '.join(spec.required)}" if spec.required else "")
     if isinstance(spec, (ListOf, Pair)):
@@ -103,12 +98,11 @@ def _key(spec: Any, key: str) -> bool:
 def find_problem(value: Any, spec: Any, at: str = "") -> str | None:
     """The first place where `value` does not fit `spec`, as 'field: expected ..., got ...'; None when it fits."""
     def wrong() -> str:
-        shown = repr(value) if isinstance(value, (bool, int, float, type(None))) or (
-            isinstance(value, str) and len(value) < 40) else type(value).__name__
+        shown = repr(value)[:40] if isinstance(value, (bool, int, float, str, type(None))) else type(value).__name__
         return f"{at or 'the file'}: expected {describe(spec)}, got {shown}"
 
     if isinstance(spec, Leaf):
-        return None if (value is None if spec.name == "none" else spec.accepts(value)) else wrong()
+        return None if spec.accepts(value) else wrong()
     if isinstance(spec, OneOf):
         return None if any(value == v and type(value) is type(v) for v in spec.values) else wrong()
     if isinstance(spec, Either):
