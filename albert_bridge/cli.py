@@ -109,12 +109,13 @@ class _progress_bar:
 @click.option("--head", type=click.Choice(HEADS), help="Inspect as this head.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def inspect(src, src_format, head, as_json) -> None:
-    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, problems."""
+    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, problems, the tokenizer beside it.
+    Exit 3 when a tensor has a problem or the tokenizer cannot be read."""
     from .inspection import describe, render_text
 
     info = describe(src, src_format, head)
     click.echo(json.dumps(info, indent=2) if as_json else render_text(info))
-    if info["problems"]:
+    if info["problems"] or "error" in (info["tokenizer"] or {}):  # bad input, described in full
         sys.exit(3)
 
 

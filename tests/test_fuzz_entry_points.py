@@ -298,9 +298,9 @@ def test_unknown_tokenizer_config_keys_are_kept_out_of_the_way(tmp_path):
     assert AlbertTokenizer.from_pretrained(root)(TEXT)["input_ids"][0] == 2
 
 
-def test_a_corrupt_spiece_model_is_one_line_exit_3_from_the_cli(tmp_path, capsys):
+def test_a_corrupt_spiece_model_is_exit_3_from_the_cli(tmp_path, capsys):
     """parity --text reads the tokenizer beside the checkpoint: SentencePiece's own refusal (a RuntimeError that
-    used to escape) is a one-line error naming the file."""
+    used to escape) is a one-line error naming the file. inspect describes the rest and exits 3."""
     from tests.helpers import cli, one_line_error
 
     from albert_bridge.tokenization.spm_model import SpmModel
@@ -312,6 +312,9 @@ def test_a_corrupt_spiece_model_is_one_line_exit_3_from_the_cli(tmp_path, capsys
     code, _, err = cli(capsys, "parity", root, "--backends", "numpy", "--text", "hello")
     assert code == 3
     one_line_error(err, str(root / "spiece.model"), "SentencePiece refuses the model", "is already defined")
+    (root / "spiece.model").write_bytes(b"\x0a\x05")  # a piece field cut short: our own reader refuses it
+    code, out, _ = cli(capsys, "inspect", root)  # the checkpoint is described, the tokenizer said unreadable
+    assert code == 3 and f"tokenizer   unreadable: {root / 'spiece.model'}: not a SentencePiece model" in out
 
 
 def test_tokenizer_json_beside_spiece_model_is_not_read_and_inspect_says_so(tmp_path, capsys):
