@@ -230,7 +230,7 @@ ENTRY_POINTS = [
     *_each("TFAlbertForPreTraining.from_pretrained", tf_model, model_dir,
            {"config.json": 10, "model.safetensors": 6}, "tensorflow", WEIGHTS),
     *_each("FlaxAlbertForPreTraining.from_pretrained", flax_model, model_dir,
-           {"config.json": 16, "model.safetensors": 8}, "jax", WEIGHTS),
+           {"config.json": 10, "model.safetensors": 8}, "jax", WEIGHTS),
     *_each("convert", convert_to_safetensors, model_dir, {"config.json": 30, "model.safetensors": 20}, None, WEIGHTS),
     *_each("inspect", inspect, model_dir, {"config.json": 30, "spiece.model": 30, "tokenizer_config.json": 30}),
     *_each("parity --inputs", parity_inputs, parity_dir, {"inputs.npz": 30}, None, NPZ),
@@ -368,8 +368,8 @@ NUMBER_FIELDS = [name for name, default in CONFIG_DEFAULTS.items() if not isinst
 WRONG_NUMBERS = [None, 10**20, "1", [1]]
 
 
-@pytest.mark.parametrize("backend, values", [(torch_model, WRONG_NUMBERS), (flax_model, WRONG_NUMBERS[:2])],
-                         ids=["torch", "flax"])  # Flax compiles each model it runs: two values keep it short
+@pytest.mark.parametrize("backend, values", [(torch_model, WRONG_NUMBERS), (flax_model, [10**20])],
+                         ids=["torch", "flax"])  # Flax compiles each model that loads: the overflow it alone had
 def test_every_number_field_of_config_json_none_or_of_a_wrong_type(tmp_path, backend, values):
     """Each numeric config field set to each of `values` (the random mutations above reach few of them): a model is
     loaded and called, or a BridgeError names the checkpoint. Found: classifier_dropout_prob null (torch, TF),
