@@ -290,6 +290,42 @@ def test_a_wrong_type_in_tokenizer_config_names_the_file_and_the_field(tmp_path,
     assert problem in info.value.one_line()
 
 
+def test_an_added_token_id_given_to_two_tokens_keeps_one(tmp_path):
+    """added_tokens.json giving "hello world" the id of "<new>" left a stale entry behind (KeyError at encode)."""
+    from albert_bridge.tokenization import AlbertTokenizer
+
+    root = tokenizer_dir(tmp_path / "tok", layout="older")
+    (root / "added_tokens.json").write_text(json.dumps({"<new>": 1200, "hello world": 1200, "<x>": 1202}))
+    tok = AlbertTokenizer.from_pretrained(root)
+    assert tok.convert_ids_to_tokens(1200) == "hello world" and "<new>" not in tok.get_added_vocab()
+    tok.decode(tok(TEXT)["input_ids"])
+
+
+def _precompiled(data: dict) -> dict:
+    return next(n for n in data["normalizer"]["normalizers"] if n["type"] == "Precompiled")
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda d: d["model"]["vocab"].__setitem__(5, ["piece"]), "model.vocab[5]: expected a list of 2, got 1 items"),
+    (lambda d: d["model"]["vocab"].__setitem__(5, ["piece", None]), "model.vocab[5][1]: expected a number, got None"),
+    (lambda d: d["model"].__setitem__("unk_id", 10**6), "model.unk_id: expected the id of a piece"),
+    (lambda d: _precompiled(d).__setitem__("precompiled_charsmap", "no base64!"),
+     "normalizer.precompiled_charsmap: expected base64 text"),
+    (lambda d: _precompiled(d).__setitem__("precompiled_charsmap", "AAAAAAAA"),
+     "normalizer.precompiled_charsmap: trie size 0 does not fit the 6-byte charsmap"),
+], ids=["pair", "score", "unk-id", "base64", "charsmap"])
+def test_a_bad_tokenizer_json_read_alone_names_the_field(tmp_path, edit, field):
+    from albert_bridge.tokenization import AlbertTokenizerFast
+
+    root = tokenizer_dir(tmp_path / "tok", layout="json")
+    data = json.loads((root / "tokenizer.json").read_text())
+    edit(data)
+    (root / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(BridgeError) as info:
+        AlbertTokenizerFast.from_pretrained(root)
+    assert info.value.one_line().startswith(f"{root / 'tokenizer.json'}: {field}"), info.value
+
+
 def test_unknown_tokenizer_config_keys_are_kept_out_of_the_way(tmp_path):
     from albert_bridge.tokenization import AlbertTokenizer
 

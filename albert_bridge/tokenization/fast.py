@@ -110,7 +110,9 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
     if model.precompiled_charsmap:
         try:
             steps.append(normalizers.Precompiled(model.precompiled_charsmap))
-        except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception for a charsmap it cannot parse
+        except BaseException as exc:  # a bare Exception for a charsmap it cannot parse, a Rust panic for some others
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
             raise BridgeError(f"normalizer_spec.precompiled_charsmap: tokenizers refuses it ({exc})",
                               file=model.origin) from None
     if model.remove_extra_whitespaces:
@@ -203,6 +205,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                 raise BridgeError("AlbertTokenizerFast needs a vocab_file (spiece.model) or a tokenizer_file")
         if spm_model.model_type != UNIGRAM or spm_model.byte_fallback:
             raise NotYetSupported("only SentencePiece unigram models without byte fallback are supported (ALBERT's)")
+        processor = load_sentencepiece(spm_model)  # SentencePiece checks the model first, stricter than tokenizers
         super().__init__(
             spm_model,
             do_lower_case=do_lower_case,
@@ -219,7 +222,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             **kwargs,
         )
         self._build()
-        self.sp_model  # noqa: B018 - SentencePiece checks the model now, not at the first non-ASCII text
+        self._sp = processor
 
     # ----------------------------------------------------------------- pipelines
     def _build(self) -> None:

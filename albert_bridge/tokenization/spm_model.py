@@ -69,7 +69,7 @@ def check_charsmap(blob: bytes) -> str | None:
     if len(blob) <= 4:
         return f"{len(blob)} bytes, too short for a charsmap"
     trie_size = int.from_bytes(blob[:4], "little")
-    if trie_size >= len(blob) - 4 or trie_size % 4:
+    if not 0 < trie_size < len(blob) - 4 or trie_size % 4:
         return f"trie size {trie_size} does not fit the {len(blob)}-byte charsmap"
     if not blob.endswith(b"\0"):
         return "replacement strings are not NUL-terminated"
