@@ -266,14 +266,14 @@ class _progress_bar:
 @click.option("--strict", is_flag=True, help="Unknown config keys are problems (exit 3), not warnings.")
 @_report_option("json", "the description")
 def inspect(src, src_format, head, strict, json_path) -> None:
-    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, warnings, problems. Exit 3 when it
-    reports a problem."""
+    """Describe a checkpoint: format, config, head, parameters, dtypes, groups, warnings, problems, the tokenizer
+    beside it. Exit 3 when it reports a problem or the tokenizer cannot be read."""
     from .inspection import describe, render_text
 
     info = describe(src, src_format, head, strict=strict)
     if not _write_reports(json=(json_path, lambda: json.dumps(info, indent=2) + "\n")):
         click.echo(render_text(info, verbose=_verbose()))
-    if info["problems"]:
+    if info["problems"] or "error" in (info["tokenizer"] or {}):  # bad input, described in full
         sys.exit(3)
 
 

@@ -240,6 +240,13 @@ class AlbertConfig:
         return self
 
     @property
+    def classifier_dropout_rate(self) -> float:
+        """What the classifier heads drop: classifier_dropout_prob, or hidden_dropout_prob when that is None
+        (transformers' rule in its token-classification head; its other heads fail on None)."""
+        p = self.classifier_dropout_prob
+        return self.hidden_dropout_prob if p is None else p
+
+    @property
     def layers_per_group(self) -> float:
         return self.num_hidden_layers / self.num_hidden_groups
 
@@ -296,8 +303,8 @@ class AlbertConfig:
                 continue
             if not (_is_number(value) and 0 <= value <= 1):
                 raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-        if not (_is_number(self.layer_norm_eps) and self.layer_norm_eps > 0):
-            raise ValueError(f"layer_norm_eps must be a positive number, got {self.layer_norm_eps!r}")
+        if not (_is_number(self.layer_norm_eps) and 0 < self.layer_norm_eps < 1):
+            raise ValueError(f"layer_norm_eps must be a positive number below 1, got {self.layer_norm_eps!r}")
         if not (_is_number(self.initializer_range) and self.initializer_range >= 0):
             raise ValueError(f"initializer_range must be a non-negative number, got {self.initializer_range!r}")
         if not isinstance(self.hidden_act, str) or self.hidden_act not in ACTIVATIONS:
@@ -315,8 +322,12 @@ class AlbertConfig:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}")
         if self.dtype is not None and not isinstance(self.dtype, str):
             raise ValueError(f"dtype must be a dtype name such as 'float32', got {self.dtype!r}")
-        if not isinstance(self.pruned_heads, dict):
-            raise ValueError(f"pruned_heads must map layer indices to head lists, got {self.pruned_heads!r}")
+        layers, heads = self.num_hidden_groups * self.inner_group_num, self.num_attention_heads
+        if not isinstance(self.pruned_heads, dict) or not all(
+                _is_int(layer) and 0 <= layer < layers and isinstance(pruned, list)
+                and all(_is_int(h) and 0 <= h < heads for h in pruned) for layer, pruned in self.pruned_heads.items()):
+            raise ValueError(f"pruned_heads must map layer indices below {layers} to lists of head indices below "
+                             f"{heads}, got {self.pruned_heads!r}")
         pad = self.pad_token_id  # the embeddings' padding index
         if pad is not None and (not _is_int(pad) or not 0 <= pad < self.vocab_size):
             raise ValueError(f"pad_token_id must be a token id below vocab_size {self.vocab_size}, got {pad!r}")

@@ -109,4 +109,6 @@ def render_text(info: dict[str, Any], verbose: int = 0) -> str:
         specials = " ".join(f"{token}={i}" for token, i in sorted(pairs.items(), key=lambda p: (p[1] is None, p[1])))
         lines.append(f"tokenizer   vocab {tok['vocab_size']}, do_lower_case={tok['do_lower_case']}, "
                      f"keep_accents={tok['keep_accents']}; {specials}")
+        lines.append(f"            read from {tok['source']}")
+        lines += [f"            not read: {name} ({why})" for name, why in tok["not_read"].items()]
     return "\n".join(lines)

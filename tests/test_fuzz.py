@@ -11,7 +11,6 @@ or a case running over 10 s, fails the test with the seed and mutation that repr
 from __future__ import annotations
 
 import re
-import time
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,12 +19,11 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format, load
 from albert_bridge.formats import hf_flax_msgpack as fm
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.helpers import deadline
+from tests.helpers import fuzz_file
 
 CASE_SECONDS = 10
 Regions = list[tuple[int, int]]  # [start, end) byte ranges of the file's structure
@@ -224,29 +222,11 @@ def run_case(fmt: str, source: Path) -> None:
 @pytest.mark.parametrize("target", TARGETS, ids=[t.name for t in TARGETS])
 def test_mutated_files_end_in_one_bridge_error(tmp_path, target, record_property):
     source, file, regions = target.make(tmp_path / "src")
-    original = file.read_bytes()
     run_case(target.fmt, source)  # the unmutated sample loads: every refusal below is the mutation's doing
-    rng = np.random.default_rng(sum(target.name.encode()))
-    outcomes = {"loaded": 0, "refused": 0}
-    escaped: list[str] = []
-    started = time.perf_counter()
-    try:
-        for case in range(target.cases):
-            kind = MUTATIONS[case % len(MUTATIONS)]
-            file.write_bytes(target.mutate(original, kind, rng, regions, target.text))
-            try:
-                with deadline(CASE_SECONDS):
-                    run_case(target.fmt, source)
-                outcomes["loaded"] += 1
-            except BridgeError as exc:
-                outcomes["refused"] += 1
-                if str(source) not in exc.one_line() or "\n" in exc.one_line():
-                    escaped.append(f"case {case} ({kind}): error does not name the source: {exc.one_line()!r}")
-            except Exception as exc:  # noqa: BLE001 - what the test is about (Overrun: a hang)
-                escaped.append(f"case {case} ({kind}): {type(exc).__name__}: {str(exc)[:300]}")
-    finally:
-        file.write_bytes(original)
-    seconds = time.perf_counter() - started
-    record_property("fuzz", {"target": target.name, "cases": target.cases, "seconds": round(seconds, 2), **outcomes})
-    print(f"{target.name}: {target.cases} cases in {seconds:.1f} s, {outcomes}, {len(escaped)} escaped")
-    assert not escaped, "\n".join(escaped[:20])
+
+    def mutation(case, rng, original):
+        kind = MUTATIONS[case % len(MUTATIONS)]
+        return kind, target.mutate(original, kind, rng, regions, target.text)
+
+    fuzz_file(file, target.cases, sum(target.name.encode()), mutation, lambda: run_case(target.fmt, source),
+              [str(source)], CASE_SECONDS, target.name, record_property)

@@ -314,16 +314,11 @@ class FlaxAlbertMLMHead(_Base):
 
 class FlaxAlbertSOPHead(_Base):
     def setup(self):
-        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_prob)
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_rate)
         self.classifier = self._dense(self.config.num_labels, init_range=False)
 
     def __call__(self, pooled_output, deterministic: bool = True):
         return self.classifier(self.dropout(pooled_output, deterministic=deterministic))
-
-
-def _classifier_dropout(config: AlbertConfig) -> float:
-    p = config.classifier_dropout_prob
-    return config.hidden_dropout_prob if p is None else p
 
 
 class FlaxAlbertForPreTrainingModule(_Base):
@@ -357,7 +352,7 @@ class FlaxAlbertForMaskedLMModule(_Base):
 class FlaxAlbertForSequenceClassificationModule(_Base):
     def setup(self):
         self.albert = self._part(FlaxAlbertModule)
-        self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_rate)
         self.classifier = self._dense(self.config.num_labels, init_range=False)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,
@@ -373,7 +368,7 @@ class FlaxAlbertForMultipleChoiceModule(_Base):
     def setup(self):
         self.albert = self._part(FlaxAlbertModule)
         # classifier_dropout_prob, as transformers' PyTorch class (its Flax class uses hidden_dropout_prob).
-        self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_rate)
         self.classifier = self._dense(1, init_range=False)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,
@@ -393,7 +388,7 @@ class FlaxAlbertForMultipleChoiceModule(_Base):
 class FlaxAlbertForTokenClassificationModule(_Base):
     def setup(self):
         self.albert = self._part(FlaxAlbertModule, add_pooling_layer=False)
-        self.dropout = nn.Dropout(rate=_classifier_dropout(self.config))
+        self.dropout = nn.Dropout(rate=self.config.classifier_dropout_rate)
         self.classifier = self._dense(self.config.num_labels, init_range=False)
 
     def __call__(self, input_ids, attention_mask, token_type_ids, position_ids, deterministic=True,

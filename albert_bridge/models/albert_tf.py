@@ -333,7 +333,7 @@ class TFAlbertSOPHead(keras.layers.Layer):
 
     def __init__(self, config: AlbertConfig, **kwargs):
         super().__init__(**kwargs)
-        self.dropout = keras.layers.Dropout(config.classifier_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.classifier_dropout_rate)
         self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
         self.built = True
 
@@ -803,7 +803,7 @@ class TFAlbertForSequenceClassification(TFAlbertPreTrainedModel):
     def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, name="albert")
-        self.dropout = keras.layers.Dropout(config.classifier_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.classifier_dropout_rate)
         self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
 
     def serving_output_names(self) -> tuple[str, ...]:
@@ -842,8 +842,7 @@ class TFAlbertForTokenClassification(TFAlbertPreTrainedModel):
     def _build_layers(self, config: AlbertConfig) -> None:
         self.num_labels = config.num_labels
         self.albert = TFAlbertMainLayer(config, add_pooling_layer=False, name="albert")
-        p = config.classifier_dropout_prob
-        self.dropout = keras.layers.Dropout(p if p is not None else config.hidden_dropout_prob)
+        self.dropout = keras.layers.Dropout(config.classifier_dropout_rate)
         self.classifier = _dense(config.num_labels, config, "classifier", config.hidden_size)
 
     def serving_output_names(self) -> tuple[str, ...]:

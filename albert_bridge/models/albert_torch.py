@@ -555,7 +555,7 @@ class AlbertMLMHead(nn.Module):
 class AlbertSOPHead(nn.Module):
     def __init__(self, config: AlbertConfig):
         super().__init__()
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = nn.Dropout(config.classifier_dropout_rate)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
     def forward(self, pooled_output: torch.Tensor) -> torch.Tensor:
@@ -632,7 +632,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.albert = AlbertModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = nn.Dropout(config.classifier_dropout_rate)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -669,8 +669,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.albert = AlbertModel(config, add_pooling_layer=False)
-        p = config.classifier_dropout_prob
-        self.dropout = nn.Dropout(p if p is not None else config.hidden_dropout_prob)
+        self.dropout = nn.Dropout(config.classifier_dropout_rate)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -724,7 +723,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
     def __init__(self, config: AlbertConfig):
         super().__init__(config)
         self.albert = AlbertModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout_prob)
+        self.dropout = nn.Dropout(config.classifier_dropout_rate)
         self.classifier = nn.Linear(config.hidden_size, 1)
         self.post_init()
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import LOADER_ONLY, AlbertConfig, to_albert_config
-from ..errors import BridgeError, NotFound, ShapeMismatch
+from ..errors import BridgeError, NotFound, NotYetSupported, ShapeMismatch
 from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
@@ -263,6 +263,9 @@ def _check_before_building(ckpt: Checkpoint, config: AlbertConfig, head: HeadKin
     """A model allocates what its config says: before building one, every checkpoint tensor must have the shape the
     config implies, and what the checkpoint lacks (initialised afresh, e.g. a new head) must not outweigh what it
     holds, so a config claiming a huge model beside a small file is refused rather than allocated."""
+    if config.pruned_heads:  # as saving a pruned model: the canonical schema has no pruned shapes
+        raise NotYetSupported("a config with pruned_heads cannot be loaded: pruned attention shapes are not supported",
+                              file=ckpt.report.source)
     kept = {k: t for k, t in ckpt.tensors.items() if ckpt.report.skipped.get(k) != MISMATCHED}
     replace(ckpt, config=config, head=head, tensors=kept).validate(kinds=("shape",))  # the model to be built
     expected = expected_tensors(config, head)

@@ -156,7 +156,7 @@ def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: in
     try:
         tokenizer = AlbertTokenizer.from_pretrained(directory)
     except BridgeError as exc:
-        raise BridgeError(f"--text needs a tokenizer beside the checkpoint: {exc.message}", file=directory) from None
+        raise BridgeError(f"--text needs a tokenizer beside the checkpoint: {exc.one_line()}") from None
     encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")
     batch = {k: np.asarray(encoded[k], np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
     if head is HeadKind.MULTIPLE_CHOICE:

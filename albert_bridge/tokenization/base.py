@@ -180,6 +180,9 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
                 added += 1
             if token.special and token.content not in self.all_special_tokens:
                 self._special_tokens_map["additional_special_tokens"].append(token)
+            replaced = self._added_tokens_decoder.get(index)
+            if replaced is not None and self._added_tokens_encoder.get(replaced.content) == index:
+                del self._added_tokens_encoder[replaced.content]  # one token per id (a saved file may reuse an id)
             self._added_tokens_decoder[index] = token
             self._added_tokens_encoder[token.content] = index
         self._splitter = None

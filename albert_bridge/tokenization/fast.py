@@ -108,7 +108,13 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
         if do_lower_case:
             steps.append(normalizers.Lowercase())
     if model.precompiled_charsmap:
-        steps.append(normalizers.Precompiled(model.precompiled_charsmap))
+        try:
+            steps.append(normalizers.Precompiled(model.precompiled_charsmap))
+        except BaseException as exc:  # a bare Exception for a charsmap it cannot parse, a Rust panic for some others
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            raise BridgeError(f"normalizer_spec.precompiled_charsmap: tokenizers refuses it ({exc})",
+                              file=model.origin) from None
     if model.remove_extra_whitespaces:
         # SentencePiece drops leading, trailing and repeated spaces after its normalization; transformers'
         # converter only collapses runs, which leaves a trailing '▁' piece (e.g. for "a\u200b").
@@ -190,11 +196,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
     ):
         if spm_model is None:
             if vocab_file is not None:  # preferred: the exact scores and normalizer of the original model
-                path = pathlib.Path(vocab_file)
-                try:
-                    spm_model = SpmModel.parse(path.read_bytes())
-                except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
-                    raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=path) from exc
+                spm_model = SpmModel.read(vocab_file)
             elif tokenizer_file is not None:
                 from albert_bridge.tokenization.files import spm_model_from_tokenizer_json
 
@@ -203,6 +205,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                 raise BridgeError("AlbertTokenizerFast needs a vocab_file (spiece.model) or a tokenizer_file")
         if spm_model.model_type != UNIGRAM or spm_model.byte_fallback:
             raise NotYetSupported("only SentencePiece unigram models without byte fallback are supported (ALBERT's)")
+        processor = load_sentencepiece(spm_model)  # SentencePiece checks the model first, stricter than tokenizers
         super().__init__(
             spm_model,
             do_lower_case=do_lower_case,
@@ -219,6 +222,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             **kwargs,
         )
         self._build()
+        self._sp = processor
 
     # ----------------------------------------------------------------- pipelines
     def _build(self) -> None:

@@ -7,13 +7,29 @@ Only local paths are accepted here: nothing in this module touches the network.
 from __future__ import annotations
 
 import base64
+import binascii
 import dataclasses
-import json
 import os
 import pathlib
 from typing import Any
 
+from albert_bridge.config import read_json
 from albert_bridge.errors import BridgeError, NotFound
+from albert_bridge.tokenization.json_fields import (
+    BOOL,
+    ID,
+    INT,
+    NUMBER,
+    STR,
+    Either,
+    ListOf,
+    MapOf,
+    Obj,
+    OneOf,
+    Optional,
+    Pair,
+    check_fields,
+)
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
     NORMAL,
@@ -21,6 +37,7 @@ from albert_bridge.tokenization.spm_model import (
     UNKNOWN,
     USER_DEFINED,
     SpmModel,
+    check_charsmap,
     digit_comma_applies,
 )
 
@@ -54,6 +71,34 @@ CONFIG_KEYS = (
     "sp_model_kwargs",
 )
 
+# The keys of each tokenizer JSON file we read, and the type each must have (json_fields); null means unset.
+_ADDED_TOKEN = Obj({"content": STR, **{flag: BOOL for flag in ("single_word", "lstrip", "rstrip", "normalized",
+                                                                 "special")}}, required=("content",))
+_TOKEN = Optional(Either((STR, _ADDED_TOKEN)))  # a special token: its string, or its AddedToken form
+_SPECIAL_TOKENS = {**{attr: _TOKEN for attr in SPECIAL_TOKEN_ATTRS},
+                   "additional_special_tokens": Optional(ListOf(Either((STR, _ADDED_TOKEN))))}
+_SIDE = Optional(OneOf(("right", "left")))
+# SentencePieceProcessor's options a saved config may carry (its constructor refuses any other keyword).
+_SP_MODEL_KWARGS = Obj({"enable_sampling": BOOL, "nbest_size": INT, "alpha": NUMBER, "add_bos": BOOL,
+                        "add_eos": BOOL, "reverse": BOOL, "emit_unk_piece": BOOL, "num_threads": INT}, closed=True)
+_METASPACE = {"type": STR, "prepend_scheme": STR, "add_prefix_space": BOOL, "split": BOOL}
+FILE_FIELDS = {
+    CONFIG_FILE: Obj({
+        "do_lower_case": Optional(BOOL), "remove_space": Optional(BOOL), "keep_accents": Optional(BOOL),
+        "model_max_length": Optional(INT), "padding_side": _SIDE, "truncation_side": _SIDE,
+        "clean_up_tokenization_spaces": Optional(BOOL), "sp_model_kwargs": Optional(_SP_MODEL_KWARGS),
+        "added_tokens_decoder": Optional(MapOf(ID, _ADDED_TOKEN)), **_SPECIAL_TOKENS}),
+    SPECIAL_TOKENS_MAP_FILE: Obj(_SPECIAL_TOKENS),
+    ADDED_TOKENS_FILE: MapOf(STR, ID),  # content -> id
+    TOKENIZER_FILE: Obj({
+        "model": Obj({"type": STR, "unk_id": Optional(ID), "vocab": ListOf(Pair((STR, NUMBER)))},
+                     required=("type", "vocab")),
+        "added_tokens": Optional(ListOf(Obj({"id": ID, **_ADDED_TOKEN.fields}, required=("id", "content")))),
+        "normalizer": Optional(Obj({"type": STR})),  # its Precompiled charsmap is checked where it is decoded
+        "pre_tokenizer": Optional(Obj({**_METASPACE, "pretokenizers": ListOf(Obj(_METASPACE))})),
+    }, required=("model",)),
+}
+
 
 def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:
     """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json
@@ -82,14 +127,12 @@ def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path
     return found
 
 
-def _read_json(path: pathlib.Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BridgeError(f"cannot read JSON: {exc}", file=path) from exc
+def _read_json(path: pathlib.Path, kind: str) -> dict[str, Any]:
+    """A tokenizer JSON file (`kind`: which one, by its standard name), checked against FILE_FIELDS."""
+    data = read_json(path)
     if not isinstance(data, dict):
         raise BridgeError("expected a JSON object", file=path)
-    return data
+    return check_fields(data, FILE_FIELDS[kind], path)
 
 
 def _flags_from_tokenizer_json(data: dict[str, Any]) -> dict[str, bool]:
@@ -98,7 +141,7 @@ def _flags_from_tokenizer_json(data: dict[str, Any]) -> dict[str, bool]:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if "type" in node:
+            if isinstance(node.get("type"), str):
                 kinds.add(node["type"])
             for value in node.values():
                 walk(value)
@@ -116,6 +159,7 @@ class TokenizerSource:
     tokenizer_file: pathlib.Path | None
     init_kwargs: dict[str, Any]
     files: dict[str, pathlib.Path]
+    not_read: dict[str, str] = dataclasses.field(default_factory=dict)  # file present but not read -> why
 
 
 def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
@@ -129,16 +173,18 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
         )
     if path.is_file():
         if path.name.endswith(".json"):
-            return TokenizerSource(None, path, _flags_from_tokenizer_json(_read_json(path)), {TOKENIZER_FILE: path})
+            return TokenizerSource(None, path, _flags_from_tokenizer_json(_read_json(path, TOKENIZER_FILE)),
+                                   {TOKENIZER_FILE: path})
         return TokenizerSource(path, None, {}, {VOCAB_FILE: path})
     files = find_tokenizer_files(path)
     if VOCAB_FILE not in files and TOKENIZER_FILE not in files:
         raise NotFound(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file or {TOKENIZER_FILE}", file=path)
     init: dict[str, Any] = {}
     if VOCAB_FILE not in files:
-        init.update(_flags_from_tokenizer_json(_read_json(files[TOKENIZER_FILE])))
-    config = _read_json(files[CONFIG_FILE]) if CONFIG_FILE in files else {}
-    special_map = _read_json(files[SPECIAL_TOKENS_MAP_FILE]) if SPECIAL_TOKENS_MAP_FILE in files else {}
+        init.update(_flags_from_tokenizer_json(_read_json(files[TOKENIZER_FILE], TOKENIZER_FILE)))
+    config = _read_json(files[CONFIG_FILE], CONFIG_FILE) if CONFIG_FILE in files else {}
+    special_map = _read_json(files[SPECIAL_TOKENS_MAP_FILE], SPECIAL_TOKENS_MAP_FILE) \
+        if SPECIAL_TOKENS_MAP_FILE in files else {}
     init.update({k: config[k] for k in CONFIG_KEYS if config.get(k) is not None})
     added = _added_tokens(config, files)
     if added:
@@ -160,20 +206,26 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
         extra = [entry["content"] for entry in added.values() if entry.get("special")]
     if extra:
         init["additional_special_tokens"] = [t["content"] if isinstance(t, dict) else t for t in extra]
-    return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files)
+    # One file wins where two could say the same thing; the other is neither read nor checked.
+    not_read = {}
+    if VOCAB_FILE in files and TOKENIZER_FILE in files:
+        not_read[TOKENIZER_FILE] = f"{files[VOCAB_FILE].name} is read instead"
+    if ADDED_TOKENS_FILE in files and config.get("added_tokens_decoder"):
+        not_read[ADDED_TOKENS_FILE] = f"{CONFIG_FILE}'s added_tokens_decoder is read instead"
+    return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files, not_read)
 
 
 def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dict[int, dict[str, Any]]:
     """id -> added token (JSON form) from tokenizer_config.json's added_tokens_decoder, else (older files)
     added_tokens.json, else tokenizer.json's added tokens."""
     decoder = config.get("added_tokens_decoder")
-    if isinstance(decoder, dict) and decoder:
-        return {int(i): entry for i, entry in decoder.items() if isinstance(entry, dict) and "content" in entry}
+    if decoder:
+        return {int(i): entry for i, entry in decoder.items()}
     if ADDED_TOKENS_FILE in files:
         return {int(i): {"content": content, "normalized": True, "special": False}
-                for content, i in _read_json(files[ADDED_TOKENS_FILE]).items()}
+                for content, i in _read_json(files[ADDED_TOKENS_FILE], ADDED_TOKENS_FILE).items()}
     if TOKENIZER_FILE in files and VOCAB_FILE not in files:
-        data = _read_json(files[TOKENIZER_FILE])
+        data = _read_json(files[TOKENIZER_FILE], TOKENIZER_FILE)
         size = len((data.get("model") or {}).get("vocab") or [])
         # transformers' converter adds SentencePiece's user-defined pieces as plain unnormalized added tokens;
         # they stay vocabulary pieces here, as in the SentencePiece model the file came from.
@@ -189,18 +241,20 @@ def spm_model_from_tokenizer_json(tokenizer_file: str | os.PathLike) -> SpmModel
     digit-comma penalty (-100 on pieces like '▁9,') is undone, since no real unigram score is that low.
     """
     path = pathlib.Path(tokenizer_file)
-    return spm_model_from_tokenizer_data(_read_json(path), path)
+    return spm_model_from_tokenizer_data(_read_json(path, TOKENIZER_FILE), path)
 
 
 def spm_model_from_tokenizer_data(data: dict[str, Any], path: pathlib.Path | None = None) -> SpmModel:
     """`spm_model_from_tokenizer_json` on the parsed JSON (a trained `tokenizers.Tokenizer`'s, for instance)."""
-    model = data.get("model") or {}
-    if model.get("type") != "Unigram":
-        raise BridgeError(f"expected a Unigram model, got {model.get('type')!r}", file=path)
-    vocab = model.get("vocab") or []
+    check_fields(data, FILE_FIELDS[TOKENIZER_FILE], path or "tokenizer data")
+    model = data["model"]
+    if model["type"] != "Unigram":
+        raise BridgeError(f"model.type: expected a Unigram model, got {model['type']!r}", file=path)
+    vocab = model["vocab"]
     unk_id = model.get("unk_id")
-    if unk_id is None:
-        raise BridgeError("Unigram model without unk_id", file=path)
+    if unk_id is None or unk_id >= len(vocab):
+        raise BridgeError(f"model.unk_id: expected the id of a piece of the {len(vocab)} in model.vocab, got "
+                          f"{unk_id!r}", file=path)
     added = {t["id"]: t for t in data.get("added_tokens") or [] if t.get("id", -1) < len(vocab)}
     pieces, scores, types = [], [], []
     for i, (piece, score) in enumerate(vocab):
@@ -224,7 +278,7 @@ def spm_model_from_tokenizer_data(data: dict[str, Any], path: pathlib.Path | Non
         nonlocal charsmap
         if isinstance(node, dict):
             if node.get("type") == "Precompiled" and node.get("precompiled_charsmap"):
-                charsmap = base64.b64decode(node["precompiled_charsmap"])
+                charsmap = _decode_charsmap(node["precompiled_charsmap"], path)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -251,7 +305,20 @@ def spm_model_from_tokenizer_data(data: dict[str, Any], path: pathlib.Path | Non
         normalizer_name="nmt_nfkc" if charsmap else "identity",
         precompiled_charsmap=charsmap,
         add_dummy_prefix=bool(prepend),
+        origin=None if path is None else str(path),
     )
+
+
+def _decode_charsmap(value: Any, path: pathlib.Path | None) -> bytes:
+    field = "normalizer.precompiled_charsmap"
+    try:
+        charsmap = base64.b64decode(value, validate=True)
+    except (TypeError, binascii.Error) as exc:
+        raise BridgeError(f"{field}: expected base64 text ({exc})", file=path) from None
+    problem = check_charsmap(charsmap)
+    if problem:
+        raise BridgeError(f"{field}: {problem}", file=path)
+    return charsmap
 
 
 def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
@@ -262,10 +329,7 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
     """
     source = resolve_tokenizer_source(path)
     if source.vocab_file is not None:
-        try:
-            model = SpmModel.parse(source.vocab_file.read_bytes())
-        except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
-            raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=source.vocab_file) from exc
+        model = SpmModel.read(source.vocab_file)
         origin = str(source.vocab_file)
     else:
         model = spm_model_from_tokenizer_json(source.tokenizer_file)
@@ -290,4 +354,5 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
         "model_max_length": settings.get("model_max_length"),
         "normalizer": model.normalizer_name or None,
         "files": {name: str(p) for name, p in source.files.items()},
+        "not_read": source.not_read,
     }

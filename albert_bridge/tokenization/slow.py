@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pathlib
 from typing import Any
 
 from albert_bridge.errors import BridgeError
@@ -22,7 +21,11 @@ def load_sentencepiece(model: SpmModel, sp_model_kwargs: dict[str, Any] | None =
         processor = spm.SentencePieceProcessor(**(sp_model_kwargs or {}))
     except TypeError as exc:
         raise TypeError(f"sp_model_kwargs: {exc}") from exc
-    processor.LoadFromSerializedProto(model.serialize())
+    try:
+        processor.LoadFromSerializedProto(model.serialize())
+    except RuntimeError as exc:  # its own checks of what our reader lets through ("INTERNAL: piece must not be ...")
+        message = str(exc).removeprefix("INTERNAL: ").strip()
+        raise BridgeError(f"SentencePiece refuses the model: {message}", file=model.origin) from None
     return processor
 
 
@@ -55,11 +58,7 @@ class AlbertTokenizer(AlbertTokenizerBase):
         if spm_model is None:
             if vocab_file is None:
                 raise BridgeError("AlbertTokenizer needs a vocab_file (spiece.model)")
-            path = pathlib.Path(vocab_file)
-            try:
-                spm_model = SpmModel.parse(path.read_bytes())
-            except (OSError, ValueError, IndexError, UnicodeDecodeError) as exc:
-                raise BridgeError(f"cannot read a SentencePiece model: {exc}", file=path) from exc
+            spm_model = SpmModel.read(vocab_file)
         super().__init__(
             spm_model,
             do_lower_case=do_lower_case,

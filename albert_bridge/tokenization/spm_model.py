@@ -9,7 +9,11 @@ Field numbers are those of sentencepiece_model.proto.
 from __future__ import annotations
 
 import dataclasses
+import os
+import pathlib
 import struct
+
+from albert_bridge.errors import BridgeError
 
 # SentencePiece.Type values.
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -25,13 +29,16 @@ _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
 
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     result = shift = 0
-    while True:
+    while shift < 70:  # a varint holds at most 10 bytes
+        if pos >= len(buf):
+            raise ValueError("truncated varint")
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
             return result, pos
         shift += 7
+    raise ValueError("varint longer than 10 bytes")
 
 
 def _fields(buf: bytes):
@@ -51,7 +58,22 @@ def _fields(buf: bytes):
             value, pos = buf[pos : pos + 4], pos + 4
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
+        if pos > end:  # protobuf refuses a field that runs past the message; so do we
+            raise ValueError(f"field {number} runs past the end of its message")
         yield number, wire, value
+
+
+def check_charsmap(blob: bytes) -> str | None:
+    """What is wrong with a precompiled_charsmap's framing (a uint32 trie size, the trie's 4-byte units, then the
+    NUL-terminated replacement strings), as SentencePiece reads it; None when it is well framed."""
+    if len(blob) <= 4:
+        return f"{len(blob)} bytes, too short for a charsmap"
+    trie_size = int.from_bytes(blob[:4], "little")
+    if not 0 < trie_size < len(blob) - 4 or trie_size % 4:
+        return f"trie size {trie_size} does not fit the {len(blob)}-byte charsmap"
+    if not blob.endswith(b"\0"):
+        return "replacement strings are not NUL-terminated"
+    return None
 
 
 def _int32(value: int) -> int:
@@ -101,6 +123,7 @@ class SpmModel:
     remove_extra_whitespaces: bool = True
     escape_whitespaces: bool = True
     serialized: bytes = b""  # the original bytes when parsed from a file
+    origin: str | None = dataclasses.field(default=None, compare=False)  # the file it was read from, for errors
 
     @classmethod
     def parse(cls, data: bytes) -> SpmModel:
@@ -109,12 +132,14 @@ class SpmModel:
             if number == 1 and wire == _BYTES:
                 piece, score, kind = "", 0.0, NORMAL
                 for n, w, v in _fields(value):
-                    if n == 1:
+                    if n == 1 and w == _BYTES:
                         piece = v.decode("utf-8")
                     elif n == 2 and w == _FIXED32:
                         score = struct.unpack("<f", v)[0]
-                    elif n == 3:
+                    elif n == 3 and w == _VARINT:
                         kind = v
+                if not piece:
+                    raise ValueError(f"pieces[{len(model.pieces)}]: empty piece")
                 model.pieces.append(piece)
                 model.scores.append(score)
                 model.types.append(kind)
@@ -124,6 +149,9 @@ class SpmModel:
                 model._parse_normalizer_spec(value)
         if not model.pieces:
             raise ValueError("not a SentencePiece model (no pieces)")
+        problem = model.precompiled_charsmap and check_charsmap(model.precompiled_charsmap)
+        if problem:
+            raise ValueError(f"normalizer_spec.precompiled_charsmap: {problem}")
         return model
 
     def _parse_trainer_spec(self, buf: bytes) -> None:
@@ -146,6 +174,19 @@ class SpmModel:
                 self.precompiled_charsmap = bytes(value)
             elif number in bools and wire == _VARINT:
                 setattr(self, bools[number], bool(value))
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> SpmModel:
+        """The model in a `spiece.model` file; a file it cannot be is one BridgeError naming it."""
+        path = pathlib.Path(path)
+        try:
+            model = cls.parse(path.read_bytes())
+        except OSError as exc:
+            raise BridgeError(f"cannot read ({exc.strerror or exc})", file=path) from None
+        except (ValueError, IndexError, UnicodeDecodeError) as exc:
+            raise BridgeError(f"not a SentencePiece model: {exc}", file=path) from None
+        model.origin = str(path)
+        return model
 
     def serialize(self) -> bytes:
         """The original bytes if we have them, else a minimal ModelProto that sentencepiece loads."""
