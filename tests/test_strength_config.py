@@ -2,6 +2,7 @@
 
 import pytest
 
+from albert_bridge.errors import BridgeError
 from albert_bridge.config import MAX_LAYERS, MAX_SIZE, AlbertConfig, ConfigError
 from albert_bridge.testing import tiny_config
 
@@ -52,7 +53,7 @@ def test_sizes_of_one_are_valid():
     config = _config(vocab_size=1, embedding_size=1, hidden_size=1, num_attention_heads=1, intermediate_size=1,
                      max_position_embeddings=1, type_vocab_size=1, pad_token_id=0, id2label={"0": "only"})
     assert (config.vocab_size, config.hidden_size, config.num_labels) == (1, 1, 1)
-    with pytest.raises(ConfigError, match="num_labels must be a positive integer, got 0"):
+    with pytest.raises(BridgeError, match="num_labels must be a positive integer, got 0"):
         _config(num_labels=0)
 
 
