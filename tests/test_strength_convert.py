@@ -249,3 +249,57 @@ def test_a_member_named_like_dotdot_but_not_one_is_read(tmp_path, capsys):
     archive = _tar_with(tmp_path, _member("albert_base/..notes"))
     code, out, err = cli(capsys, "convert", archive, tmp_path / "out", "--to", "canonical")
     assert code == 0, err
+
+
+def test_a_failed_final_rename_without_an_old_output_raises_its_own_error(src, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    real_rename = os.rename
+
+    def failing_rename(a, b):
+        if Path(b) == out:
+            raise OSError(28, "No space left on device")
+        return real_rename(a, b)
+
+    monkeypatch.setattr(os, "rename", failing_rename)
+    with pytest.raises(OSError, match="No space left on device"):  # not an error from restoring a backup
+        convert(src, out, ["canonical"])
+    monkeypatch.undo()
+    assert not out.exists() and leftovers(out) == []
+
+
+def test_the_old_output_is_set_aside_under_a_name_the_next_run_recognises(src, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text("the old output")
+    real_rename = os.rename
+    moves = []
+
+    def recording(a, b):
+        moves.append((Path(a), Path(b)))
+        return real_rename(a, b)
+
+    monkeypatch.setattr(os, "rename", recording)
+    convert(src, out, ["canonical"], force=True)
+    monkeypatch.undo()
+    (old, aside), (staging, final) = moves
+    assert old == out and aside.name == "old" and aside.parent.name.startswith(f".out.old-{os.getpid()}-")
+    assert staging.name.startswith(f".out.tmp-{os.getpid()}-") and final == out
+    assert leftovers(out) == []
+
+
+def test_a_process_that_cannot_be_signalled_counts_as_alive(monkeypatch):
+    from albert_bridge.convert import _alive
+
+    assert _alive(os.getpid())
+
+    def refuse(pid, signum):
+        raise PermissionError(1, "Operation not permitted")  # another user's process
+
+    monkeypatch.setattr(os, "kill", refuse)
+    assert _alive(12345)
+
+    def gone(pid, signum):
+        raise ProcessLookupError(3, "No such process")
+
+    monkeypatch.setattr(os, "kill", gone)
+    assert not _alive(12345)
