@@ -32,6 +32,14 @@ def src(tmp_path) -> Path:
     return tmp_path / "src"
 
 
+def old_output(tmp_path: Path) -> Path:
+    """An earlier conversion's output, for --force to replace."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text("the old output")
+    return out
+
+
 def leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
@@ -106,9 +114,7 @@ def test_a_swallowed_signal_is_raised_when_the_handlers_are_restored(monkeypatch
 
 @pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)])
 def test_a_signal_inside_the_deferred_swap_is_raised_after_it(src, tmp_path, monkeypatch, signum, raised):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "config.json").write_text("the old output")
+    out = old_output(tmp_path)
     original_swap = convert_module._swap
     seen = []
 
@@ -146,9 +152,7 @@ def test_signals_during_the_clean_up_wait_for_it_and_the_first_one_wins():
 
 
 def test_a_failed_final_rename_under_force_restores_the_old_output_intact(src, tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "config.json").write_text("the old output")
+    out = old_output(tmp_path)
     (out / "sub").mkdir()
     (out / "sub" / "notes.txt").write_text("kept")
     real_rename = os.rename
@@ -268,9 +272,7 @@ def test_a_failed_final_rename_without_an_old_output_raises_its_own_error(src, t
 
 
 def test_the_old_output_is_set_aside_under_a_name_the_next_run_recognises(src, tmp_path, monkeypatch):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "config.json").write_text("the old output")
+    out = old_output(tmp_path)
     real_rename = os.rename
     moves = []
 
