@@ -276,3 +276,31 @@ def test_config_files_are_read_by_their_form(tmp_path):
         stream.write(b" ")
     with pytest.raises(BridgeError, match=rf"^{exact}: over 64 MiB: too large for a JSON config or index$"):
         read_json(exact)
+
+
+def test_to_albert_config_takes_every_kind_of_config():
+    import types
+
+    import transformers
+
+    from albert_bridge.config import to_albert_config
+
+    ours = tiny_config()
+    assert to_albert_config(ours) is ours
+    theirs = transformers.AlbertConfig(**tiny_config().to_dict(), attn_implementation="eager")
+    converted = to_albert_config(theirs)
+    assert isinstance(converted, AlbertConfig) and converted.hidden_size == ours.hidden_size
+    assert converted.id2label == ours.id2label and converted._attn_implementation == "eager"
+    assert to_albert_config({**ours.to_dict(), "_name_or_path": "x"}) == ours  # private keys left out
+    assert to_albert_config(types.SimpleNamespace(**ours.to_dict())) == ours  # plain attributes
+    assert to_albert_config(types.SimpleNamespace(**ours.to_dict()))._attn_implementation is None
+
+    class OnlyToDict:
+        def to_dict(self):
+            return ours.to_dict()
+
+    assert to_albert_config(OnlyToDict()) == ours
+    with pytest.raises(TypeError, match="config must be an AlbertConfig or a config with ALBERT's fields, not int"):
+        to_albert_config(5)
+    with pytest.raises(ConfigError, match="^SimpleNamespace object: invalid config: hidden_size 30"):
+        to_albert_config(types.SimpleNamespace(**{**ours.to_dict(), "hidden_size": 30}))

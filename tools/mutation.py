@@ -37,9 +37,20 @@ MODULES: dict[str, tuple[list[str], list[str] | None, list[str]]] = {
                 "albert_bridge.convert.x_clear_stale_temporaries__mutmut_*", "albert_bridge.convert.x__alive__mutmut_*",
                 "albert_bridge.convert.x__temporary__mutmut_*"],
                ["tests/test_strength_convert.py", "tests/test_hostile.py"]),
-    "parity": (["albert_bridge/parity/compare.py", "albert_bridge/parity/report.py", "albert_bridge/parity/harness.py",
-                "albert_bridge/parity/backends.py", "albert_bridge/parity/numpy_forward.py"], None,
+    # The rule, the reports and the input checks: unit tests, every mutant.
+    "parity": (["albert_bridge/parity/compare.py", "albert_bridge/parity/report.py", "albert_bridge/parity/backends.py"],
+               ["albert_bridge.parity.compare.*", "albert_bridge.parity.report.*",
+                "albert_bridge.parity.backends.x_check_job_inputs__mutmut_*",
+                "albert_bridge.parity.backends.x_parse_backends__mutmut_*"],
                ["tests/test_parity.py", "tests/test_strength_parity.py"]),
+    # The runs themselves: each mutant costs worker processes (seconds each), so `make mutation` samples these.
+    "parity-runs": (["albert_bridge/parity/harness.py", "albert_bridge/parity/backends.py",
+                     "albert_bridge/parity/numpy_forward.py"],
+                    ["albert_bridge.parity.harness.*", "albert_bridge.parity.numpy_forward.*",
+                     "albert_bridge.parity.backends.x_run_job__mutmut_*", "albert_bridge.parity.backends.x__run_*",
+                     "albert_bridge.parity.backends.x__hf_directory__mutmut_*",
+                     "albert_bridge.parity.backends.xǁBackendǁ*"],
+                    ["tests/test_parity.py", "tests/test_strength_parity.py"]),
     "onnx": (["albert_bridge/export/onnx.py"], None, ["tests/test_onnx.py", "tests/test_strength_onnx.py"]),
     "hub": (["albert_bridge/hub.py"], None, ["tests/test_hub.py", "tests/test_strength_hub.py"]),
 }
