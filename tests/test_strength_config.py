@@ -304,3 +304,38 @@ def test_to_albert_config_takes_every_kind_of_config():
         to_albert_config(5)
     with pytest.raises(ConfigError, match="^SimpleNamespace object: invalid config: hidden_size 30"):
         to_albert_config(types.SimpleNamespace(**{**ours.to_dict(), "hidden_size": 30}))
+
+
+def test_details_a_user_meets():
+    torch = pytest.importorskip("torch")
+    config = tiny_config()
+    config.dtype = torch.bfloat16  # a torch dtype has no .name: its str() without the "torch." prefix
+    assert config.dtype == "bfloat16"
+    config = tiny_config().updated(num_labels=2)
+    config.label2id = {"a": 5, "b": 6}  # names other ids: replaced by the inverse of id2label
+    assert config.label2id == {"LABEL_0": 0, "LABEL_1": 1}
+    config.label2id = {"no": 0, "yes": 1}
+    assert config.to_diff_dict()["label2id"] == {"no": 0, "yes": 1}  # not the default pair: written
+    config = AlbertConfig.from_dict(tiny_config().to_dict(), num_labels=4, id2label={"0": "a", "1": "b"})
+    assert config.id2label == {0: "a", 1: "b"}  # named labels win over a num_labels that disagrees
+    assert AlbertConfig.from_dict(tiny_config().to_dict(), num_labels=4).num_labels == 4
+    messages = {"hidden_act": ("swish2", "unknown hidden_act 'swish2' (known: gelu, "),
+                "position_embedding_type": ("relative_key", "position_embedding_type 'relative_key' is not supported "
+                                                            "(only 'absolute')"),
+                "problem_type": ("rank", "problem_type 'rank' is not one of regression, single_label_classification, "
+                                         "multi_label_classification")}
+    for name, (value, message) in messages.items():
+        with pytest.raises(ConfigError) as info:
+            _config(**{name: value})
+        assert message in str(info.value), str(info.value)
+    with pytest.raises(BridgeError, match="label2id must be a mapping$"):
+        _config(label2id=[1])
+
+
+def test_from_and_save_pretrained_directories(tmp_path):
+    with pytest.raises(BridgeError, match=rf"^{tmp_path}: no config.json or albert_config.json here$"):
+        AlbertConfig.from_pretrained(tmp_path)
+    written = tiny_config().save_pretrained(tmp_path / "a" / "b")  # parents made
+    assert written == tmp_path / "a" / "b" / "config.json"
+    with pytest.raises(BridgeError, match=rf"^{written}: invalid config: hidden_size 30"):
+        AlbertConfig.from_pretrained(tmp_path / "a" / "b", hidden_size=30)
