@@ -251,3 +251,45 @@ def test_an_onnx_source_at_float16_runs_a_float16_graph_built_for_it(tmp_path):
     assert set(fp16) == set(fp32) == {"logits", *(f"hidden_states.{i}" for i in range(6))}
     scale = np.abs(fp32["logits"]).max()
     assert 0 < np.abs(fp16["logits"].astype(np.float32) - fp32["logits"]).max() <= 5e-3 + 1e-2 * scale
+
+
+def test_junit_names_and_times():
+    runs = [Run("a", "torch", "cpu", "float32", 1.0, label="torch"),
+            Run("a", "tf", "cpu", "float32", 2.0, label="tf", error="boom"),
+            Run("a", "flax", "cpu", "float32", None, label="flax", skipped="not installed: jax")]
+    root = ET.fromstring(_report(None, [], runs).to_junit().split("\n", 1)[1])
+    assert root.tag == "testsuites" and root.get("name") == "albert-bridge parity"
+    suite = root.find("testsuite")
+    assert suite.get("name") == "parity pretraining cpu float32" and suite.get("tests") == "2"
+    assert [c.get("time") for c in suite.findall("testcase")] == ["2.000", "0.000"]
+    assert [c.get("name") for c in suite.findall("testcase")] == ["run", "run"]
+
+
+def test_many_runs_are_summarised_one_row_each():
+    comparisons = []
+    for i in range(7):  # more compared runs than MAX_COLUMNS (6): one row per run
+        comparisons += [Comparison("ref", f"run{i}", "logits", 0.5 if i == 2 else 1e-7, 0.0, i != 2),
+                        Comparison("ref", f"run{i}", "hidden_states.0", 2e-7, 0.0, True)]
+    comparisons.append(Comparison("ref", "run7", "logits", None, None, False, "missing in run7"))
+    lines = _report(None, comparisons).to_text().splitlines()
+    start = lines.index("max |a - b| (FAIL: over tolerance)") + 1
+    table = [" ".join(line.split()) for line in lines[start:start + 10]]
+    assert table == ["run against largest at max |a - b| over tolerance",
+                     "run0 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run1 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run2 ref logits 5.00e-01 1 of 2 FAIL",
+                     "run3 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run4 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run5 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run6 ref hidden_states.0 2.00e-07 0 of 2",
+                     "run7 ref 1 of 1 FAIL",  # no number at all: no largest difference to show
+                     ""]
+
+
+def test_markdown_layout():
+    comparisons = [Comparison("torch", "tf", "logits", 0.5, 0.5, False)]
+    lines = _report(None, comparisons).to_markdown().splitlines()
+    assert lines[:6] == ["### ALBERT parity: FAILED", "", "Head `pretraining` on `cpu`, `float32`; inputs: random.  ",
+                         "Tolerance: the rule.", "", "| run | checkpoint | backend | device | seconds | result |"]
+    assert lines[-2:] == ["", "**FAILED: 1 of 1 comparisons exceed tolerance**"]
+    assert "| logits | 5.00e-01 FAIL |" in lines
