@@ -293,3 +293,30 @@ def test_markdown_layout():
                          "Tolerance: the rule.", "", "| run | checkpoint | backend | device | seconds | result |"]
     assert lines[-2:] == ["", "**FAILED: 1 of 1 comparisons exceed tolerance**"]
     assert "| logits | 5.00e-01 FAIL |" in lines
+
+
+def test_junit_testcase_details_and_safe_class_names():
+    runs = [Run("a", "torch", "cpu", "float32", 1.0, label="Source:torch"),
+            Run("a", "tf", "cpu", "float32", None, label="tf:tf_model.h5", error="worker exited with code 1")]
+    comparisons = [Comparison("Source:torch", "hf-tf:tf_model.h5", "logits", 0.5, 0.5, False),
+                   Comparison("Source:torch", "_x y_", "logits", 0.0, 0.0, True)]
+    suite = ET.fromstring(_report(None, comparisons, runs).to_junit().split("\n", 1)[1]).find("testsuite")
+    error_case, failing, passing = suite.findall("testcase")
+    assert (error_case.get("classname"), error_case.get("name"), error_case.get("time")) == \
+        ("parity.run.tf_tf_model_h5", "run", "0.000")
+    assert error_case.find("error").text == "worker exited with code 1"
+    assert failing.get("classname") == "parity.Source_torch.vs.hf-tf_tf_model_h5" and failing.get("time") == "0"
+    assert failing.find("failure").get("type") == "ParityMismatch"
+    assert passing.get("classname") == "parity.Source_torch.vs.x_y"
+
+
+def test_the_table_has_a_column_per_run_up_to_six_and_names_each_reference():
+    six = [Comparison("ref", f"run{i}", "logits", 1e-7, 0.0, True) for i in range(6)]
+    header = [line for line in _report(None, six).to_text().splitlines() if line.startswith("output")][0]
+    assert header.split() == ["output", *(f"run{i}" for i in range(6))]
+    two_references = [Comparison("torch", "tf", "logits", 1e-7, 0.0, True),
+                      Comparison("expected", "tf", "logits", 2e-7, 0.0, True)]
+    lines = _report(None, two_references).to_text().splitlines()
+    header = [line for line in lines if line.startswith("output")][0]
+    assert " ".join(header.split()) == "output tf vs torch tf vs expected"
+    assert " ".join([line for line in lines if line.startswith("logits")][0].split()) == "logits 1.00e-07 2.00e-07"
