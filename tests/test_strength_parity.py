@@ -320,3 +320,17 @@ def test_the_table_has_a_column_per_run_up_to_six_and_names_each_reference():
     header = [line for line in lines if line.startswith("output")][0]
     assert " ".join(header.split()) == "output tf vs torch tf vs expected"
     assert " ".join([line for line in lines if line.startswith("logits")][0].split()) == "logits 1.00e-07 2.00e-07"
+
+
+def test_the_runs_table_says_what_became_of_each_run():
+    runs = [Run("ckpt", "torch", "cpu", "float32", 1.234, label="torch", ran_on="cpu (emulating cuda)"),
+            Run("ckpt", "tf", "cpu", "float32", 2.0, label="tf", error="worker exited with code 1"),
+            Run("ckpt", "flax", "cpu", "float32", None, label="flax", skipped="not installed: jax")]
+    comparisons = [Comparison("torch", "tf", "logits", 1e-7, 0.0, True),
+                   Comparison("torch", "tf", "hidden_states.0", 0.5, 0.5, False)]
+    lines = [" ".join(line.split()) for line in _report(None, comparisons, runs).to_text().splitlines()]
+    assert lines[3:7] == ["run checkpoint backend device seconds result",
+                          "torch ckpt torch cpu (emulating cuda) 1.23 ok",
+                          "tf ckpt tf cpu 2.00 error: worker exited with code 1",
+                          "flax ckpt flax cpu skipped: not installed: jax"]
+    assert "logits 1.00e-07" in lines and "hidden_states.0 5.00e-01 FAIL" in lines
