@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -334,3 +335,39 @@ def test_the_runs_table_says_what_became_of_each_run():
                           "tf ckpt tf cpu 2.00 error: worker exited with code 1",
                           "flax ckpt flax cpu skipped: not installed: jax"]
     assert "logits 1.00e-07" in lines and "hidden_states.0 5.00e-01 FAIL" in lines
+
+
+def test_the_text_report_exactly():
+    runs = [Run("original", "torch", "cpu", "float32", 1.5, label="torch"),
+            Run("converted-file", "tf", "cpu", "float32", 12.25, label="tf")]
+    comparisons = [Comparison("torch", "tf", "logits", 1e-7, 0.0, True),
+                   Comparison("torch", "tf", "hidden_states.0", np.inf, np.inf, False)]
+    assert _report("embeddings", comparisons, runs).to_text() == "\n".join([
+        "parity of head pretraining on cpu, float32; inputs: random",
+        "tolerance: the rule",
+        "",
+        "run    checkpoint      backend  device  seconds  result",
+        "torch  original        torch    cpu     1.50     ok",
+        "tf     converted-file  tf       cpu     12.25    ok",
+        "",
+        "max |a - b| (FAIL: over tolerance)",
+        "output           tf",
+        "logits           1.00e-07",
+        "hidden_states.0  inf FAIL",
+        "",
+        "FAILED: 1 of 2 comparisons exceed tolerance; first divergent layer: embeddings",
+        ""])
+
+
+def test_json_has_no_infinity():
+    comparisons = [Comparison("torch", "tf", "logits", np.inf, np.inf, False),
+                   Comparison("torch", "tf", "sop_logits", 0.25, 0.5, True)]
+    text = _report(None, comparisons).to_json()
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not JSON")
+
+    data = json.loads(text, parse_constant=refuse)
+    assert [(c["max_abs_diff"], c["max_rel_diff"], c["passed"]) for c in data["comparisons"]] == \
+        [(None, None, False), (0.25, 0.5, True)]
+    assert text.endswith("}\n") and text.startswith('{\n  "passed": false')
