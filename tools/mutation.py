@@ -72,6 +72,12 @@ def scratch_copy(module: str, work: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("albert_bridge", "tests", "fixtures"):
         shutil.copytree(ROOT / name, target / name, ignore=ignore, symlinks=True)
+    # mutmut forks each mutant's run from a process that already ran the tests: the parity harness's shared worker
+    # pool (pipes to worker processes) would be shared with that parent. Each run starts its own.
+    with open(target / "tests" / "conftest.py", "a") as conftest:
+        conftest.write("\n\ndef pytest_sessionstart(session):  # tools/mutation.py: a fresh worker pool per run\n"
+                       "    import albert_bridge.parity.harness as harness\n\n"
+                       "    harness._SHARED_POOL = None\n")
     pyproject = (ROOT / "pyproject.toml").read_text()
     tests = [t for t in tests if (ROOT / t).exists()]
     pyproject += ("\n[tool.mutmut]\n"
