@@ -106,3 +106,21 @@ def test_compare_refuses_outputs_without_a_reference_or_of_another_shape():
     with pytest.raises(ParityError, match=r"output 'x' has shape \[3\], the reference \[2\]"):
         compare({"x": np.zeros(3)}, {"x": np.zeros(2)}, "float32")
     assert compare({"x": np.zeros((0, 4))}, {"x": np.zeros((0, 4))}, "float32") == {"x": 0.0}
+
+
+def test_export_options_reach_the_file(tmp_path):
+    from albert_bridge.errors import BridgeError
+    from albert_bridge.formats import get_format, load
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=44)
+    onnx_export.export(ckpt, tmp_path / "hidden.onnx", hidden_states=True)
+    model = onnx.load(str(tmp_path / "hidden.onnx"))
+    outputs = [o.name for o in model.graph.output]
+    assert outputs == ["last_hidden_state", "pooler_output",
+                       *(f"hidden_states.{i}" for i in range(ckpt.config.num_hidden_layers + 1))]
+    assert model.producer_name and model.producer_version == onnx_export._version()
+    get_format("safetensors").save(ckpt, tmp_path / "src")
+    loaded = load(tmp_path / "src")
+    partial = replace(loaded, tensors={k: t for k, t in loaded.tensors.items() if k != "pooler.kernel"})
+    with pytest.raises(BridgeError, match=rf"^{tmp_path / 'src'}.*: tensor 'pooler.kernel': missing: the graph needs "):
+        build_model(partial)
