@@ -371,3 +371,59 @@ def test_json_has_no_infinity():
     assert [(c["max_abs_diff"], c["max_rel_diff"], c["passed"]) for c in data["comparisons"]] == \
         [(None, None, False), (0.25, 0.5, True)]
     assert text.endswith("}\n") and text.startswith('{\n  "passed": false')
+
+
+def test_every_output_is_compared_past_a_missing_or_reshaped_one_and_named():
+    b = {k: v for k, v in A.items() if k != "logits"}
+    b["hidden_states.0"] = np.zeros(4)
+    out = compare_outputs("ref", A, "run", b, 1e-5, 1e-5)
+    assert [(c.a, c.b, c.output, c.passed) for c in out] == [
+        ("ref", "run", "logits", False), ("ref", "run", "hidden_states.0", False),
+        ("ref", "run", "hidden_states.1", True), ("ref", "run", "hidden_states.2", True)]
+    assert [c.note for c in out] == ["missing in run", "shape [4] vs [3]", None, None]
+    same = compare_outputs("ref", {"x": np.zeros((0,))}, "run", {"x": np.zeros((0,))}, 0, 0)[0]
+    assert (same.a, same.b, same.output, same.max_abs_diff, same.max_rel_diff) == ("ref", "run", "x", 0.0, 0.0)
+    nan_ref = compare_outputs("ref", {"x": np.array([np.nan, np.nan])}, "run", {"x": np.array([np.nan, 1.0])}, 1, 1)[0]
+    assert not nan_ref.passed and nan_ref.max_rel_diff == np.inf  # max|a| of an all-NaN reference is 0
+    half = compare_outputs("ref", {"x": np.array([0.5])}, "run", {"x": np.array([0.75])}, 1, 1)[0]
+    assert half.max_rel_diff == 0.5  # relative to max|a| even below 1
+    precise = compare_outputs("ref", {"x": np.array([1.0], np.float32)}, "run",
+                              {"x": np.array([1.0 + 2 ** -23], np.float32)}, 0, 0)[0]
+    assert precise.max_abs_diff == 2 ** -23 and not precise.passed
+
+
+def test_default_tolerance_scales_both_parts():
+    from albert_bridge.config import AlbertConfig
+    from albert_bridge.parity import default_tolerance
+
+    big = AlbertConfig(hidden_size=64, num_attention_heads=4, intermediate_size=800, num_hidden_layers=1)
+    assert default_tolerance("float32", big) == pytest.approx((2e-5, 2e-5))  # sqrt(800 * 1 / 200) = 2
+
+
+def test_input_refusals_name_the_file_and_the_input():
+    def refusal(inputs, head=HeadKind.BASE, positions=8):
+        with pytest.raises(BridgeError) as info:
+            check_job_inputs(inputs, head, 99, positions, 2, "in.npz")
+        return str(info.value)
+
+    ids = np.zeros((1, 8), np.int64)
+    assert refusal({}) == "in.npz: no input_ids"
+    assert refusal({"input_ids": ids[0]}).startswith("in.npz: tensor 'input_ids': input_ids must be a non-empty")
+    assert refusal({"input_ids": ids}, positions=7) == \
+        "in.npz: tensor 'input_ids': sequence length 8 exceeds max_position_embeddings 7"
+    assert refusal({"input_ids": ids, "attention_mask": ids[:, :3]}).startswith("in.npz: tensor 'attention_mask': ")
+    assert refusal({"input_ids": ids, "labels": ids}) == \
+        "in.npz: unknown inputs labels (expected input_ids, attention_mask, token_type_ids)"
+    assert check_job_inputs({"input_ids": ids.astype(np.uint8)}, HeadKind.BASE, 99, 8, 2, "x")["input_ids"].dtype \
+        == np.int64  # unsigned ids are ids too
+
+
+def test_backend_names():
+    from albert_bridge.parity.backends import BACKENDS, DEFAULT_BACKENDS, parse_backends
+
+    assert parse_backends(None) == list(DEFAULT_BACKENDS) and parse_backends("all") == list(BACKENDS)
+    assert parse_backends(" torch , numpy,torch") == ["torch", "numpy"]
+    with pytest.raises(ValueError, match=r"^unknown backend 'nope, nada' \(known: torch, tf, flax, .*, or all\)$"):
+        parse_backends("torch,nope,nada")
+    with pytest.raises(ValueError, match=r"^unknown backend \[\] \(known: "):
+        parse_backends([])
