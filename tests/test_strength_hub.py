@@ -80,3 +80,35 @@ def test_base_model_of_a_hub_source_at_a_revision_is_the_repo_id(online, tmp_pat
     ("org/name@", None), ("./org/name", None)])
 def test_repo_ids(text, spec):
     assert parse_repo_id(text) == spec
+
+
+def test_the_verdict_on_a_push_from_its_runs():
+    from albert_bridge.errors import BridgeError, ParityError
+    from albert_bridge.hub import _judge
+    from albert_bridge.parity.compare import Comparison
+    from albert_bridge.parity.report import Report, Run
+
+    def report(*runs, passed=True):
+        r = Report(atol=1e-5, rtol=1e-5, device="cpu", dtype="float32", head="base", inputs="random")
+        r.runs = list(runs)
+        r.comparisons = [Comparison("source:torch", "torch:model.safetensors", "x", 0.0 if passed else 1.0, 0.0,
+                                    passed)]
+        return r
+
+    source = Run("src", "torch", "cpu", "float32", 1.0, label="source:torch")
+    one = Run("model.safetensors", "torch", "cpu", "float32", 1.0, label="torch:model.safetensors")
+    skipped = Run("model.safetensors", "hf-torch", "cpu", "float32", label="hf-torch:model.safetensors",
+                  skipped="not installed: transformers")
+    verdict, forced = _judge(report(source, one, skipped), [], force=False, dry_run=False)
+    assert forced is None and verdict == ("PASSED: 1 comparisons within tolerance; not run: hf-torch:model.safetensors "
+                                          "(not installed: transformers)")
+    with pytest.raises(ParityError, match="^parity FAILED: 1 of 1 comparisons exceed tolerance; nothing was published"):
+        _judge(report(source, one, passed=False), [], force=False, dry_run=False)
+    broken = Run("src", "torch", "cpu", "float32", label="source:torch", error="worker exited with code 1")
+    with pytest.raises(BridgeError, match="^parity NOT CHECKED: the source could not run on torch: worker exited") as e:
+        _judge(report(broken, one), [], force=False, dry_run=True)
+    assert not isinstance(e.value, ParityError) and "nothing was written" in str(e.value)
+    verdict, forced = _judge(report(source, skipped), ["model.onnx (no parity backend for onnx)"], force=True,
+                             dry_run=False)
+    assert forced == f"parity NOT CHECKED: published with --force: {verdict}"
+    assert verdict.endswith("(not installed: transformers); model.onnx (no parity backend for onnx)")
