@@ -381,8 +381,8 @@ class AlbertConfig:
         if "attn_implementation" in kwargs:
             try:
                 self._attn_implementation = kwargs.pop("attn_implementation")
-            except ValueError as exc:
-                raise ConfigError(f"invalid config: {exc}", file=source) from None
+            except ConfigError as exc:  # already "invalid config: ..." (the change went through update())
+                raise ConfigError(exc.message, file=source) from None
         if "torch_dtype" in kwargs:
             kwargs.setdefault("dtype", kwargs.pop("torch_dtype"))
         fields = {k: kwargs.pop(k) for k in list(kwargs) if self.has_field(k)}

@@ -36,7 +36,11 @@ class ConversionResult:
 class _SignalsRaise:
     """SIGINT and SIGTERM raise (KeyboardInterrupt, Terminated) while active, so an interrupted conversion unwinds
     through the same clean-up as any failure; the previous handlers come back on exit. In `deferred()` sections
-    (the final swap, the clean-up) a signal waits until the section is done."""
+    (the final swap, the clean-up) a signal waits until the section is done.
+
+    The handler also records that a signal arrived, before it raises: its exception can be raised where the
+    interpreter prints and discards exceptions (a `__del__`, a weakref callback, importlib's module-lock callback),
+    and a lost Ctrl-C must not end in a silent success. `check()` (before the swap) and a clean exit raise it again."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -44,6 +48,7 @@ class _SignalsRaise:
         self.previous: dict[int, object] = {}
         self.deferring = False
         self.pending: int | None = None
+        self.received: int | None = None  # the first signal that arrived, whatever became of its exception
 
     def __enter__(self) -> "_SignalsRaise":
         if threading.current_thread() is threading.main_thread():  # Python runs handlers in the main thread only
@@ -51,15 +56,23 @@ class _SignalsRaise:
                 self.previous[signum] = signal.signal(signum, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
+        if exc_type is None:  # leaving cleanly although a signal arrived: its exception was swallowed somewhere
+            self.check()
 
     def _handle(self, signum: int, frame) -> None:
+        self.received = self.received or signum
         if self.deferring:
             self.pending = self.pending or signum
         else:
             self._raise(signum)
+
+    def check(self) -> None:
+        """Raise for a signal that arrived, even if the exception its handler raised was swallowed."""
+        if self.received is not None:
+            self._raise(self.received)
 
     @staticmethod
     def _raise(signum: int) -> None:
@@ -135,6 +148,7 @@ def atomic_directory(target: Path, force: bool = False,
             os.umask(umask)
             os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
             yield staging
+            signals.check()  # a signal whose exception was swallowed still stops the run before the swap
             with signals.deferred():
                 publish(staging, target)
         except BaseException:
