@@ -273,7 +273,7 @@ def test_many_runs_are_summarised_one_row_each():
                         Comparison("ref", f"run{i}", "hidden_states.0", 2e-7, 0.0, True)]
     comparisons.append(Comparison("ref", "run7", "logits", None, None, False, "missing in run7"))
     lines = _report(None, comparisons).to_text().splitlines()
-    start = lines.index("max |a - b| (FAIL: over tolerance)") + 1
+    start = lines.index("max |a - b| of each output, each run against its reference; FAIL: over tolerance") + 1
     table = [" ".join(line.split()) for line in lines[start:start + 10]]
     assert table == ["run against largest at max |a - b| over tolerance",
                      "run0 ref hidden_states.0 2.00e-07 0 of 2",
@@ -350,7 +350,7 @@ def test_the_text_report_exactly():
         "torch  original        torch    cpu     1.50     ok",
         "tf     converted-file  tf       cpu     12.25    ok",
         "",
-        "max |a - b| (FAIL: over tolerance)",
+        "max |a - b| of each output, each run against its reference; FAIL: over tolerance",
         "output           tf",
         "logits           1.00e-07",
         "hidden_states.0  inf FAIL",
