@@ -30,7 +30,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check albert_bridge tests fixtures converters bench tools
 
 # Mutation testing (mutmut 3), module by module with that module's own tests; not part of `make test` (it takes
-# tens of minutes). MODULES=config atomic parity onnx hub, SAMPLE=0.25 runs a seeded quarter of each module's mutants.
+# tens of minutes to hours). MODULES=config atomic parity parity-runs onnx hub; SAMPLE=0.25 runs a seeded quarter of
+# each module's mutants.
 MODULES ?=
 SAMPLE ?= 1.0
 mutation: $(STAMP)

@@ -339,3 +339,10 @@ def test_from_and_save_pretrained_directories(tmp_path):
     assert written == tmp_path / "a" / "b" / "config.json"
     with pytest.raises(BridgeError, match=rf"^{written}: invalid config: hidden_size 30"):
         AlbertConfig.from_pretrained(tmp_path / "a" / "b", hidden_size=30)
+
+
+def test_named_labels_win_over_num_labels_in_either_order():
+    for keywords in ({"id2label": {"0": "a", "1": "b"}, "num_labels": 4}, {"num_labels": 4, "id2label": {"0": "a",
+                                                                                                        "1": "b"}}):
+        config = AlbertConfig.from_dict(tiny_config().to_dict(), **keywords)
+        assert config.id2label == {0: "a", 1: "b"} and config.num_labels == 2, keywords

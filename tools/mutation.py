@@ -137,13 +137,16 @@ def run_module(module: str, work: Path, max_children: int, sample: float, seed: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("modules", nargs="*", choices=[*MODULES, []], default=list(MODULES))
+    parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"any of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "albert-mutation")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--sample", type=float, default=1.0, help="fraction of the mutants to run (seeded)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, help="write the results as JSON here")
     args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module {', '.join(unknown)} (known: {', '.join(MODULES)})")
     results = []
     for module in args.modules or list(MODULES):
         result = run_module(module, args.work, args.max_children, args.sample, args.seed)
