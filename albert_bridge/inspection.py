@@ -6,14 +6,17 @@ import math
 from typing import Any
 
 from .config import unknown_keys
+from .errors import BridgeError
 from .formats import load
 from .schema import ARCHITECTURES
+from .sources import resolve_source
+from .tokenization.files import describe_tokenizer
 
 
 def describe(src: str, src_format: str | None = None, head: str | None = None, strict: bool = False
              ) -> dict[str, Any]:
     """What `inspect` shows; `strict`: unknown config keys are problems, not warnings."""
-    ckpt = load(src, src_format, head)
+    ckpt = load(resolve_source(src, src_format), src_format, head)
     c = ckpt.config
     groups = []
     for g in range(c.num_hidden_groups):
@@ -57,9 +60,6 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
 
 
 def _tokenizer(assets: dict) -> dict[str, Any] | None:
-    from .errors import BridgeError
-    from .tokenization.files import describe_tokenizer
-
     model = assets.get("spiece.model") or assets.get("tokenizer.json")
     if model is None:
         return None

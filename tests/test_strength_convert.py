@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import albert_bridge.convert as convert_module
-from albert_bridge.convert import _SignalsRaise, atomic_directory, clear_stale_temporaries, convert
+from albert_bridge.atomic import _SignalsRaise, atomic_directory, clear_stale_temporaries
+from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError, Terminated
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
@@ -290,7 +291,7 @@ def test_the_old_output_is_set_aside_under_a_name_the_next_run_recognises(src, t
 
 
 def test_a_process_that_cannot_be_signalled_counts_as_alive(monkeypatch):
-    from albert_bridge.convert import _alive
+    from albert_bridge.atomic import _alive
 
     assert _alive(os.getpid())
 
