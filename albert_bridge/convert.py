@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import google_crc32c
 import numpy as np
 
-from .atomic import atomic_directory, directory_names, is_non_empty_dir, listing, swap
+from . import atomic
 from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
 from .errors import BridgeError
 from .config import AlbertConfig, unknown_keys
@@ -53,23 +53,23 @@ def _merge_plan(target: Path, formats: Sequence[Format], config: AlbertConfig, f
     """How a conversion reaches DST. New or empty: renamed into place. A Hugging Face layout of the same model:
     merged file by file, the other formats' files kept; files of a format being written are replaced (stale
     shards removed) only with --force. Anything else is replaced whole, only with --force."""
-    if not is_non_empty_dir(target):
-        return swap
-    names = directory_names(target)
+    if not atomic.is_non_empty_dir(target):
+        return atomic.swap
+    names = atomic.directory_names(target)
     every_format = [p for fmt in FORMATS.values() for p in _format_files(fmt)]
     foreign = [n for n in names if not (target / n).is_file() or not _matches(n, (*every_format, *_SHARED_FILES))]
     other_model = _other_model(target, config)
     if foreign or other_model:
         why = (f"holds {other_model}" if other_model else
-               f"is not a Hugging Face layout (it holds {listing(foreign)})")
+               f"is not a Hugging Face layout (it holds {atomic.listing(foreign)})")
         if not force:
             raise BridgeError(f"output directory is not empty and {why}: choose a new or empty directory, or "
-                              f"--force to replace it (removes {listing(names)})", file=target)
-        return swap
+                              f"--force to replace it (removes {atomic.listing(names)})", file=target)
+        return atomic.swap
     replaced = [n for n in names if any(_matches(n, _format_files(fmt)) for fmt in formats)]
     if replaced and not force:
         kinds = ", ".join(fmt.name for fmt in formats if any(_matches(n, _format_files(fmt)) for n in replaced))
-        raise BridgeError(f"already holds {kinds} weights: --force replaces them (removes {listing(replaced)}; "
+        raise BridgeError(f"already holds {kinds} weights: --force replaces them (removes {atomic.listing(replaced)}; "
                           "the other formats stay), or choose a new or empty directory", file=target)
     return partial(_merge, replaced=replaced, read_back=read_back)
 
@@ -91,7 +91,7 @@ def _merge(staging: Path, target: Path, replaced: Sequence[str], read_back: Call
     """Move each new file into `target` (os.replace: atomic per file), weights before the indexes and configs that
     point at them, drop the replaced format's files the new output no longer has (stale shards), then read back
     what `target` now holds of each format written (its neighbours must not shadow it)."""
-    new = sorted(directory_names(staging), key=lambda name: (name.endswith(".json"), name))
+    new = sorted(atomic.directory_names(staging), key=lambda name: (name.endswith(".json"), name))
     for name in new:
         os.replace(staging / name, target / name)
     for name in replaced:
@@ -168,7 +168,7 @@ def convert(
             _verify(ckpt, digests[fmt.name], fmt.load(directory, ckpt.head), f"{dst} ({fmt.name})", layouts[fmt.name])
 
     plan = partial(_merge_plan, formats=formats, config=ckpt.config, force=force, read_back=read_back if verify else None)
-    with atomic_directory(Path(dst), plan=plan) as staging:
+    with atomic.atomic_directory(Path(dst), plan=plan) as staging:
         for fmt in formats:
             digests[fmt.name] = {}
             recording = _recording(checked, digests[fmt.name], tick, layouts[fmt.name],

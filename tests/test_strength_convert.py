@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import albert_bridge.atomic as atomic_module
 import albert_bridge.convert as convert_module
 from albert_bridge.atomic import _SignalsRaise, atomic_directory, clear_stale_temporaries
 from albert_bridge.convert import convert
@@ -116,7 +117,7 @@ def test_a_swallowed_signal_is_raised_when_the_handlers_are_restored(monkeypatch
 @pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)])
 def test_a_signal_inside_the_deferred_swap_is_raised_after_it(src, tmp_path, monkeypatch, signum, raised):
     out = old_output(tmp_path)
-    original_swap = convert_module._swap
+    original_swap = atomic_module.swap
     seen = []
 
     def swap_with_a_signal(staging, target):
@@ -124,7 +125,7 @@ def test_a_signal_inside_the_deferred_swap_is_raised_after_it(src, tmp_path, mon
         seen.append(sorted(p.name for p in staging.iterdir()))
         original_swap(staging, target)
 
-    monkeypatch.setattr(convert_module, "_swap", swap_with_a_signal)
+    monkeypatch.setattr(atomic_module, "swap", swap_with_a_signal)
     with pytest.raises(raised) as caught:
         convert(src, out, ["canonical"], force=True)
     if raised is Terminated:
