@@ -1,4 +1,6 @@
-"""Conversion pipeline: load -> (re-head, cast) -> validate -> write every format to a temp dir -> verify -> rename."""
+"""Conversion pipeline: resolve the source (`sources`) -> load -> (re-head, cast) -> validate -> write every format
+to a temp dir -> verify -> rename (`atomic`; how the new files reach DST, a whole swap or a merge into an existing
+Hugging Face layout, is decided here: this is the module that knows the formats)."""
 
 from __future__ import annotations
 

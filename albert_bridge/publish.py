@@ -249,7 +249,7 @@ def _changes(folder: Path, published: list[str], remote: dict[str, Any], fmts: l
 
 def _commit(api, target: RepoSpec, revision: str | None, create_pr: bool, folder: Path, result: PushResult,
             message: str, current: HubSettings):
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete  # the `hub` extra: only for a push
 
     operations = [CommitOperationDelete(name) if state == "removed" else
                   CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(folder / name))
@@ -294,7 +294,7 @@ def _source_card(source: Path) -> dict[str, Any]:
     readme = (source if source.is_dir() else source.parent) / "README.md"
     if not readme.is_file():
         return {}
-    from huggingface_hub import ModelCard
+    from huggingface_hub import ModelCard  # the `hub` extra: only for a push
 
     try:
         return ModelCard.load(readme).data.to_dict()
@@ -314,7 +314,7 @@ def _source_files(source: Path, format_name: str) -> list[Path]:
 def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: Path, result: PushResult,
                 source: Path, source_repo: RepoSpec | None, fmts: list[Format], unchecked: list[str], *,
                 license: str | None, base_model: str | None, dry_run: bool) -> str:
-    from huggingface_hub import ModelCard, ModelCardData
+    from huggingface_hub import ModelCard, ModelCardData  # the `hub` extra: only for a push
 
     head = ckpt.head
     frameworks = [f.framework for f in fmts]

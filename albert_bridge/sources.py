@@ -89,10 +89,10 @@ def find_token(explicit: str | None = None) -> str | None:
 
 def huggingface_hub_client(current: HubSettings):
     try:
-        import huggingface_hub
+        import huggingface_hub  # the `hub` extra: only when a repo id is asked for
     except ImportError:
         raise BridgeError("Hub access needs huggingface_hub: pip install 'albert-bridge[hub]'") from None
-    from huggingface_hub import constants, file_download
+    from huggingface_hub import constants, file_download  # (the same extra, now known to be installed)
     from huggingface_hub.utils import reset_sessions
 
     # Its import-time copies of the environment, where passing endpoint= is not enough: sessions made while
@@ -110,7 +110,11 @@ def huggingface_hub_client(current: HubSettings):
 @contextmanager
 def quiet_progress() -> Iterator[None]:
     """huggingface_hub's progress bars only on a terminal (stderr carries one-line errors otherwise)."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from huggingface_hub.utils import (  # the `hub` extra, installed when a fetch or push gets here
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     silence = not sys.stderr.isatty() and not are_progress_bars_disabled()
     if silence:
@@ -219,7 +223,7 @@ def resolve_pretrained(src: str | os.PathLike, options: dict[str, Any], fmt: str
 def hub_error(exc: Exception, spec: RepoSpec | str, current: HubSettings, cache_only: str | None = None) -> BridgeError:
     """One line for what went wrong with the Hub (never the token, never a traceback); `cache_only`: why only the
     cache was asked."""
-    import requests
+    import requests  # huggingface_hub's HTTP client (the `hub` extra), like the errors it raises
     from huggingface_hub import errors
 
     endpoint = current.endpoint
