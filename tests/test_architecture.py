@@ -43,6 +43,8 @@ LATE_IMPORTS = {
     ("albert_bridge.formats.onnx_model", "albert_bridge.export.onnx"): "imports onnx at its top",
     ("albert_bridge.parity.backends", "albert_bridge.export.onnx"): "imports onnx at its top",
     ("albert_bridge.models.bridge", "albert_bridge.publish"): "push_to_hub: the one import that runs back up",
+    ("albert_bridge.tokenization.saving", "albert_bridge.sources"):
+        "sources loads the format registry (numpy); the tokenizers import the standard library alone",
     ("albert_bridge.parity.pytest_plugin", "albert_bridge.parity.harness"):
         "pytest loads the plugin in every session: the harness only when a test asks",
 }

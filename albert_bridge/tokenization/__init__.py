@@ -1,9 +1,8 @@
 """ALBERT tokenizers: `AlbertTokenizer` (SentencePiece) and `AlbertTokenizerFast` (tokenizers), with ids
 identical to transformers 4.57's slow AlbertTokenizer, plus file helpers for the CLI.
 
-Importing this package loads no framework (the standard library, and numpy through `albert_bridge.sources`, which
-resolves a Hub id for `from_pretrained`); sentencepiece / tokenizers load when a tokenizer is built, torch /
-tensorflow / jax only when tensors are requested.
+Importing this package loads only the standard library; sentencepiece / tokenizers load when a tokenizer
+is built, numpy / torch / tensorflow / jax only when tensors are requested (or a Hub id is resolved).
 
 Modules, in dependency order:
 - `spm_model`: the SentencePiece proto, read and written without protobuf.

@@ -12,7 +12,6 @@ import pathlib
 from typing import Any
 
 from albert_bridge.errors import BridgeError, NotYetSupported
-from albert_bridge.sources import FETCH_ARGUMENTS, resolve_pretrained
 from albert_bridge.tokenization.added_tokens import AddedToken
 from albert_bridge.tokenization.files import (
     ADDED_TOKENS_FILE,
@@ -114,6 +113,10 @@ class SaveLoad:
         repo id `org/name[@revision]` (its tokenizer files, fetched into huggingface_hub's cache; a local path that
         exists wins). Keyword arguments override the saved config.
         """
+        # Here, not at the top: `sources` knows the format registry, which loads numpy, and the tokenizers load with
+        # the standard library alone (a Hub id costs a download anyway).
+        from albert_bridge.sources import FETCH_ARGUMENTS, resolve_pretrained
+
         fetching = {key: kwargs.pop(key) for key in FETCH_ARGUMENTS if key in kwargs}
         for key in ("use_fast", "trust_remote_code"):
             kwargs.pop(key, None)  # transformers' options that choose code: there is only ours
