@@ -26,9 +26,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import BridgeError, ParityError
-from ..schema import HeadKind
-from ..inputs import make_inputs
 from ..formats import load
+from ..inputs import make_inputs
+from ..schema import HeadKind
 from ..sources import resolve_source
 from ..tokenization import AlbertTokenizer
 from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
