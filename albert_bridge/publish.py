@@ -39,6 +39,7 @@ from .sources import (
     resolve_source,
     settings,
 )
+from .tokenizer_files import TOKENIZER_FILE, VOCAB_FILE
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX"}
 FRAMEWORK_TAGS = {"torch": ("pytorch", "safetensors"), "tf": ("tf",), "flax": ("jax",), "onnx": ("onnx",)}
@@ -356,7 +357,7 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
         result.report.to_markdown(), "",
         "## How to load", "",
         *_loading(target.repo_id, architecture, frameworks, has_tokenizer=any(
-            (folder / n).is_file() for n in ("spiece.model", "tokenizer.json"))),
+            (folder / n).is_file() for n in (VOCAB_FILE, TOKENIZER_FILE))),
     ]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
     if card.data.to_dict() != data.to_dict():  # the YAML reads back as written
