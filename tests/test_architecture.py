@@ -20,7 +20,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "albert_bridge"
 # the longest prefix listed (albert_bridge.formats.hf_layout -> albert_bridge.formats).
 FLOORS: list[tuple[str, ...]] = [
     ("errors",),
-    ("tokenizer_files", "atomic"),            # standard library only: file names; the atomic output directory
+    # Leaves that import nothing of ours but errors: tokenizer file names, the atomic output directory (and, from
+    # the parallel part of issue 18, the array utilities, dtype names and the protobuf wire codec).
+    ("tokenizer_files", "atomic", "arrays", "dtypes", "protowire"),
     ("config",),
     ("schema",),
     ("checkpoint",),
