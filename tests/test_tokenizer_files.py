@@ -14,9 +14,10 @@ from albert_bridge.convert import convert
 from albert_bridge.formats import FORMATS
 from albert_bridge.formats.hf_layout import tokenizer_assets
 from albert_bridge.tokenizer_files import ADDED_TOKENS_FILE, TOKENIZER_FILES, TOKENIZER_PATTERNS
-from tests.conftest import FIXTURE, ROOT
 from tests.hub_server import HubServer
 
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "tiny-albert"
 SPIECE = ROOT / "fixtures" / "tokenizer" / "spiece.model"
 ADDED = "<new_token>"
 TEXT = f"hello {ADDED} world"
