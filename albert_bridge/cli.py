@@ -1,4 +1,5 @@
-"""The `albert-bridge` command: a thin click layer. Imports no framework; each command imports what it needs.
+"""The `albert-bridge` command: a thin click layer over the package. Imports no framework (each backend, adapter or
+Hub client imports its own when it runs); head and format names come from their registries.
 
 Exit codes: 0 ok, 1 parity mismatch, 2 usage, 3 invalid input or refused output.
 """
@@ -14,9 +15,20 @@ from typing import Callable
 
 import click
 
-HEADS = ("base", "pretraining", "masked-lm", "sequence-classification", "multiple-choice",
-         "token-classification", "question-answering")
-FORMAT_NAMES = ("safetensors", "pytorch", "tf", "flax", "tf1", "onnx", "canonical")
+from .convert import convert as run_convert
+from .errors import BridgeError, Terminated, did_you_mean
+from .formats import FORMATS
+from .formats.hf_layout import parse_size
+from .inspection import describe, render_text
+from .parity import check
+from .parity.backends import parse_backends
+from .parity.report import nothing_to_compare
+from .publish import push as run_push
+from .schema import HeadKind
+
+HEADS = tuple(head.value for head in HeadKind)
+# In the registry's order, but albert-bridge's own canonical layout (which no other tool reads) last.
+FORMAT_NAMES = tuple(sorted(FORMATS, key=lambda name: name == "canonical"))
 # Other names people give the formats: the framework, the file's extension, a singular.
 FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safetensor": "safetensors",
                   "st": "safetensors", "h5": "tf", "keras": "tf", "tf2": "tf", "tensorflow": "tf", "msgpack": "flax",
@@ -24,8 +36,6 @@ FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safete
 
 
 def _format_name(value: str, choices: tuple[str, ...] = FORMAT_NAMES) -> str:
-    from .errors import did_you_mean
-
     name = FORMAT_ALIASES.get(value.strip().lower(), value.strip().lower())
     if name not in choices:
         hint = did_you_mean(value, [*choices, *(a for a, n in FORMAT_ALIASES.items() if n in choices)])
@@ -42,8 +52,6 @@ def _format_list(value: str, choices: tuple[str, ...]) -> list[str]:
 
 def _split_formats(ctx, param, value: str) -> list[str]:
     if value == "all":  # every format this installation writes
-        from .formats import FORMATS
-
         return [name for name, fmt in FORMATS.items() if fmt.available]
     return _format_list(value, FORMAT_NAMES)
 
@@ -53,7 +61,7 @@ def _one_format(ctx, param, value: str | None) -> str | None:
 
 
 def _published_formats(ctx, param, value: str) -> list[str]:
-    # Aliases resolve here; which formats may be published is the hub's to say (exit 3, naming the publishable ones).
+    # Aliases resolve here; which formats may be published is publish's to say (exit 3, naming the publishable ones).
     return ["all"] if value == "all" else _format_list(value, FORMAT_NAMES)
 
 
@@ -200,8 +208,6 @@ def cli() -> None:
 def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, force, allow_unused, no_verify,
             no_validate, strict, json_path) -> None:
     """Convert SRC (any supported format, detected) into the directory DST, atomically."""
-    from .convert import convert as run_convert
-    from .formats.hf_layout import parse_size
 
     try:
         shard_bytes = parse_size(max_shard_size)
@@ -268,7 +274,6 @@ class _progress_bar:
 def inspect(src, src_format, head, strict, json_path) -> None:
     """Describe a checkpoint: format, config, head, parameters, dtypes, groups, warnings, problems, the tokenizer
     beside it. Exit 3 when it reports a problem or the tokenizer cannot be read."""
-    from .inspection import describe, render_text
 
     info = describe(src, src_format, head, strict=strict)
     if not _write_reports(json=(json_path, lambda: json.dumps(info, indent=2) + "\n")):
@@ -278,7 +283,6 @@ def inspect(src, src_format, head, strict, json_path) -> None:
 
 
 def _backend_names(ctx, param, value: str | None) -> list[str]:
-    from .parity.backends import parse_backends
 
     try:
         return parse_backends(value)
@@ -320,9 +324,6 @@ def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed
            junit_path, markdown_path, save_outputs, expect, timeout, emulate_device) -> None:
     """Run every SRC on every backend with the same inputs and compare all outputs (logits, pooled output, every
     hidden state) with the first run. Exit 0 when all agree, 1 when any differs, 3 on bad input."""
-    from .errors import BridgeError
-    from .parity import check
-    from .parity.report import nothing_to_compare
 
     if inputs_file and texts:
         raise click.UsageError("give --inputs or --text, not both")
@@ -379,8 +380,6 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
     """Publish SRC to the Hub repo REPO_ID (org/name) in every framework's format: convert, run the parity harness
     on the files to upload against SRC, write a model card, commit what changed in one commit. Exit 1 when
     parity fails (nothing is published unless --force), 3 on bad input, a missing or rejected token."""
-    from .errors import BridgeError
-    from .hub import push as run_push
 
     activity = _Activity("converting, checking parity, publishing", _quiet(), _verbose())
     try:
@@ -413,8 +412,6 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
 @_report_option("json", "the list")
 def list_formats(names_only: bool, json_path) -> None:
     """List the file formats and whether this installation reads and writes them."""
-    from .formats import FORMATS
-
     listing = [{"name": f.name, "describe": f.describe, "available": f.available,
                 "aliases": sorted(a for a, n in FORMAT_ALIASES.items() if n == f.name)} for f in FORMATS.values()]
     if _write_reports(json=(json_path, lambda: json.dumps(listing, indent=2) + "\n")):
@@ -428,8 +425,6 @@ def list_formats(names_only: bool, json_path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from .errors import BridgeError, Terminated
-
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
     try:

@@ -62,7 +62,7 @@ _GENERIC: dict[str, Any] = {
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
 # transformers' from_pretrained arguments about fetching and caching: a Hub id honours revision, token, cache_dir and
-# local_files_only (hub.resolve_pretrained); for local files they mean nothing and are accepted silently.
+# local_files_only (sources.resolve_pretrained); for local files they mean nothing and are accepted silently.
 LOADER_ONLY = frozenset({
     "from_pt", "from_tf", "from_flax", "local_files_only", "cache_dir", "revision", "token", "use_auth_token",
     "use_safetensors", "force_download", "resume_download", "proxies", "trust_remote_code", "subfolder",

@@ -1,26 +1,27 @@
-"""Conversion pipeline: load -> (re-head, cast) -> validate -> write every format to a temp dir -> verify -> rename."""
+"""Conversion pipeline: resolve the source (`sources`) -> load -> (re-head, cast) -> validate -> write every format
+to a temp dir -> verify -> rename (`atomic`; how the new files reach DST, a whole swap or a merge into an existing
+Hugging Face layout, is decided here: this is the module that knows the formats)."""
 
 from __future__ import annotations
 
 import fnmatch
 import os
-import re
 import shutil
-import signal
-import tempfile
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
+import google_crc32c
 import numpy as np
 
+from . import atomic
 from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
-from .errors import BridgeError, Terminated
+from .errors import BridgeError
 from .config import AlbertConfig, unknown_keys
 from .formats import FORMATS, Format, get_format, load
+from .sources import resolve_source
+from .tokenizer_files import TOKENIZER_PATTERNS
 from .formats.mapping import Transform
 from .schema import HeadKind
 
@@ -33,172 +34,8 @@ class ConversionResult:
     warnings: list[str] = field(default_factory=list)
 
 
-class _SignalsRaise:
-    """SIGINT and SIGTERM raise (KeyboardInterrupt, Terminated) while active, so an interrupted conversion unwinds
-    through the same clean-up as any failure; the previous handlers come back on exit. In `deferred()` sections
-    (the final swap, the clean-up) a signal waits until the section is done.
-
-    The handler also records that a signal arrived, before it raises: its exception can be raised where the
-    interpreter prints and discards exceptions (a `__del__`, a weakref callback, importlib's module-lock callback),
-    and a lost Ctrl-C must not end in a silent success. `check()` (before the swap) and a clean exit raise it again."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.previous: dict[int, object] = {}
-        self.deferring = False
-        self.pending: int | None = None
-        self.received: int | None = None  # the first signal that arrived, whatever became of its exception
-
-    def __enter__(self) -> "_SignalsRaise":
-        if threading.current_thread() is threading.main_thread():  # Python runs handlers in the main thread only
-            for signum in self.SIGNALS:
-                self.previous[signum] = signal.signal(signum, self._handle)
-        return self
-
-    def __exit__(self, exc_type, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-        if exc_type is None:  # leaving cleanly although a signal arrived: its exception was swallowed somewhere
-            self.check()
-
-    def _handle(self, signum: int, frame) -> None:
-        self.received = self.received or signum
-        if self.deferring:
-            self.pending = self.pending or signum
-        else:
-            self._raise(signum)
-
-    def check(self) -> None:
-        """Raise for a signal that arrived, even if the exception its handler raised was swallowed."""
-        if self.received is not None:
-            self._raise(self.received)
-
-    @staticmethod
-    def _raise(signum: int) -> None:
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise Terminated(128 + signum)
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self.deferring = True
-        try:
-            yield
-        finally:
-            self.deferring = False
-        if self.pending is not None:  # reached only when the section succeeded: the signal takes effect now
-            signum, self.pending = self.pending, None
-            self._raise(signum)
-
-
-def _temporary(target: Path, kind: str) -> Path:
-    # The PID in the name tells a later run whether the process that made it is gone (see clear_stale_temporaries).
-    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{kind}-{os.getpid()}-", dir=target.parent))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
-
-
-def clear_stale_temporaries(target: Path) -> list[Path]:
-    """Remove what conversions to `target` that died (SIGKILL, a crash, power loss) left beside it: staging
-    directories `.{name}.tmp-{pid}-*`, and backups `.{name}.old-{pid}-*` of the previous output, which is moved
-    back first when the swap that set it aside never completed (no `target`). Only those whose process is gone:
-    a conversion still running, to this destination or any other, keeps its own."""
-    target = Path(target)
-    pattern = re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-(\d+)-\w+")
-    cleared = []
-    if not target.parent.is_dir():
-        return cleared
-    for entry in sorted(target.parent.iterdir()):
-        match = pattern.fullmatch(entry.name)
-        if not match or entry.is_symlink() or not entry.is_dir() or _alive(int(match.group(2))):
-            continue
-        if match.group(1) == "old" and not os.path.lexists(target) and (entry / "old").is_dir():
-            os.rename(entry / "old", target)
-        shutil.rmtree(entry, ignore_errors=True)
-        cleared.append(entry)
-    return cleared
-
-
-@contextmanager
-def atomic_directory(target: Path, force: bool = False,
-                     plan: Callable[[Path], Callable[[Path, Path], None]] | None = None) -> Iterator[Path]:
-    """Yield a temp dir beside `target`; on success it reaches `target` (`plan(target)` says how, and refuses what
-    it must: by default a non-empty `target` is replaced whole only with `force`), on failure (SIGINT and SIGTERM
-    included) nothing remains and an existing `target` is untouched."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    clear_stale_temporaries(target)
-    if target.exists() and not target.is_dir():
-        raise BridgeError("exists and is not a directory", file=target)
-    publish = (plan or partial(_whole_directory, force=force))(target)
-    with _SignalsRaise() as signals:
-        staging = None
-        try:
-            staging = _temporary(target, "tmp")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes 0700; the result should look like a normal directory
-            yield staging
-            signals.check()  # a signal whose exception was swallowed still stops the run before the swap
-            with signals.deferred():
-                publish(staging, target)
-        except BaseException:
-            with signals.deferred():  # a second Ctrl-C must not stop the clean-up halfway
-                if staging is not None:
-                    shutil.rmtree(staging, ignore_errors=True)
-            raise
-
-
-def _whole_directory(target: Path, force: bool) -> Callable[[Path, Path], None]:
-    if _is_non_empty_dir(target) and not force:
-        raise BridgeError("output directory is not empty (choose a new or empty directory, or --force to replace "
-                          f"it: removes {_listing(_names(target))})", file=target)
-    return _swap
-
-
-def _is_non_empty_dir(path: Path) -> bool:
-    return path.is_dir() and any(path.iterdir())
-
-
-def _names(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
-
-
-def _listing(names: Sequence[str], most: int = 6) -> str:
-    shown = ", ".join(names[:most])
-    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def _swap(staging: Path, target: Path) -> None:
-    """Move the old output aside, the new one in, then drop the old; a failure between the two moves puts the old
-    one back (and if the process dies there, the next run does: clear_stale_temporaries)."""
-    backup = None
-    if target.exists():
-        backup = _temporary(target, "old")
-        os.rename(target, backup / "old")
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        if backup is not None:
-            os.rename(backup / "old", target)
-            shutil.rmtree(backup, ignore_errors=True)
-        raise
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
-
-
 # Files a Hugging Face layout holds besides each format's weights: replaced by the new ones on a merge.
-_SHARED_FILES = ("config.json", "albert_config.json", "README.md", ".gitattributes", "spiece.model", "tokenizer.json",
-                 "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "*.model", "*.vocab")
+_SHARED_FILES = ("config.json", "albert_config.json", "README.md", ".gitattributes", *TOKENIZER_PATTERNS, "*.vocab")
 # What makes two configs the same model, so that formats written from each may share a folder.
 _MODEL_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "intermediate_size", "num_attention_heads",
                  "num_hidden_layers", "num_hidden_groups", "inner_group_num", "max_position_embeddings",
@@ -218,23 +55,23 @@ def _merge_plan(target: Path, formats: Sequence[Format], config: AlbertConfig, f
     """How a conversion reaches DST. New or empty: renamed into place. A Hugging Face layout of the same model:
     merged file by file, the other formats' files kept; files of a format being written are replaced (stale
     shards removed) only with --force. Anything else is replaced whole, only with --force."""
-    if not _is_non_empty_dir(target):
-        return _swap
-    names = _names(target)
+    if not atomic.is_non_empty_dir(target):
+        return atomic.swap
+    names = atomic.directory_names(target)
     every_format = [p for fmt in FORMATS.values() for p in _format_files(fmt)]
     foreign = [n for n in names if not (target / n).is_file() or not _matches(n, (*every_format, *_SHARED_FILES))]
     other_model = _other_model(target, config)
     if foreign or other_model:
         why = (f"holds {other_model}" if other_model else
-               f"is not a Hugging Face layout (it holds {_listing(foreign)})")
+               f"is not a Hugging Face layout (it holds {atomic.listing(foreign)})")
         if not force:
             raise BridgeError(f"output directory is not empty and {why}: choose a new or empty directory, or "
-                              f"--force to replace it (removes {_listing(names)})", file=target)
-        return _swap
+                              f"--force to replace it (removes {atomic.listing(names)})", file=target)
+        return atomic.swap
     replaced = [n for n in names if any(_matches(n, _format_files(fmt)) for fmt in formats)]
     if replaced and not force:
         kinds = ", ".join(fmt.name for fmt in formats if any(_matches(n, _format_files(fmt)) for n in replaced))
-        raise BridgeError(f"already holds {kinds} weights: --force replaces them (removes {_listing(replaced)}; "
+        raise BridgeError(f"already holds {kinds} weights: --force replaces them (removes {atomic.listing(replaced)}; "
                           "the other formats stay), or choose a new or empty directory", file=target)
     return partial(_merge, replaced=replaced, read_back=read_back)
 
@@ -256,7 +93,7 @@ def _merge(staging: Path, target: Path, replaced: Sequence[str], read_back: Call
     """Move each new file into `target` (os.replace: atomic per file), weights before the indexes and configs that
     point at them, drop the replaced format's files the new output no longer has (stale shards), then read back
     what `target` now holds of each format written (its neighbours must not shadow it)."""
-    new = sorted(_names(staging), key=lambda name: (name.endswith(".json"), name))
+    new = sorted(atomic.directory_names(staging), key=lambda name: (name.endswith(".json"), name))
     for name in new:
         os.replace(staging / name, target / name)
     for name in replaced:
@@ -304,7 +141,7 @@ def convert(
 ) -> ConversionResult:
     formats = [get_format(name).require() for name in to]
     _refuse_unsafe_destination(src, Path(dst), to)
-    ckpt = load(src, src_format, head, config)
+    ckpt = load(resolve_source(src, src_format), src_format, head, config)
     if strict and unknown_keys(ckpt.config):
         key, hint = next(iter(unknown_keys(ckpt.config).items()))
         raise BridgeError(f"unknown config key {key!r}{hint} (refused: --strict)", file=ckpt.report.source)
@@ -333,7 +170,7 @@ def convert(
             _verify(ckpt, digests[fmt.name], fmt.load(directory, ckpt.head), f"{dst} ({fmt.name})", layouts[fmt.name])
 
     plan = partial(_merge_plan, formats=formats, config=ckpt.config, force=force, read_back=read_back if verify else None)
-    with atomic_directory(Path(dst), plan=plan) as staging:
+    with atomic.atomic_directory(Path(dst), plan=plan) as staging:
         for fmt in formats:
             digests[fmt.name] = {}
             recording = _recording(checked, digests[fmt.name], tick, layouts[fmt.name],
@@ -361,8 +198,6 @@ def tensor_digest(array: np.ndarray) -> int:
     """CRC-32C of a tensor's bytes in C order: a bit-exact comparison without keeping the source tensor around.
     The checksum TF's own bundles use, in hardware: ~10x SHA-256's speed, and no byte that is corrupted, lost or
     moved between what was meant to be written and what reads back goes unnoticed but with odds of 1 in 4e9."""
-    import google_crc32c
-
     data = contiguous(array).reshape(-1).view(np.uint8)
     return google_crc32c.extend(0, data) if data.size else 0
 

@@ -6,14 +6,18 @@ import math
 from typing import Any
 
 from .config import unknown_keys
+from .errors import BridgeError
 from .formats import load
 from .schema import ARCHITECTURES
+from .sources import resolve_source
+from .tokenization.files import describe_tokenizer
+from .tokenizer_files import CONFIG_FILE, TOKENIZER_FILE, VOCAB_FILE
 
 
 def describe(src: str, src_format: str | None = None, head: str | None = None, strict: bool = False
              ) -> dict[str, Any]:
     """What `inspect` shows; `strict`: unknown config keys are problems, not warnings."""
-    ckpt = load(src, src_format, head)
+    ckpt = load(resolve_source(src, src_format), src_format, head)
     c = ckpt.config
     groups = []
     for g in range(c.num_hidden_groups):
@@ -57,14 +61,11 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
 
 
 def _tokenizer(assets: dict) -> dict[str, Any] | None:
-    from .errors import BridgeError
-    from .tokenization.files import describe_tokenizer
-
-    model = assets.get("spiece.model") or assets.get("tokenizer.json")
+    model = assets.get(VOCAB_FILE) or assets.get(TOKENIZER_FILE)
     if model is None:
         return None
     # The directory, when the tokenizer's settings (tokenizer_config.json) sit beside the model.
-    target = model.parent if "tokenizer_config.json" in assets else model
+    target = model.parent if CONFIG_FILE in assets else model
     try:
         return describe_tokenizer(target)
     except BridgeError as exc:

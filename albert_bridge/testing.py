@@ -4,11 +4,11 @@
   (E, H, I and V all differ, G=2 groups of K=2 inner layers, L=5 not a multiple of G: layers 0-2 run group 0,
   layers 3-4 group 1), with non-zero biases and LayerNorms so a dropped or swapped one changes the logits;
 - `official_config(size)`: the released ALBERT sizes, to fill with random weights at realistic scale;
-- `make_inputs(head)`: a batch with padding (the last sequence loses its last third) and two segments (token type 1
-  from the middle on); for multiple choice, choices of such sequences;
+- `make_inputs(head)`: a batch with padding and two segments (`albert_bridge.inputs`, which the harness uses);
 - `make_labels(head, inputs, num_labels)`: labels for every head's loss;
-- `flatten_outputs(output)`: any model output (ours or transformers', PyTorch, TF, Flax) as float/int numpy arrays
-  by name, `hidden_states.3` for tuple items.
+- `flatten_outputs(output)`: any model output as numpy arrays by name (`albert_bridge.inputs`).
+
+No module of the package imports this one: it is for tests, benchmarks and fixtures.
 
 The same seed gives the same bytes on every machine (numpy's PCG64).
 """
@@ -21,6 +21,7 @@ import numpy as np
 
 from .checkpoint import Checkpoint, LazyTensor, LoadReport
 from .config import AlbertConfig
+from .inputs import flatten_outputs, make_inputs, to_numpy  # noqa: F401 - the library's, re-exported for tests
 from .schema import HeadKind, expected_tensors
 
 TINY = dict(vocab_size=99, embedding_size=24, hidden_size=32, intermediate_size=40, num_attention_heads=4,
@@ -75,27 +76,6 @@ def make_checkpoint(head: HeadKind | str = HeadKind.PRETRAINING, seed: int = 0, 
         None if dtype == "float32" else dtype)
 
 
-def make_inputs(head: HeadKind | str, batch: int = 3, seq_len: int = 9, seed: int = 0, vocab_size: int = 99,
-                num_choices: int = 2, dtype: str = "int64") -> dict[str, np.ndarray]:
-    """input_ids, attention_mask, token_type_ids of shape [batch, seq_len] ([batch, num_choices, seq_len] for
-    multiple choice, transformers' layout).
-
-    Ids are drawn from [5, vocab_size) (clear of the special ids 0-4); the last sequence (the last choice of every
-    example for multiple choice) is padded over its last third; token type 1 starts at seq_len // 2 + 1."""
-    head = HeadKind.parse(head)
-    if seq_len < 2 or batch < 1:
-        raise ValueError(f"need batch >= 1 and seq_len >= 2, got batch {batch}, seq_len {seq_len}")
-    rng = np.random.default_rng(seed)
-    shape = (batch, num_choices, seq_len) if head is HeadKind.MULTIPLE_CHOICE else (batch, seq_len)
-    ids = rng.integers(min(5, vocab_size - 1), vocab_size, shape)
-    mask = np.ones(shape, np.int64)
-    mask[..., -1, seq_len - max(1, seq_len // 3):] = 0
-    types = np.zeros(shape, np.int64)
-    types[..., seq_len // 2 + 1:] = 1
-    return {name: array.astype(dtype) for name, array in
-            (("input_ids", ids), ("attention_mask", mask), ("token_type_ids", types))}
-
-
 def make_labels(head: HeadKind | str, inputs: dict[str, np.ndarray], num_labels: int,
                 seed: int = 1) -> dict[str, np.ndarray]:
     """Labels for the head's loss: -100 (ignored) at some token positions, QA positions partly outside the input."""
@@ -121,31 +101,3 @@ def make_labels(head: HeadKind | str, inputs: dict[str, np.ndarray], num_labels:
     if head is HeadKind.QUESTION_ANSWERING:
         return {"start_positions": np.array([1, 4, 7]), "end_positions": np.array([3, 8, 2])}
     return {}
-
-
-def to_numpy(value: Any) -> np.ndarray:
-    """A PyTorch, TF, JAX or numpy array as numpy; bfloat16 and float16 become float32 (for comparing)."""
-    if hasattr(value, "detach"):  # torch: no numpy bfloat16 there
-        value = value.detach().cpu()
-        if value.is_floating_point():
-            value = value.float()
-        return value.numpy()
-    array = np.asarray(value)
-    if array.dtype.kind == "f" and array.dtype != np.float64 or array.dtype.name == "bfloat16":
-        array = array.astype(np.float32)
-    return array
-
-
-def flatten_outputs(output: Any, skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-    """A model output (a ModelOutput or a dict of arrays and tuples) as numpy arrays by name; tuple fields become
-    `name.0`, `name.1`, ... (hidden states: index 0 is the embedding output, i+1 the output of layer i)."""
-    flat: dict[str, np.ndarray] = {}
-    for key in output.keys():
-        value = output[key]
-        if value is None or key in skip:
-            continue
-        if isinstance(value, (tuple, list)):
-            flat.update({f"{key}.{i}": to_numpy(item) for i, item in enumerate(value)})
-        else:
-            flat[key] = to_numpy(value)
-    return flat

@@ -196,7 +196,7 @@ def test_prune_heads(saved, tmp_path):
 
 def test_push_to_hub_uploads_what_save_pretrained_writes(saved, tmp_path, monkeypatch):
     """One commit with config.json, the weights and a model card, as transformers' push_to_hub makes (ours also runs
-    the uploaded file on transformers' class first: hub.push's parity check), to the loopback Hub of test_hub.py."""
+    the uploaded file on transformers' class first: publish.push's parity check), to the loopback Hub of test_hub.py."""
     huggingface_hub = pytest.importorskip("huggingface_hub")
     from tests.hub_server import TOKEN, HubServer
 

@@ -150,7 +150,7 @@ def parity_expect(root: Path) -> None:
 
 
 def push_dry_run(root: Path) -> None:
-    from albert_bridge.hub import push
+    from albert_bridge.publish import push
 
     push(root, "org/name", formats=["safetensors"], dry_run=root.parent / f"out-{time.monotonic_ns()}")
 

@@ -18,7 +18,8 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 from albert_bridge.checkpoint import LazyTensor, arrays_equal
-from albert_bridge.convert import clear_stale_temporaries, convert
+from albert_bridge.atomic import clear_stale_temporaries
+from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind

@@ -16,12 +16,13 @@ import pytest
 import yaml
 
 import albert_bridge.convert
-import albert_bridge.hub
+import albert_bridge.publish
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.formats import FORMATS, Format, get_format
 from albert_bridge.parity import BACKENDS
-from albert_bridge.hub import PIPELINE_TAGS, RepoSpec, first_format, parse_repo_id, publish_formats, resolve_source
+from albert_bridge.publish import PIPELINE_TAGS, publish_formats
+from albert_bridge.sources import RepoSpec, first_format, parse_repo_id, resolve_source
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
 from tests.conftest import FIXTURE, ROOT

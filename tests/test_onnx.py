@@ -26,7 +26,7 @@ from albert_bridge.export.onnx import (
     save_model,
 )
 from albert_bridge.formats import detect_format, get_format, load
-from albert_bridge.parity import numpy_forward
+from albert_bridge import numpy_forward
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import flatten_outputs, make_checkpoint, make_inputs, tiny_config
 from tests.conftest import ROOT

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+import albert_bridge.atomic as atomic_module
 import albert_bridge.convert as convert_module
-from albert_bridge.convert import _SignalsRaise, atomic_directory, clear_stale_temporaries, convert
+from albert_bridge.atomic import _SignalsRaise, atomic_directory, clear_stale_temporaries
+from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError, Terminated
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
@@ -115,7 +117,7 @@ def test_a_swallowed_signal_is_raised_when_the_handlers_are_restored(monkeypatch
 @pytest.mark.parametrize("signum, raised", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, Terminated)])
 def test_a_signal_inside_the_deferred_swap_is_raised_after_it(src, tmp_path, monkeypatch, signum, raised):
     out = old_output(tmp_path)
-    original_swap = convert_module._swap
+    original_swap = atomic_module.swap
     seen = []
 
     def swap_with_a_signal(staging, target):
@@ -123,7 +125,7 @@ def test_a_signal_inside_the_deferred_swap_is_raised_after_it(src, tmp_path, mon
         seen.append(sorted(p.name for p in staging.iterdir()))
         original_swap(staging, target)
 
-    monkeypatch.setattr(convert_module, "_swap", swap_with_a_signal)
+    monkeypatch.setattr(atomic_module, "swap", swap_with_a_signal)
     with pytest.raises(raised) as caught:
         convert(src, out, ["canonical"], force=True)
     if raised is Terminated:
@@ -290,7 +292,7 @@ def test_the_old_output_is_set_aside_under_a_name_the_next_run_recognises(src, t
 
 
 def test_a_process_that_cannot_be_signalled_counts_as_alive(monkeypatch):
-    from albert_bridge.convert import _alive
+    from albert_bridge.atomic import _alive
 
     assert _alive(os.getpid())
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from albert_bridge.hub import RepoSpec, parse_repo_id
+from albert_bridge.sources import RepoSpec, parse_repo_id
 from albert_bridge.parity import BACKENDS
 from tests.conftest import FIXTURE
 from tests.helpers import cli, one_line_error
@@ -84,7 +84,7 @@ def test_repo_ids(text, spec):
 
 def test_the_verdict_on_a_push_from_its_runs():
     from albert_bridge.errors import BridgeError, ParityError
-    from albert_bridge.hub import _judge
+    from albert_bridge.publish import _judge
     from albert_bridge.parity.compare import Comparison
     from albert_bridge.parity.report import Report, Run
 

@@ -11,7 +11,7 @@ from albert_bridge.checkpoint import LazyTensor
 from albert_bridge.errors import ParityError
 from albert_bridge.export import onnx as onnx_export
 from albert_bridge.export.onnx import VALIDATION_TOLERANCE, build_model, compare, run
-from albert_bridge.parity import numpy_forward
+from albert_bridge import numpy_forward
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
 

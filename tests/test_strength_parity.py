@@ -16,7 +16,7 @@ from albert_bridge.parity import check
 from albert_bridge.parity.backends import Job, check_job_inputs, run_job
 from albert_bridge.parity.compare import Comparison, compare_outputs, first_divergent_layer
 from albert_bridge.parity.harness import save_outputs
-from albert_bridge.parity.numpy_forward import forward
+from albert_bridge.numpy_forward import forward
 from albert_bridge.parity.report import Report, Run
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs

@@ -32,10 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[list[str], list[str] | None, list[str]]] = {
     "config": (["albert_bridge/config.py"], None,
                ["tests/test_config.py", "tests/test_dropin_config.py", "tests/test_strength_config.py"]),
-    "atomic": (["albert_bridge/convert.py"],
-               ["albert_bridge.convert.xǁ_SignalsRaiseǁ*", "albert_bridge.convert.x__swap__mutmut_*",
-                "albert_bridge.convert.x_clear_stale_temporaries__mutmut_*", "albert_bridge.convert.x__alive__mutmut_*",
-                "albert_bridge.convert.x__temporary__mutmut_*"],
+    "atomic": (["albert_bridge/atomic.py"],
+               ["albert_bridge.atomic.xǁ_SignalsRaiseǁ*", "albert_bridge.atomic.x_swap__mutmut_*",
+                "albert_bridge.atomic.x_clear_stale_temporaries__mutmut_*", "albert_bridge.atomic.x__alive__mutmut_*",
+                "albert_bridge.atomic.x__temporary__mutmut_*"],
                ["tests/test_strength_convert.py", "tests/test_hostile.py"]),
     # The rule, the reports and the input checks: unit tests, every mutant.
     "parity": (["albert_bridge/parity/compare.py", "albert_bridge/parity/report.py", "albert_bridge/parity/backends.py"],
@@ -45,14 +45,15 @@ MODULES: dict[str, tuple[list[str], list[str] | None, list[str]]] = {
                ["tests/test_parity.py", "tests/test_strength_parity.py"]),
     # The runs themselves: each mutant costs worker processes (seconds each), so `make mutation` samples these.
     "parity-runs": (["albert_bridge/parity/harness.py", "albert_bridge/parity/backends.py",
-                     "albert_bridge/parity/numpy_forward.py"],
-                    ["albert_bridge.parity.harness.*", "albert_bridge.parity.numpy_forward.*",
+                     "albert_bridge/numpy_forward.py"],
+                    ["albert_bridge.parity.harness.*", "albert_bridge.numpy_forward.*",
                      "albert_bridge.parity.backends.x_run_job__mutmut_*", "albert_bridge.parity.backends.x__run_*",
                      "albert_bridge.parity.backends.x__hf_directory__mutmut_*",
                      "albert_bridge.parity.backends.xǁBackendǁ*"],
                     ["tests/test_parity.py", "tests/test_strength_parity.py"]),
     "onnx": (["albert_bridge/export/onnx.py"], None, ["tests/test_onnx.py", "tests/test_strength_onnx.py"]),
-    "hub": (["albert_bridge/hub.py"], None, ["tests/test_hub.py", "tests/test_strength_hub.py"]),
+    "hub": (["albert_bridge/sources.py", "albert_bridge/publish.py"], None,
+            ["tests/test_hub.py", "tests/test_strength_hub.py"]),
 }
 # Extra pytest arguments: a forked child that builds TF or JAX models can hang (their thread pools do not survive a
 # fork), so the config run leaves out the one test that builds a model in every framework.

@@ -41,6 +41,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ..checkpoint import Checkpoint, contiguous, is_float, numpy_dtype
 from ..errors import BridgeError, ParityError
+from ..inputs import make_inputs
+from ..numpy_forward import forward
 from ..schema import ARCHITECTURES, HeadKind
 
 DEFAULT_OPSET = 17              # LayerNormalization; Gelu arrives with 20
@@ -494,8 +496,7 @@ def run(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: dict[str, np
 
 # --- validating an export -------------------------------------------------------------------------------------------
 def validation_inputs(ckpt: Checkpoint, inputs: Iterable[str] = INPUT_NAMES) -> dict[str, np.ndarray]:
-    """A padded two-segment batch (albert_bridge.testing.make_inputs) that fits the config."""
-    from ..testing import make_inputs
+    """A padded two-segment batch (albert_bridge.inputs.make_inputs) that fits the config."""
 
     c = ckpt.config
     batch = make_inputs(ckpt.head, batch=3, seq_len=max(2, min(9, c.max_position_embeddings)), vocab_size=c.vocab_size)
@@ -524,9 +525,8 @@ def compare(got: dict[str, np.ndarray], want: dict[str, np.ndarray], dtype: str,
 
 
 def validate(model: str | os.PathLike | bytes | onnx.ModelProto, ckpt: Checkpoint, device: str = "cpu") -> dict[str, float]:
-    """Run the model in ONNX Runtime and compare every output with `albert_bridge.parity.numpy_forward` (float64,
+    """Run the model in ONNX Runtime and compare every output with `albert_bridge.numpy_forward` (float64,
     from the same weights). Returns the max abs difference per output; raises ParityError beyond tolerance."""
-    from ..parity.numpy_forward import forward
 
     sess = session(model, device)
     meta = sess.get_modelmeta().custom_metadata_map

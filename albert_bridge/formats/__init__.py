@@ -133,10 +133,8 @@ def detect_format(path: Path) -> Format:
 
 def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None = None,
          config: AlbertConfig | str | Path | None = None) -> Checkpoint:
-    """Read a checkpoint from a local path or a Hub repo id (`org/name[@revision]`, fetched into the cache)."""
-    from ..hub import resolve_source  # imports huggingface_hub only for a repo id
-
-    path = resolve_source(path, fmt)
+    """Read a checkpoint from a local path (a Hub repo id is resolved to one first: `sources.resolve_source`)."""
+    path = Path(path)
     head = HeadKind.parse(head) if head else None
     if config is not None and not isinstance(config, AlbertConfig):
         config = AlbertConfig.from_json_file(config)

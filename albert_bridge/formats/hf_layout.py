@@ -12,10 +12,8 @@ from ..checkpoint import Checkpoint, LazyTensor, LoadReport, iter_shards
 from ..config import CONFIG_NAME, AlbertConfig, read_json
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, head_from_architecture, infer_head
+from ..tokenizer_files import TOKENIZER_FILES, find_tokenizer_files
 from .mapping import Mapping
-
-# Tokenizer files carried along by every conversion, by their name in an HF directory.
-TOKENIZER_FILES = ("spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
 DEFAULT_MAX_SHARD_SIZE = 5 * 10**9  # transformers' default "5GB"
 
@@ -89,8 +87,6 @@ def save_config(ckpt: Checkpoint, directory: Path) -> Path:
 
 def tokenizer_assets(directory: Path) -> dict[str, Path]:
     """Tokenizer files beside the weights, by their transformers name (a lone `*.model` is the spiece model)."""
-    from ..tokenization.files import find_tokenizer_files
-
     try:
         return find_tokenizer_files(directory)
     except BridgeError:  # several *.model candidates: carry only what is named unambiguously

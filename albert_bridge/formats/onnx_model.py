@@ -36,7 +36,7 @@ def detect(path: Path) -> Path | None:
 def _parse(file: Path) -> Any:
     import onnx
 
-    from ..export.onnx import first_line
+    from ..export.onnx import first_line  # imports onnx (heavy, optional) at its top
 
     try:
         size = file.stat().st_size
@@ -55,7 +55,7 @@ def _parse(file: Path) -> Any:
 
 
 def _metadata(model: Any, file: Path, config: AlbertConfig | None) -> tuple[AlbertConfig, HeadKind]:
-    from ..export.onnx import FORMAT_VERSION, META, first_line
+    from ..export.onnx import FORMAT_VERSION, META, first_line  # imports onnx (heavy, optional) at its top
 
     meta = {prop.key: prop.value for prop in model.metadata_props}
     version = meta.get(META + "format_version")
@@ -81,7 +81,7 @@ def _lazy(file: Path, tensor: Any) -> LazyTensor:
     """One initializer as a lazy tensor; sizes and external data are checked now, bytes are read when asked for."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from ..export.onnx import first_line
+    from ..export.onnx import first_line  # imports onnx (heavy, optional) at its top
 
     name = tensor.name
     try:
@@ -158,7 +158,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
 
 def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -> list[Path]:
     """config.json + model.onnx (+ model.onnx_data over 2 GB), checked with onnx.checker's full check."""
-    from ..export.onnx import export
+    from ..export.onnx import export  # imports onnx (heavy, optional) at its top
 
     files = export(ckpt, directory / FILE_NAME)
     return [save_config(ckpt, directory), *files]
@@ -166,6 +166,6 @@ def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -
 
 def validate(directory: Path, ckpt: Checkpoint) -> dict[str, float]:
     """Run the written model in ONNX Runtime against the NumPy reference forward; ParityError beyond tolerance."""
-    from ..export.onnx import validate as run_and_compare
+    from ..export.onnx import validate as run_and_compare  # imports onnx (heavy, optional) at its top
 
     return run_and_compare(Path(directory) / FILE_NAME, ckpt)

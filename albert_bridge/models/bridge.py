@@ -29,7 +29,7 @@ from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
 from ..formats.mapping import Mapping
-from ..hub import resolve_pretrained
+from ..sources import resolve_pretrained
 from ..schema import HeadKind, expected_tensors
 
 # Why a checkpoint tensor was set aside by from_pretrained(ignore_mismatched_sizes=True) (LoadReport.skipped).
@@ -206,9 +206,9 @@ class CheckpointBridge:
                     token: str | None = None, max_shard_size: int | str | None = "5GB", create_pr: bool = False,
                     revision: str | None = None, **save_options: Any):
         """transformers' push_to_hub: save_pretrained into a temporary folder, then upload config.json and the weights
-        in one commit (hub.push: the uploaded file is first run against this model's weights by the parity harness,
-        and a model card is written). Returns hub.PushResult (commit_url, pr_url, files)."""
-        from ..hub import push
+        in one commit (publish.push: the uploaded file is first run against this model's weights by the parity
+        harness, and a model card is written). Returns publish.PushResult (commit_url, pr_url, files)."""
+        from ..publish import push  # the one import that runs back up: publish stands on convert and parity
 
         for name in ("use_temp_dir", "commit_description", "tags", "safe_serialization", "repo_url", "organization"):
             save_options.pop(name, None)  # transformers' options with no counterpart here (a temp dir is always used)

@@ -20,9 +20,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+import albert_bridge
+
+from ..convert import convert
 from ..errors import BridgeError, did_you_mean
+from ..formats import FORMATS, load
+from ..formats.hf_layout import read_index
+from ..inputs import flatten_outputs
+from ..numpy_forward import forward
 from ..schema import ARCHITECTURES, HeadKind
-from ..testing import flatten_outputs
 
 DEVICES = ("cpu", "cuda", "tpu")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -145,9 +151,6 @@ def _hf_directory(source: Path, framework: str, tmp: Path, head: HeadKind, resul
     directory holding it) with config.json beside it: a directory of links to just those files, so transformers
     reads that very file (its TF classes prefer a model.safetensors beside tf_model.h5, converting it at load).
     Otherwise a conversion by our adapters (which also tests that transformers reads them)."""
-    from ..formats import FORMATS
-    from ..formats.hf_layout import read_index
-
     fmt = next(f for f in FORMATS.values() if f.framework == framework and f.publish)
     name, index = fmt.marker_files[0], f"{fmt.marker_files[0]}.index.json"
     directory = source if source.is_dir() else source.parent
@@ -160,7 +163,6 @@ def _hf_directory(source: Path, framework: str, tmp: Path, head: HeadKind, resul
         for file in ("config.json", weights.name, *shards):
             (view / file).symlink_to((directory / file).resolve())
         return view
-    from ..convert import convert
 
     target = tmp / "hf"
     convert(source, target, [fmt.name], head=head, verify=False)
@@ -174,9 +176,7 @@ def _model_class(backend: Backend, head: HeadKind, prefix: str):
         import transformers
 
         return getattr(transformers, name)
-    import albert_bridge
-
-    return getattr(albert_bridge, name)
+    return getattr(albert_bridge, name)  # its lazy exports import the framework of the class asked for
 
 
 def _cpu_label(job: Job, name: str = "cpu") -> str:
@@ -312,8 +312,6 @@ def _run_flax(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
 
 
 def _checkpoint(source: Path, head: HeadKind):
-    from ..formats import load
-
     ckpt = load(source)
     return ckpt if ckpt.head is head else ckpt.with_head(head)
 
@@ -323,7 +321,7 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
     (any other format, or an export without them) the graph is built from the weights with them."""
     import onnxruntime
 
-    from ..export import onnx as onnx_export
+    from ..export import onnx as onnx_export  # imports onnx (a heavy optional framework) at its top
 
     if job.device == "tpu" and not job.emulate_device:
         raise Skip("ONNX Runtime has no TPU execution provider")
@@ -356,7 +354,6 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
 
 def _run_numpy(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
     """The framework-free reference: float64 NumPy on the CPU, whatever the device and dtype asked for."""
-    from .numpy_forward import forward
 
     if job.device != "cpu" and not job.emulate_device:
         raise Skip(f"the NumPy reference runs on the CPU only, not {job.device}")

@@ -26,8 +26,11 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import BridgeError, ParityError
+from ..formats import load
+from ..inputs import make_inputs
 from ..schema import HeadKind
-from ..testing import make_inputs
+from ..sources import resolve_source
+from ..tokenization import AlbertTokenizer
 from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
 from .compare import compare_outputs, default_tolerance, first_divergent_layer
 from .report import Report, Run
@@ -150,8 +153,6 @@ def shared_pool() -> WorkerPool:
 def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
     """Texts tokenized by the tokenizer found beside the checkpoint; for multiple choice, the texts are the choices
     of one example."""
-    from ..tokenization import AlbertTokenizer
-
     directory = src if src.is_dir() else src.parent
     try:
         tokenizer = AlbertTokenizer.from_pretrained(directory)
@@ -228,9 +229,6 @@ def check(
     cross product with explicit `(checkpoint, backend)` or `(checkpoint, backend, label)` runs, the first being
     the reference. Bad input raises BridgeError; a mismatch does not raise (see `Report.passed`, or use
     `assert_parity`). `on_run` gets each run as it finishes (progress)."""
-    from ..formats import load
-    from ..hub import resolve_source
-
     plan = _plan(srcs, backends, runs)
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r} (expected one of: {', '.join(DEVICES)})")

@@ -24,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def albert_parity_pool():
+    # pytest loads this plugin in every session of every project installed beside albert-bridge: the harness (and
+    # the package under it) is imported only when a test asks for parity.
     from .harness import WorkerPool
 
     with WorkerPool() as pool:
@@ -33,7 +35,7 @@ def albert_parity_pool():
 @pytest.fixture
 def assert_parity(request: pytest.FixtureRequest, albert_parity_pool):
     """`assert_parity(srcs, backends=None, **check_options) -> Report`; fails the test with the text report."""
-    from .harness import assert_parity as _assert_parity
+    from .harness import assert_parity as _assert_parity  # only when asked (see albert_parity_pool)
 
     defaults: dict[str, Any] = {"pool": albert_parity_pool}
     default_backends = request.config.getoption("--albert-parity-backends")

@@ -14,12 +14,13 @@ import sys
 import traceback
 from dataclasses import asdict
 
+from ..errors import BridgeError
+from .backends import Job, Skip, run_job  # imports no framework: each job imports its backend's
+
 
 def main() -> None:
     answers = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints of frameworks go to the log, not into the answers
-    from ..errors import BridgeError
-    from .backends import Job, Skip, run_job
 
     for line in sys.stdin:
         if not line.strip():

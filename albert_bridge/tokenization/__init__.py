@@ -2,7 +2,7 @@
 identical to transformers 4.57's slow AlbertTokenizer, plus file helpers for the CLI.
 
 Importing this package loads only the standard library; sentencepiece / tokenizers load when a tokenizer
-is built, numpy / torch / tensorflow / jax only when tensors are requested.
+is built, numpy / torch / tensorflow / jax only when tensors are requested (or a Hub id is resolved).
 
 Modules, in dependency order:
 - `spm_model`: the SentencePiece proto, read and written without protobuf.

@@ -24,6 +24,7 @@ from albert_bridge.tokenization.batch import (
     to_py,
     truncate_pair,
 )
+from albert_bridge.tokenization.batch import truncation_strategy as parse_truncation_strategy  # a parameter's name
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +66,7 @@ class EncodingAPI:
     def truncate_sequences(self, ids: list[int], pair_ids: list[int] | None = None, num_tokens_to_remove: int = 0,
                            truncation_strategy: str = "longest_first", stride: int = 0):
         """Same arithmetic as transformers, including logging (not raising) when a strategy cannot fit."""
-        from albert_bridge.tokenization.batch import truncation_strategy as parse
-
-        return truncate_pair(ids, pair_ids, num_tokens_to_remove, parse(truncation_strategy), stride,
+        return truncate_pair(ids, pair_ids, num_tokens_to_remove, parse_truncation_strategy(truncation_strategy), stride,
                              self.truncation_side == "left", logger.error)
 
     def _row(self, first: Seq, second: Seq | None, add_special_tokens: bool, options: dict) -> dict[str, list]:

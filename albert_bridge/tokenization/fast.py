@@ -34,7 +34,13 @@ from typing import Any, ClassVar
 from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.tokenization.added_tokens import AddedToken
 from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
-from albert_bridge.tokenization.files import SPECIAL_TOKEN_ATTRS, TOKENIZER_FILE, VOCAB_FILE
+from albert_bridge.tokenization.files import (
+    SPECIAL_TOKEN_ATTRS,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    spm_model_from_tokenizer_data,
+    spm_model_from_tokenizer_json,
+)
 from albert_bridge.tokenization.slow import load_sentencepiece
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
@@ -198,8 +204,6 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             if vocab_file is not None:  # preferred: the exact scores and normalizer of the original model
                 spm_model = SpmModel.read(vocab_file)
             elif tokenizer_file is not None:
-                from albert_bridge.tokenization.files import spm_model_from_tokenizer_json
-
                 spm_model = spm_model_from_tokenizer_json(tokenizer_file)
             else:
                 raise BridgeError("AlbertTokenizerFast needs a vocab_file (spiece.model) or a tokenizer_file")
@@ -516,8 +520,6 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         str) through the same pipeline, like PreTrainedTokenizerFast.train_new_from_iterator: the special and
         added tokens come first, `<unk>` stays the unknown token, and settings carry over."""
         tokenizers = _import_tokenizers()
-        from albert_bridge.tokenization.files import spm_model_from_tokenizer_data
-
         rename = special_tokens_map or {}
         data = json.loads(self.backend_tokenizer.to_str())
         added = data.pop("added_tokens")

@@ -1,6 +1,6 @@
 """Finding and describing tokenizer files on disk (standard library only; no sentencepiece/tokenizers import).
 
-Used by `from_pretrained` (after `hub.resolve_pretrained` has turned a Hub id into a local snapshot) and the CLI.
+Used by `from_pretrained` (after `sources.resolve_pretrained` has turned a Hub id into a local snapshot) and the CLI.
 Only local paths are accepted here: nothing in this module touches the network.
 """
 
@@ -15,6 +15,15 @@ from typing import Any
 
 from albert_bridge.config import read_json
 from albert_bridge.errors import BridgeError, NotFound
+from albert_bridge.tokenizer_files import (  # noqa: F401 - the file names, re-exported where tokenizers look
+    ADDED_TOKENS_FILE,
+    CONFIG_FILE,
+    SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_FILE,
+    TOKENIZER_FILES,
+    VOCAB_FILE,
+    find_tokenizer_files,
+)
 from albert_bridge.tokenization.json_fields import (
     BOOL,
     ID,
@@ -41,12 +50,7 @@ from albert_bridge.tokenization.spm_model import (
     digit_comma_applies,
 )
 
-# File names, as transformers writes them.
-VOCAB_FILE = "spiece.model"
-TOKENIZER_FILE = "tokenizer.json"
-CONFIG_FILE = "tokenizer_config.json"
-SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-ADDED_TOKENS_FILE = "added_tokens.json"
+# File names, as transformers writes them: owned by albert_bridge.tokenizer_files (imported above).
 
 # Special-token attributes in transformers' SPECIAL_TOKENS_ATTRIBUTES order (it fixes all_special_tokens order).
 SPECIAL_TOKEN_ATTRS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
@@ -98,33 +102,6 @@ FILE_FIELDS = {
         "pre_tokenizer": Optional(Obj({**_METASPACE, "pretokenizers": ListOf(Obj(_METASPACE))})),
     }, required=("model",)),
 }
-
-
-def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:
-    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json
-    exist.
-
-    The SentencePiece model is `spiece.model`, else the only `*.model` file (the original TF1 release
-    calls it `30k-clean.model`); several candidate `*.model` files without a `spiece.model` is an error.
-    """
-    directory = pathlib.Path(directory)
-    if not directory.is_dir():
-        raise BridgeError("not a directory", file=directory)
-    found: dict[str, pathlib.Path] = {}
-    spiece = directory / VOCAB_FILE
-    if spiece.is_file():
-        found[VOCAB_FILE] = spiece
-    else:
-        models = sorted(p for p in directory.glob("*.model") if p.is_file())
-        if len(models) > 1:
-            names = ", ".join(p.name for p in models)
-            raise BridgeError(f"several SentencePiece model candidates ({names}); name one of them", file=directory)
-        if models:
-            found[VOCAB_FILE] = models[0]
-    for name in (TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE):
-        if (directory / name).is_file():
-            found[name] = directory / name
-    return found
 
 
 def _read_json(path: pathlib.Path, kind: str) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from albert_bridge.tokenization.files import (
     SPECIAL_TOKEN_ATTRS,
     SPECIAL_TOKENS_MAP_FILE,
     VOCAB_FILE,
+    resolve_tokenizer_source,
+    spm_model_from_tokenizer_json,
 )
 
 
@@ -111,8 +113,9 @@ class SaveLoad:
         repo id `org/name[@revision]` (its tokenizer files, fetched into huggingface_hub's cache; a local path that
         exists wins). Keyword arguments override the saved config.
         """
-        from albert_bridge.hub import FETCH_ARGUMENTS, resolve_pretrained
-        from albert_bridge.tokenization.files import resolve_tokenizer_source
+        # Here, not at the top: `sources` knows the format registry, which loads numpy, and the tokenizers load with
+        # the standard library alone (a Hub id costs a download anyway).
+        from albert_bridge.sources import FETCH_ARGUMENTS, resolve_pretrained
 
         fetching = {key: kwargs.pop(key) for key in FETCH_ARGUMENTS if key in kwargs}
         for key in ("use_fast", "trust_remote_code"):
@@ -126,6 +129,4 @@ class SaveLoad:
 
     @classmethod
     def _from_tokenizer_json(cls, tokenizer_file: pathlib.Path, **kwargs: Any):
-        from albert_bridge.tokenization.files import spm_model_from_tokenizer_json
-
         return cls(spm_model=spm_model_from_tokenizer_json(tokenizer_file), **kwargs)

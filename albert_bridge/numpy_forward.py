@@ -2,7 +2,7 @@
 
 It computes what `albert_bridge.models.albert_torch` computes in eval mode (no dropout, no head mask), by default in
 float64 so that it is a reference for float32 backends rather than one more float32 run, and names its outputs as
-`albert_bridge.testing.flatten_outputs` names a model output (`logits`, `prediction_logits`, `hidden_states.0`, ...).
+`albert_bridge.inputs.flatten_outputs` names a model output (`logits`, `prediction_logits`, `hidden_states.0`, ...).
 
 Choices that must match the PyTorch model:
 - padded keys get the compute dtype's minimum added to their scores (transformers' PyTorch does the same; the
@@ -19,8 +19,8 @@ import math
 
 import numpy as np
 
-from ..checkpoint import Checkpoint
-from ..schema import HeadKind
+from .checkpoint import Checkpoint
+from .schema import HeadKind
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
