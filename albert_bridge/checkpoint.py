@@ -12,28 +12,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .config import AlbertConfig
+from .dtypes import is_float, numpy_dtype  # noqa: F401  (numpy_dtype: re-exported, casts read it from here)
 from .errors import BridgeError, ShapeMismatch
 from .schema import HeadKind, expected_tensors
-
-DTYPES = {"float32": np.dtype("float32"), "float16": np.dtype("float16")}
-
-
-def numpy_dtype(name: str) -> np.dtype:
-    """`float32`, `float16` or `bfloat16` (via ml_dtypes: numpy has no bfloat16 of its own)."""
-    if name in ("bfloat16", "bf16"):
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    aliases = {"fp32": "float32", "fp16": "float16", "half": "float16", "float": "float32"}
-    try:
-        return DTYPES[aliases.get(name, name)]
-    except KeyError:
-        raise ValueError(f"unknown dtype {name!r} (expected float32, float16 or bfloat16)") from None
-
-
-def is_float(dtype: np.dtype) -> bool:
-    return dtype.kind == "f" or dtype.name == "bfloat16"
-
 
 @dataclass(frozen=True)
 class LazyTensor:

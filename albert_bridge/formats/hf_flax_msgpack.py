@@ -34,6 +34,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, contiguous, map_tensor
 from ..config import AlbertConfig
+from ..dtypes import dtype_from_name
 from ..errors import BridgeError, truncated
 from ..schema import HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
@@ -126,12 +127,7 @@ class _OtherLeaf:
 def _dtype_from_name(name: str) -> np.dtype:
     """numpy's dtype names, plus ml_dtypes' (bfloat16, float8_*, int4, ...), which numpy cannot name itself."""
     try:
-        if name.startswith(("bfloat16", "float8_", "float6_", "float4_", "int2", "int4", "uint2", "uint4")):
-            import ml_dtypes
-
-            dtype = np.dtype(getattr(ml_dtypes, name))
-        else:
-            dtype = np.dtype(name)
+        dtype = dtype_from_name(name)
     except (TypeError, ValueError, AttributeError):
         raise _Corrupt(f"unknown array dtype {name!r}") from None
     if dtype.hasobject or dtype.fields is not None or dtype.itemsize == 0:

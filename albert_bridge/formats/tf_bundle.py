@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
 import google_crc32c
-import ml_dtypes
 import numpy as np
 
 from albert_bridge.checkpoint import contiguous, map_tensor
+from albert_bridge.dtypes import TABLE, dtype_from_name
 from albert_bridge.errors import BridgeError, truncated
 from albert_bridge.protowire import WireError, bytes_field, encode_varint, known_fields, read_varint, signed, varint_field
 
@@ -34,25 +34,10 @@ BLOCK_SIZE = 256 << 10  # TF's table_options default (LevelDB uses 4 KiB); with 
 RESTART_INTERVAL = 16
 CHUNK = 16 << 20  # tensors larger than this are read (and checksummed) piecewise
 
-# TF DataType enum -> numpy dtype; little-endian on disk whatever the host.
-DTYPES: dict[int, np.dtype] = {
-    1: np.dtype("<f4"),  # DT_FLOAT
-    2: np.dtype("<f8"),  # DT_DOUBLE
-    3: np.dtype("<i4"),  # DT_INT32
-    4: np.dtype("u1"),  # DT_UINT8
-    5: np.dtype("<i2"),  # DT_INT16
-    6: np.dtype("i1"),  # DT_INT8
-    9: np.dtype("<i8"),  # DT_INT64
-    10: np.dtype("bool"),  # DT_BOOL
-    14: np.dtype(ml_dtypes.bfloat16),  # DT_BFLOAT16
-    17: np.dtype("<u2"),  # DT_UINT16
-    19: np.dtype("<f2"),  # DT_HALF
-    22: np.dtype("<u4"),  # DT_UINT32
-    23: np.dtype("<u8"),  # DT_UINT64
-}
-DTYPE_NAMES = {1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8", 7: "DT_STRING",
-               8: "DT_COMPLEX64", 9: "DT_INT64", 10: "DT_BOOL", 14: "DT_BFLOAT16", 17: "DT_UINT16", 18: "DT_COMPLEX128",
-               19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT", 22: "DT_UINT32", 23: "DT_UINT64"}
+# TF DataType enum -> numpy dtype (little-endian on disk whatever the host), and -> its name for messages.
+DTYPES: dict[int, np.dtype] = {row.tf_code: dtype_from_name(row.name).newbyteorder("<")
+                               for row in TABLE if row.name and row.tf_code is not None}
+DTYPE_NAMES = {row.tf_code: row.tf_name for row in TABLE if row.tf_code is not None}
 _TF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 
 
