@@ -97,6 +97,15 @@ class Mapping:
                 return why
         return None
 
+    def account_unmapped(self, name: str, report: LoadReport, lookup: str | None = None) -> None:
+        """A source tensor no rule maps (looked up as `lookup`, default its name): skipped on purpose, with the
+        reason, or reported unknown."""
+        why = self.skip_reason(name if lookup is None else lookup)
+        if why:
+            report.skip(name, why)
+        else:
+            report.unknown.append(name)
+
     # --- the two directions, applied to whole tensor sets ----------------------------------
     def to_canonical(self, native: dict[str, LazyTensor], report: LoadReport) -> dict[str, LazyTensor]:
         """Map native tensors to canonical ones; every name is consumed, skipped or reported unknown."""
@@ -104,11 +113,7 @@ class Mapping:
         for name in sorted(native):
             found = self.canonical_name(name)
             if found is None:
-                why = self.skip_reason(name)
-                if why:
-                    report.skip(name, why)
-                else:
-                    report.unknown.append(name)
+                self.account_unmapped(name, report)
                 continue
             key, rule = found
             if key in out:

@@ -369,11 +369,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
         dtype, shape, _ = reader.info(name)
         if dtype is None or MAPPING.canonical_name(short) is None:
             # Not a model tensor: skipped on purpose or unknown, never read (and may be of a dtype we cannot read).
-            why = MAPPING.skip_reason(short)
-            if why:
-                report.skip(name, why)
-            else:
-                report.unknown.append(name)
+            MAPPING.account_unmapped(name, report, lookup=short)
             continue
         load_fn = source.tensor_loader(name) if source.tensor_loader else (lambda n=name: reader.read(n))
         if source.keepalive is not None:
