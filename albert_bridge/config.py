@@ -9,7 +9,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 from .errors import BridgeError, NotFound, did_you_mean
 
@@ -285,52 +285,12 @@ class AlbertConfig:
         return self
 
     def _check(self) -> None:
-        for name in _SIZES:
-            _check_count(name, getattr(self, name), MAX_SIZE)
-        _check_count("num_hidden_layers", self.num_hidden_layers, MAX_LAYERS)
-        _check_count("num_hidden_groups", self.num_hidden_groups, self.num_hidden_layers,
-                     f"num_hidden_layers ({self.num_hidden_layers})")
-        # A checkpoint holds the tensors of G * K distinct layers; the schema enumerates them all.
-        _check_count("inner_group_num", self.inner_group_num, MAX_LAYERS // self.num_hidden_groups,
-                     f"{MAX_LAYERS} distinct layers over {self.num_hidden_groups} groups")
-        if self.hidden_size % self.num_attention_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_attention_heads "
-                             f"{self.num_attention_heads}")
-        _check_count("num_labels", self.num_labels, MAX_SIZE)
-        for name in _PROBABILITIES:
-            value = getattr(self, name)
-            if value is None and name == "classifier_dropout_prob":  # transformers then uses hidden_dropout_prob
-                continue
-            if not (_is_number(value) and 0 <= value <= 1):
-                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
-        if not (_is_number(self.layer_norm_eps) and 0 < self.layer_norm_eps < 1):
-            raise ValueError(f"layer_norm_eps must be a positive number below 1, got {self.layer_norm_eps!r}")
-        if not (_is_number(self.initializer_range) and self.initializer_range >= 0):
-            raise ValueError(f"initializer_range must be a non-negative number, got {self.initializer_range!r}")
-        if not isinstance(self.hidden_act, str) or self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"unknown hidden_act {self.hidden_act!r} (known: {', '.join(ACTIVATIONS)})")
-        if self.position_embedding_type != "absolute":
-            raise ValueError(f"position_embedding_type {self.position_embedding_type!r} is not supported "
-                             "(only 'absolute')")
-        if self.architectures is not None and not (
-                isinstance(self.architectures, list) and all(isinstance(a, str) for a in self.architectures)):
-            raise ValueError(f"architectures must be a list of class names, got {self.architectures!r}")
-        for name in ("bos_token_id", "eos_token_id"):  # carried, never used by the model
-            if getattr(self, name) is not None and not _is_int(getattr(self, name)):
-                raise ValueError(f"{name} must be an integer, got {getattr(self, name)!r}")
-        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"problem_type {self.problem_type!r} is not one of {', '.join(PROBLEM_TYPES)}")
-        if self.dtype is not None and not isinstance(self.dtype, str):
-            raise ValueError(f"dtype must be a dtype name such as 'float32', got {self.dtype!r}")
-        layers, heads = self.num_hidden_groups * self.inner_group_num, self.num_attention_heads
-        if not isinstance(self.pruned_heads, dict) or not all(
-                _is_int(layer) and 0 <= layer < layers and isinstance(pruned, list)
-                and all(_is_int(h) and 0 <= h < heads for h in pruned) for layer, pruned in self.pruned_heads.items()):
-            raise ValueError(f"pruned_heads must map layer indices below {layers} to lists of head indices below "
-                             f"{heads}, got {self.pruned_heads!r}")
-        pad = self.pad_token_id  # the embeddings' padding index
-        if pad is not None and (not _is_int(pad) or not 0 <= pad < self.vocab_size):
-            raise ValueError(f"pad_token_id must be a token id below vocab_size {self.vocab_size}, got {pad!r}")
+        """The first rule of RULES (the table at the end of this module) this config breaks, as a ValueError."""
+        for rule in RULES:
+            value = getattr(self, rule.field)
+            if not rule.ok(value, self):
+                message = rule.message
+                raise ValueError(message(value, self) if callable(message) else message.format(value=value, c=self))
 
     # --- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -529,3 +489,70 @@ def read_json(path: Path) -> Any:
     if len(raw) > MAX_JSON_BYTES:
         raise BridgeError(f"over {MAX_JSON_BYTES >> 20} MiB: too large for a JSON config or index", file=path)
     return parse_json(raw, path)
+
+
+# --- validation: one row per rule, checked in order; the first broken one is the error ------------------------------
+class ConfigRule(NamedTuple):
+    field: str
+    ok: Callable[[Any, AlbertConfig], bool]  # (the field's value, the config)
+    message: str | Callable[[Any, AlbertConfig], str]  # a format string of `value` and `c` (the config), or a function
+
+
+def _count(name: str, limit: Callable[[AlbertConfig], int], limit_says: str) -> tuple[ConfigRule, ConfigRule]:
+    """A positive integer no larger than limit(config)."""
+    return (ConfigRule(name, lambda v, c: _is_int(v) and v > 0, f"{name} must be a positive integer, got {{value!r}}"),
+            ConfigRule(name, lambda v, c: v <= limit(c), f"{name} {{value}} exceeds {limit_says}"))
+
+
+def _probability(name: str) -> ConfigRule:
+    # classifier_dropout_prob may be None: transformers then uses hidden_dropout_prob
+    nullable = name == "classifier_dropout_prob"
+    return ConfigRule(name, lambda v, c: (v is None and nullable) or (_is_number(v) and 0 <= v <= 1),
+                f"{name} must be a probability in [0, 1], got {{value!r}}")
+
+
+def _optional_int(name: str) -> ConfigRule:
+    return ConfigRule(name, lambda v, c: v is None or _is_int(v), f"{name} must be an integer, got {{value!r}}")
+
+
+def _pruned_heads_ok(value: Any, c: AlbertConfig) -> bool:
+    layers, heads = c.num_hidden_groups * c.inner_group_num, c.num_attention_heads
+    return isinstance(value, dict) and all(
+        _is_int(layer) and 0 <= layer < layers and isinstance(pruned, list)
+        and all(_is_int(h) and 0 <= h < heads for h in pruned) for layer, pruned in value.items())
+
+
+RULES: tuple[ConfigRule, ...] = (
+    *(rule for name in _SIZES for rule in _count(name, lambda c: MAX_SIZE, str(MAX_SIZE))),
+    *_count("num_hidden_layers", lambda c: MAX_LAYERS, str(MAX_LAYERS)),
+    *_count("num_hidden_groups", lambda c: c.num_hidden_layers, "num_hidden_layers ({c.num_hidden_layers})"),
+    # A checkpoint holds the tensors of G * K distinct layers; the schema enumerates them all.
+    *_count("inner_group_num", lambda c: MAX_LAYERS // c.num_hidden_groups,
+            f"{MAX_LAYERS} distinct layers over {{c.num_hidden_groups}} groups"),
+    ConfigRule("hidden_size", lambda v, c: v % c.num_attention_heads == 0,
+         "hidden_size {value} is not divisible by num_attention_heads {c.num_attention_heads}"),
+    *_count("num_labels", lambda c: MAX_SIZE, str(MAX_SIZE)),
+    *(_probability(name) for name in _PROBABILITIES),
+    ConfigRule("layer_norm_eps", lambda v, c: _is_number(v) and 0 < v < 1,
+         "layer_norm_eps must be a positive number below 1, got {value!r}"),
+    ConfigRule("initializer_range", lambda v, c: _is_number(v) and v >= 0,
+         "initializer_range must be a non-negative number, got {value!r}"),
+    ConfigRule("hidden_act", lambda v, c: isinstance(v, str) and v in ACTIVATIONS,
+         f"unknown hidden_act {{value!r}} (known: {', '.join(ACTIVATIONS)})"),
+    ConfigRule("position_embedding_type", lambda v, c: v == "absolute",
+         "position_embedding_type {value!r} is not supported (only 'absolute')"),
+    ConfigRule("architectures", lambda v, c: v is None or (isinstance(v, list) and all(isinstance(a, str) for a in v)),
+         "architectures must be a list of class names, got {value!r}"),
+    _optional_int("bos_token_id"),  # carried, never used by the model
+    _optional_int("eos_token_id"),
+    ConfigRule("problem_type", lambda v, c: v is None or v in PROBLEM_TYPES,
+         f"problem_type {{value!r}} is not one of {', '.join(PROBLEM_TYPES)}"),
+    ConfigRule("dtype", lambda v, c: v is None or isinstance(v, str),
+         "dtype must be a dtype name such as 'float32', got {value!r}"),
+    ConfigRule("pruned_heads", _pruned_heads_ok,
+         lambda v, c: f"pruned_heads must map layer indices below {c.num_hidden_groups * c.inner_group_num} to lists "
+                      f"of head indices below {c.num_attention_heads}, got {v!r}"),
+    # the embeddings' padding index
+    ConfigRule("pad_token_id", lambda v, c: v is None or (_is_int(v) and 0 <= v < c.vocab_size),
+         "pad_token_id must be a token id below vocab_size {c.vocab_size}, got {value!r}"),
+)

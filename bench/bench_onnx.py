@@ -94,7 +94,8 @@ def main() -> None:
     import torch
     import transformers
 
-    from albert_bridge.export.onnx import export, session
+    from albert_bridge.export.onnx import export
+    from albert_bridge.export.onnx_runtime import session
     from albert_bridge.formats import get_format
     from albert_bridge.schema import HeadKind
     from albert_bridge.testing import make_checkpoint, make_inputs, official_config

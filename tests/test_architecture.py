@@ -44,6 +44,8 @@ TEST_HELPERS = ("albert_bridge.testing",)
 LATE_IMPORTS = {
     ("albert_bridge.formats.onnx_model", "albert_bridge.export.onnx"): "imports onnx at its top",
     ("albert_bridge.parity.backends", "albert_bridge.export.onnx"): "imports onnx at its top",
+    ("albert_bridge.formats.onnx_model", "albert_bridge.export.onnx_runtime"): "imports onnx at its top",
+    ("albert_bridge.parity.backends", "albert_bridge.export.onnx_runtime"): "imports onnx at its top",
     ("albert_bridge.models.bridge", "albert_bridge.publish"): "push_to_hub: the one import that runs back up",
     ("albert_bridge.tokenization.saving", "albert_bridge.sources"):
         "sources loads the format registry (numpy); the tokenizers import the standard library alone",

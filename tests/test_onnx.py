@@ -15,16 +15,15 @@ from albert_bridge.checkpoint import arrays_equal
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError, ParityError
 from albert_bridge.export import onnx as onnx_export
+from albert_bridge.export import onnx_runtime
 from albert_bridge.export.onnx import (
     INPUT_NAMES,
     OUTPUT_NAMES,
-    VALIDATION_TOLERANCE,
     build_model,
-    compare,
     export,
-    run,
     save_model,
 )
+from albert_bridge.export.onnx_runtime import VALIDATION_TOLERANCE, compare, run
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge import numpy_forward
 from albert_bridge.schema import ARCHITECTURES, HeadKind
@@ -165,7 +164,7 @@ def test_float16_within_stated_tolerance():
         diffs = compare(got, want, "float16")  # ParityError beyond tolerance
         relative = max(diffs[k] / max(1.0, np.abs(want[k]).max()) for k in diffs)
         assert ATOL < relative < VALIDATION_TOLERANCE["float16"] / 3  # float16 compute, with a margin
-        assert onnx_export.validate(model, ckpt)  # the conversion-time check agrees
+        assert onnx_runtime.validate(model, ckpt)  # the conversion-time check agrees
 
 
 def test_bfloat16_is_stored_as_such_and_computed_in_float32(tmp_path):
@@ -173,7 +172,7 @@ def test_bfloat16_is_stored_as_such_and_computed_in_float32(tmp_path):
     get_format("onnx").save(ckpt, tmp_path)
     back = load(tmp_path)
     assert back.dtypes() == {"bfloat16": len(ckpt.tensors)}
-    assert max(onnx_export.validate(tmp_path / "model.onnx", ckpt).values()) < ATOL
+    assert max(onnx_runtime.validate(tmp_path / "model.onnx", ckpt).values()) < ATOL
 
 
 def test_onnx_to_safetensors_to_onnx_is_bit_exact(tmp_path):
@@ -296,7 +295,7 @@ def test_a_mismatch_fails_the_conversion_with_exit_1(tmp_path, capsys, monkeypat
     code, _, err = cli(capsys, "convert", tmp_path / "src", tmp_path / "out", "--to", "onnx", "--no-validate")
     assert code == 0, err
     with pytest.raises(ParityError, match="logits"):
-        onnx_export.validate(tmp_path / "out" / "model.onnx", load(tmp_path / "out"))
+        onnx_runtime.validate(tmp_path / "out" / "model.onnx", load(tmp_path / "out"))
 
 
 def _foreign(path):
@@ -364,7 +363,8 @@ def test_exporting_imports_neither_torch_nor_tensorflow(tmp_path):
     code = (
         "import sys\n"
         "from albert_bridge.testing import make_checkpoint, make_inputs\n"
-        "from albert_bridge.export.onnx import export, run, validate\n"
+        "from albert_bridge.export.onnx import export\n"
+        "from albert_bridge.export.onnx_runtime import run, validate\n"
         "from albert_bridge.formats import load\n"
         "from albert_bridge.convert import convert\n"
         f"ckpt = make_checkpoint('pretraining')\n"

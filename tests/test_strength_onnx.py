@@ -10,8 +10,10 @@ import pytest
 from albert_bridge.checkpoint import LazyTensor
 from albert_bridge.errors import ParityError
 from albert_bridge.export import onnx as onnx_export
-from albert_bridge.export.onnx import VALIDATION_TOLERANCE, build_model, compare, run
 from albert_bridge import numpy_forward
+from albert_bridge.export import onnx_runtime
+from albert_bridge.export.onnx import build_model
+from albert_bridge.export.onnx_runtime import VALIDATION_TOLERANCE, compare, run
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
 
@@ -35,7 +37,7 @@ def test_a_fully_padded_row_computes_what_the_reference_computes():
     shifted = dict(inputs, attention_mask=np.ones_like(inputs["attention_mask"]))
     unmasked = numpy_forward.forward(ckpt, shifted, output_hidden_states=True)
     assert np.abs(unmasked["hidden_states.1"][1] - want["hidden_states.1"][1]).max() > 1e-3
-    assert onnx_export.compare(got, want, "float32")  # and the conversion-time check agrees
+    assert onnx_runtime.compare(got, want, "float32")  # and the conversion-time check agrees
 
 
 def _mixed(ckpt, float16_keys):
@@ -83,7 +85,7 @@ def test_validation_of_an_export_whose_weights_hold_nan_fails():
                        bad.shape, bad.dtype)
     ckpt = replace(ckpt, tensors={**ckpt.tensors, "encoder.group.0.inner.0.ffn.output.bias": poisoned})
     with pytest.raises(ParityError, match="differs from the NumPy reference forward by nan"):
-        onnx_export.validate(build_model(ckpt), ckpt)
+        onnx_runtime.validate(build_model(ckpt), ckpt)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float16"])

@@ -19,6 +19,7 @@ from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import tf1_original as tf1
+from albert_bridge.formats.tar_stream import TarStream
 from albert_bridge.formats.tf_bundle import BundleReader, write_bundle
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
@@ -295,8 +296,8 @@ def test_release_tarball_is_read_without_unpacking(tmp_path, capsys, monkeypatch
     assert detect_format(archive).name == "tf1"
 
     passes = []
-    stream = tf1._Archive._stream
-    monkeypatch.setattr(tf1._Archive, "_stream", lambda self: passes.append(1) or stream(self))
+    stream = TarStream._stream
+    monkeypatch.setattr(TarStream, "_stream", lambda self: passes.append(1) or stream(self))
     from_tar, from_dir = load(archive), load(src)
     assert from_tar.head is HeadKind.PRETRAINING and from_tar.report.source == f"{archive}:albert_base/model.ckpt-best"
     assert len(from_tar.report.skipped) == len(from_dir.report.skipped) > 100  # slots for every variable

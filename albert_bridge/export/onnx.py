@@ -33,16 +33,14 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Sequence
+from typing import Any, BinaryIO, Sequence
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ..checkpoint import Checkpoint, contiguous, is_float, numpy_dtype
-from ..errors import BridgeError, ParityError
-from ..inputs import make_inputs
-from ..numpy_forward import forward
+from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
 
 DEFAULT_OPSET = 17              # LayerNormalization; Gelu arrives with 20
@@ -52,21 +50,6 @@ META = "albert_bridge."         # metadata_props key prefix
 PROTO_LIMIT = 2**31 - 1         # protobuf's message size limit
 _GRAPH_MARGIN = 64 * 2**20      # room for the graph itself when deciding whether the weights fit in the file
 _ALIGN_THRESHOLD, _ALIGN = 2**20, 2**16  # external data: big tensors start at 64 KiB boundaries (mmap-friendly)
-
-OUTPUT_NAMES = {
-    HeadKind.BASE: ("last_hidden_state", "pooler_output"),
-    HeadKind.PRETRAINING: ("prediction_logits", "sop_logits"),
-    HeadKind.MASKED_LM: ("logits",),
-    HeadKind.SEQUENCE_CLASSIFICATION: ("logits",),
-    HeadKind.MULTIPLE_CHOICE: ("logits",),
-    HeadKind.TOKEN_CLASSIFICATION: ("logits",),
-    HeadKind.QUESTION_ANSWERING: ("start_logits", "end_logits"),
-}
-
-# Validation of an export against the float64 NumPy reference: max |onnx - reference| <= TOL * max(1, max |reference|),
-# i.e. absolute for outputs within [-1, 1], relative to the largest value beyond.
-VALIDATION_TOLERANCE = {"float32": 1e-5, "float16": 1e-2}
-
 
 # --- building -------------------------------------------------------------------------------------------------------
 class _Initializers:
@@ -221,125 +204,195 @@ def _dtypes(ckpt: Checkpoint, dtype: str | np.dtype | None) -> tuple[np.dtype | 
     return storage, np.dtype("float16") if stored == {np.dtype("float16")} else np.dtype("float32")
 
 
-def _build(ckpt: Checkpoint, *, hidden_states: bool, dtype: str | np.dtype | None, opset: int,
-           inputs: Sequence[str], sink: _Initializers) -> onnx.ModelProto:
+class _Encoded:
+    """The encoder's output and what the head builders need around it: `x` is [batch * seq, H] tokens."""
+
+    def __init__(self, g: _Graph, x: str, batch_seq: str):
+        self.g, self.c, self.x, self.batch_seq = g, g.ckpt.config, x, batch_seq
+
+    def per_sequence(self, tokens: str, width: int, hint: str, out: str | None = None) -> str:
+        """[batch * seq, width] -> [batch, seq, width]"""
+        shape = self.g.op("Concat", [self.batch_seq, self.g.const([width], np.int64)], f"shape/{hint}", axis=0)
+        return self.g.op("Reshape", [tokens, shape], hint, out=out)
+
+    def pooled(self) -> str:
+        g = self.g
+        sequences = g.op("Reshape", [self.x, g.op("Concat", [self.batch_seq, g.const([self.c.hidden_size], np.int64)],
+                                                  "shape/pooler", axis=0)], "pooler/sequences")
+        first = g.op("Gather", [sequences, g.const(0, np.int64)], "pooler/first_token", axis=1)
+        return g.op("Tanh", [g.dense(first, "pooler", "pooler/dense")], "pooler/Tanh")
+
+
+# --- the heads: each output is written by one builder (encoded, output name) -> its dims -----------------------------
+_BS = ["batch_size", "sequence_length"]
+
+
+def _last_hidden_state(e: _Encoded, out: str) -> list:
+    e.per_sequence(e.x, e.c.hidden_size, out, out=out)
+    return [*_BS, e.c.hidden_size]
+
+
+def _pooler_output(e: _Encoded, out: str) -> list:
+    e.g.op("Identity", [e.pooled()], out, out=out)
+    return ["batch_size", e.c.hidden_size]
+
+
+def _mlm_logits(e: _Encoded, out: str) -> list:
+    g, c = e.g, e.c
+    t = g.activation(g.dense(e.x, "head.mlm.transform", "mlm/transform"), "mlm/act")
+    t = e.per_sequence(g.norm(t, "head.mlm.norm", "mlm/LayerNorm"), c.embedding_size, "mlm/sequences")
+    # The decoder is the word-embedding initializer itself (stored once), transposed. Its bias rides along as
+    # one more row of the weight against a column of ones, so that one MatMul writes the [batch, seq, V]
+    # logits straight into the output: a separate bias Add and a Reshape of the output would each make
+    # another pass over the largest tensor of the model (ONNX Runtime folds the constant weight at load).
+    ones = g.op("ConstantOfShape", [g.op("Concat", [e.batch_seq, g.const([1], np.int64)], "shape/mlm/ones", axis=0)],
+                "mlm/ones", value=numpy_helper.from_array(np.ones(1, g.dtype)))
+    t = g.op("Concat", [t, ones], "mlm/with_ones", axis=2)
+    bias_row = g.op("Unsqueeze", [g.weight("head.mlm.output_bias"), g.const([0], np.int64)], "mlm/bias_row")
+    decoder = g.op("Concat", [g.op("Transpose", [g.weight("embeddings.word")], "mlm/decoder_kernel", perm=[1, 0]),
+                              bias_row], "mlm/decoder_with_bias", axis=0)
+    g.op("MatMul", [t, decoder], out, out=out)
+    return [*_BS, c.vocab_size]
+
+
+def _sop_logits(e: _Encoded, out: str) -> list:
+    e.g.op("Identity", [e.g.dense(e.pooled(), "head.sop", "sop")], out, out=out)
+    return ["batch_size", e.c.num_labels]
+
+
+def _sequence_logits(e: _Encoded, out: str) -> list:
+    e.g.op("Identity", [e.g.dense(e.pooled(), "head.classifier", "classifier")], out, out=out)
+    return ["batch_size", e.c.num_labels]
+
+
+def _choice_logits(e: _Encoded, out: str) -> list:
+    scores = e.g.dense(e.pooled(), "head.classifier", "classifier")
+    e.g.op("Reshape", [scores, e.g.op("Shape", ["input_ids"], "shape/choices", end=2)], out, out=out)
+    return ["batch_size", "num_choices"]
+
+
+def _token_logits(e: _Encoded, out: str) -> list:
+    e.per_sequence(e.g.dense(e.x, "head.classifier", "classifier"), e.c.num_labels, out, out=out)
+    return [*_BS, e.c.num_labels]
+
+
+def _span_logits(e: _Encoded, *outs: str) -> list:
+    """start_logits and end_logits: the two columns of one [tokens, 2] dense layer."""
+    logits = e.g.dense(e.x, "head.qa", "qa")
+    for i, name in enumerate(outs):
+        column = e.g.op("Gather", [logits, e.g.const(i, np.int64)], f"qa/{name}", axis=1)
+        e.g.op("Reshape", [column, e.batch_seq], name, out=name)
+    return _BS
+
+
+# Per head: (output names, the builder that writes them), in output order.
+HEAD_BUILDERS: dict[HeadKind, tuple[tuple[tuple[str, ...], Any], ...]] = {
+    HeadKind.BASE: ((("last_hidden_state",), _last_hidden_state), (("pooler_output",), _pooler_output)),
+    HeadKind.PRETRAINING: ((("prediction_logits",), _mlm_logits), (("sop_logits",), _sop_logits)),
+    HeadKind.MASKED_LM: ((("logits",), _mlm_logits),),
+    HeadKind.SEQUENCE_CLASSIFICATION: ((("logits",), _sequence_logits),),
+    HeadKind.MULTIPLE_CHOICE: ((("logits",), _choice_logits),),
+    HeadKind.TOKEN_CLASSIFICATION: ((("logits",), _token_logits),),
+    HeadKind.QUESTION_ANSWERING: ((("start_logits", "end_logits"), _span_logits),),
+}
+OUTPUT_NAMES: dict[HeadKind, tuple[str, ...]] = {
+    head: tuple(name for names, _ in parts for name in names) for head, parts in HEAD_BUILDERS.items()
+}
+
+
+# --- the graph: checks -> inputs -> embeddings -> encoder -> head outputs -> model ----------------------------------
+def _checked_inputs(ckpt: Checkpoint, inputs: Sequence[str], opset: int) -> tuple[str, ...]:
     c, head = ckpt.config, ckpt.head
-    storage, dtype = _dtypes(ckpt, dtype)
     if "input_ids" not in inputs or set(inputs) - set(INPUT_NAMES):
         raise BridgeError(f"inputs must include input_ids and be among {', '.join(INPUT_NAMES)}, got {list(inputs)}")
-    inputs = tuple(name for name in INPUT_NAMES if name in inputs)
     if opset < 17:
         raise BridgeError(f"opset {opset} is too old: the export needs LayerNormalization (opset 17)")
     if head is HeadKind.QUESTION_ANSWERING and c.num_labels != 2:
         raise BridgeError(f"question answering needs num_labels 2 (start, end), the config has {c.num_labels}")
-    g = _Graph(ckpt, storage, dtype, opset, sink)
-    elem = helper.np_dtype_to_tensor_dtype(dtype)
-    multiple_choice = head is HeadKind.MULTIPLE_CHOICE
-    dims = ["batch_size", "num_choices", "sequence_length"] if multiple_choice else ["batch_size", "sequence_length"]
-    graph_inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, dims) for name in inputs]
+    return tuple(name for name in INPUT_NAMES if name in inputs)
 
-    # Multiple choice runs the encoder on [batch * choices, seq], as transformers does.
-    flat = {name: g.op("Flatten", [name], f"{name}/flat", axis=2) if multiple_choice else name for name in inputs}
-    ids = flat["input_ids"]
-    batch_seq = g.op("Shape", [ids], "batch_seq")
-    seq_len = g.op("Shape", [ids], "seq", start=-1)
-    heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
-    # The encoder works on tokens [batch * seq, H], so every dense layer is one Gemm with its bias inside;
-    # attention reshapes to [batch, seq, heads, size] and back.
-    shapes = {"tokens": g.const([-1, c.hidden_size], np.int64),
-              "heads": g.op("Concat", [g.const([-1], np.int64), seq_len, g.const([heads, size], np.int64)],
-                            "shape/heads", axis=0)}
 
-    def per_sequence(tokens: str, width: int, hint: str, out: str | None = None) -> str:
-        """[batch * seq, width] -> [batch, seq, width]"""
-        shape = g.op("Concat", [batch_seq, g.const([width], np.int64)], f"shape/{hint}", axis=0)
-        return g.op("Reshape", [tokens, shape], hint, out=out)
-
+def _embeddings(g: _Graph, ids: str, token_type_ids: str | None, seq_len: str) -> str:
+    """Word + token type + position embeddings, normalized, as [batch * seq, H] tokens (after the E->H projection)."""
+    c = g.ckpt.config
     words = g.op("Gather", [g.weight("embeddings.word"), ids], "embeddings/word")
     # Without token_type_ids every token is type 0: row 0 of the table, broadcast.
-    type_index = flat.get("token_type_ids") or g.const(0, np.int64)
+    type_index = token_type_ids or g.const(0, np.int64)
     types = g.op("Gather", [g.weight("embeddings.token_type"), type_index], "embeddings/token_type")
     positions = g.op("Slice", [g.weight("embeddings.position"), g.const([0], np.int64), seq_len, g.const([0], np.int64)],
                      "embeddings/position")
     x = g.op("Add", [g.op("Add", [words, types], "embeddings/word_type"), positions], "embeddings/sum")
     x = g.norm(x, "embeddings.norm", "embeddings/LayerNorm")
     x = g.op("Reshape", [x, g.const([-1, c.embedding_size], np.int64)], "embeddings/tokens")
-    if "encoder.projection.kernel" in ckpt.tensors:  # the original code has none when E == H
+    if "encoder.projection.kernel" in g.ckpt.tensors:  # the original code has none when E == H
         x = g.dense(x, "encoder.projection", "encoder/projection")
+    return x
 
-    mask = None
-    if "attention_mask" in flat:  # (1 - mask) * min over keys: [batch, 1, 1, seq], computed once for every layer
-        keep = g.op("Unsqueeze", [flat["attention_mask"], g.const([1], np.int64)], "mask/Unsqueeze1")
-        keep = g.op("Unsqueeze", [keep, g.const([2], np.int64)], "mask/Unsqueeze2")
-        keep = g.op("Cast", [keep], "mask/Cast", to=elem)
-        mask = g.op("Sub", [g.const(1.0), keep], "mask/Sub")
-        mask = g.op("Mul", [mask, g.const(np.finfo(dtype).min)], "mask/additive")
 
+def _additive_mask(g: _Graph, attention_mask: str | None) -> str | None:
+    """(1 - mask) * min over keys: [batch, 1, 1, seq], computed once for every layer."""
+    if attention_mask is None:
+        return None
+    keep = g.op("Unsqueeze", [attention_mask, g.const([1], np.int64)], "mask/Unsqueeze1")
+    keep = g.op("Unsqueeze", [keep, g.const([2], np.int64)], "mask/Unsqueeze2")
+    keep = g.op("Cast", [keep], "mask/Cast", to=helper.np_dtype_to_tensor_dtype(g.dtype))
+    mask = g.op("Sub", [g.const(1.0), keep], "mask/Sub")
+    return g.op("Mul", [mask, g.const(np.finfo(g.dtype).min)], "mask/additive")
+
+
+def _encoder(g: _Graph, x: str, mask: str | None, seq_len: str) -> list[str]:
+    """Every layer's output, the embeddings' first: layer i runs group `group_of_layer(i)`'s shared weights."""
+    c = g.ckpt.config
+    heads, size = c.num_attention_heads, c.hidden_size // c.num_attention_heads
+    # The encoder works on tokens [batch * seq, H], so every dense layer is one Gemm with its bias inside;
+    # attention reshapes to [batch, seq, heads, size] and back.
+    shapes = {"tokens": g.const([-1, c.hidden_size], np.int64),
+              "heads": g.op("Concat", [g.const([-1], np.int64), seq_len, g.const([heads, size], np.int64)],
+                            "shape/heads", axis=0)}
     hidden = [x]
     for i in range(c.num_hidden_layers):
         group = c.group_of_layer(i)
         for k in range(c.inner_group_num):
             x = g.layer(x, f"encoder.group.{group}.inner.{k}.", mask, shapes, f"layer.{i}/inner.{k}")
         hidden.append(x)
+    return hidden
 
-    def pooled() -> str:
-        sequences = g.op("Reshape", [x, g.op("Concat", [batch_seq, g.const([c.hidden_size], np.int64)],
-                                             "shape/pooler", axis=0)], "pooler/sequences")
-        first = g.op("Gather", [sequences, g.const(0, np.int64)], "pooler/first_token", axis=1)
-        return g.op("Tanh", [g.dense(first, "pooler", "pooler/dense")], "pooler/Tanh")
 
-    def mlm(out: str) -> str:
-        t = g.activation(g.dense(x, "head.mlm.transform", "mlm/transform"), "mlm/act")
-        t = per_sequence(g.norm(t, "head.mlm.norm", "mlm/LayerNorm"), c.embedding_size, "mlm/sequences")
-        # The decoder is the word-embedding initializer itself (stored once), transposed. Its bias rides along as
-        # one more row of the weight against a column of ones, so that one MatMul writes the [batch, seq, V]
-        # logits straight into the output: a separate bias Add and a Reshape of the output would each make
-        # another pass over the largest tensor of the model (ONNX Runtime folds the constant weight at load).
-        ones = g.op("ConstantOfShape", [g.op("Concat", [batch_seq, g.const([1], np.int64)], "shape/mlm/ones", axis=0)],
-                    "mlm/ones", value=numpy_helper.from_array(np.ones(1, dtype)))
-        t = g.op("Concat", [t, ones], "mlm/with_ones", axis=2)
-        bias_row = g.op("Unsqueeze", [g.weight("head.mlm.output_bias"), g.const([0], np.int64)], "mlm/bias_row")
-        decoder = g.op("Concat", [g.op("Transpose", [g.weight("embeddings.word")], "mlm/decoder_kernel", perm=[1, 0]),
-                                  bias_row], "mlm/decoder_with_bias", axis=0)
-        return g.op("MatMul", [t, decoder], out, out=out)
+def _build(ckpt: Checkpoint, *, hidden_states: bool, dtype: str | np.dtype | None, opset: int,
+           inputs: Sequence[str], sink: _Initializers) -> onnx.ModelProto:
+    c, head = ckpt.config, ckpt.head
+    storage, dtype = _dtypes(ckpt, dtype)
+    inputs = _checked_inputs(ckpt, inputs, opset)
+    g = _Graph(ckpt, storage, dtype, opset, sink)
+    multiple_choice = head is HeadKind.MULTIPLE_CHOICE
+    dims = ["batch_size", "num_choices", "sequence_length"] if multiple_choice else _BS
+    graph_inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, dims) for name in inputs]
+
+    # Multiple choice runs the encoder on [batch * choices, seq], as transformers does.
+    flat = {name: g.op("Flatten", [name], f"{name}/flat", axis=2) if multiple_choice else name for name in inputs}
+    batch_seq = g.op("Shape", [flat["input_ids"]], "batch_seq")
+    seq_len = g.op("Shape", [flat["input_ids"]], "seq", start=-1)
+    x = _embeddings(g, flat["input_ids"], flat.get("token_type_ids"), seq_len)
+    hidden = _encoder(g, x, _additive_mask(g, flat.get("attention_mask")), seq_len)
+    encoded = _Encoded(g, hidden[-1], batch_seq)
 
     outputs: dict[str, list] = {}  # graph output -> dims
-    bs = ["batch_size", "sequence_length"]
-    if head is HeadKind.BASE:
-        outputs["last_hidden_state"] = [*bs, c.hidden_size]
-        per_sequence(x, c.hidden_size, "last_hidden_state", out="last_hidden_state")
-        outputs["pooler_output"] = ["batch_size", c.hidden_size]
-        g.op("Identity", [pooled()], "pooler_output", out="pooler_output")
-    elif head is HeadKind.PRETRAINING:
-        outputs["prediction_logits"] = [*bs, c.vocab_size]
-        mlm("prediction_logits")
-        outputs["sop_logits"] = ["batch_size", c.num_labels]
-        g.op("Identity", [g.dense(pooled(), "head.sop", "sop")], "sop_logits", out="sop_logits")
-    elif head is HeadKind.MASKED_LM:
-        outputs["logits"] = [*bs, c.vocab_size]
-        mlm("logits")
-    elif head is HeadKind.SEQUENCE_CLASSIFICATION:
-        outputs["logits"] = ["batch_size", c.num_labels]
-        g.op("Identity", [g.dense(pooled(), "head.classifier", "classifier")], "logits", out="logits")
-    elif head is HeadKind.MULTIPLE_CHOICE:
-        outputs["logits"] = ["batch_size", "num_choices"]
-        scores = g.dense(pooled(), "head.classifier", "classifier")
-        g.op("Reshape", [scores, g.op("Shape", ["input_ids"], "shape/choices", end=2)], "logits", out="logits")
-    elif head is HeadKind.TOKEN_CLASSIFICATION:
-        outputs["logits"] = [*bs, c.num_labels]
-        per_sequence(g.dense(x, "head.classifier", "classifier"), c.num_labels, "logits", out="logits")
-    else:
-        logits = g.dense(x, "head.qa", "qa")
-        for i, name in enumerate(("start_logits", "end_logits")):
-            outputs[name] = bs
-            column = g.op("Gather", [logits, g.const(i, np.int64)], f"qa/{name}", axis=1)
-            g.op("Reshape", [column, batch_seq], name, out=name)
+    for names, builder in HEAD_BUILDERS[head]:
+        shape = builder(encoded, *names)
+        outputs.update(dict.fromkeys(names, shape))
     if hidden_states:
         rows = "batch_size_x_num_choices" if multiple_choice else "batch_size"
         for i, value in enumerate(hidden):
             outputs[f"hidden_states.{i}"] = [rows, "sequence_length", c.hidden_size]
-            per_sequence(value, c.hidden_size, f"hidden_states.{i}", out=f"hidden_states.{i}")
+            encoded.per_sequence(value, c.hidden_size, f"hidden_states.{i}", out=f"hidden_states.{i}")
+    return _model(g, graph_inputs, outputs, inputs, hidden_states)
 
+
+def _model(g: _Graph, graph_inputs: list, outputs: dict[str, list], inputs: Sequence[str],
+           hidden_states: bool) -> onnx.ModelProto:
+    """The graph as a model with our metadata (which `formats.onnx_model` reads the checkpoint back from)."""
+    c, head, opset = g.ckpt.config, g.ckpt.head, g.opset
+    elem = helper.np_dtype_to_tensor_dtype(g.dtype)
     graph_outputs = [helper.make_tensor_value_info(name, elem, shape) for name, shape in outputs.items()]
     graph = helper.make_graph(g.nodes, f"albert_{head.value.replace('-', '_')}", graph_inputs, graph_outputs,
                               initializer=g.initializers)
@@ -355,7 +408,7 @@ def _build(ckpt: Checkpoint, *, hidden_states: bool, dtype: str | np.dtype | Non
         META + "config": json.dumps(config, sort_keys=True),
         META + "inputs": ",".join(inputs),
         META + "hidden_states": "true" if hidden_states else "false",
-        META + "dtype": dtype.name,
+        META + "dtype": g.dtype.name,
     })
     return model
 
@@ -442,96 +495,3 @@ def first_line(exc: BaseException) -> str:
     """An exception's first non-empty line: onnx and onnxruntime messages run over many lines."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
-
-
-# --- running --------------------------------------------------------------------------------------------------------
-def session(model: str | os.PathLike | bytes | onnx.ModelProto, device: str = "cpu", *,
-            options: Any = None, optimized_model_path: str | os.PathLike | None = None):
-    """An ONNX Runtime session on `device` ("cpu", or "cuda" through CUDAExecutionProvider, which must be there)."""
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise BridgeError("running ONNX models needs onnxruntime: pip install 'albert-bridge[onnx]'") from None
-    if device == "cpu":
-        providers = ["CPUExecutionProvider"]
-    elif device == "cuda":
-        if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise BridgeError("device cuda: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu; "
-                              f"available: {', '.join(ort.get_available_providers())})")
-        # float32 stays float32 (ORT's CUDA provider would round matmul inputs to TF32 on Ampere and later, ~1e-3);
-        # shape ops may stay on the CPU.
-        providers = [("CUDAExecutionProvider", {"use_tf32": "0"}), "CPUExecutionProvider"]
-    else:
-        raise BridgeError(f"unknown device {device!r} (expected cpu or cuda)")
-    options = options or ort.SessionOptions()
-    if optimized_model_path is not None:
-        options.optimized_model_filepath = str(optimized_model_path)
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else model
-    where = None if isinstance(source, bytes) else source
-    try:
-        sess = ort.InferenceSession(source if isinstance(source, bytes) else str(source), options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own exception types for unreadable or invalid models
-        raise BridgeError(f"ONNX Runtime cannot load it ({first_line(exc)})", file=where) from None
-    if device == "cuda" and "CUDAExecutionProvider" not in sess.get_providers():
-        raise BridgeError("ONNX Runtime could not start CUDAExecutionProvider (check CUDA and cuDNN)", file=where)
-    return sess
-
-
-def run(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: dict[str, np.ndarray], device: str = "cpu",
-        *, sess: Any = None) -> dict[str, np.ndarray]:
-    """Run an ONNX model in ONNX Runtime: every output by name (hidden states as `hidden_states.0`, ...).
-
-    `inputs` must give each input the model declares (integers are passed as int64) and nothing else."""
-    sess = sess or session(model, device)
-    declared = [i.name for i in sess.get_inputs()]
-    missing, extra = sorted(set(declared) - set(inputs)), sorted(set(inputs) - set(declared))
-    if missing or extra:
-        raise BridgeError(f"the model takes {', '.join(declared)}; " +
-                          (f"missing {', '.join(missing)}" if missing else f"it has no input {', '.join(extra)}"),
-                          file=model if isinstance(model, (str, os.PathLike)) else None)
-    feed = {name: np.asarray(inputs[name]).astype(np.int64, copy=False) for name in declared}
-    names = [o.name for o in sess.get_outputs()]
-    return dict(zip(names, sess.run(names, feed)))
-
-
-# --- validating an export -------------------------------------------------------------------------------------------
-def validation_inputs(ckpt: Checkpoint, inputs: Iterable[str] = INPUT_NAMES) -> dict[str, np.ndarray]:
-    """A padded two-segment batch (albert_bridge.inputs.make_inputs) that fits the config."""
-
-    c = ckpt.config
-    batch = make_inputs(ckpt.head, batch=3, seq_len=max(2, min(9, c.max_position_embeddings)), vocab_size=c.vocab_size)
-    batch["token_type_ids"] = np.minimum(batch["token_type_ids"], c.type_vocab_size - 1)
-    return {name: batch[name] for name in inputs}
-
-
-def compare(got: dict[str, np.ndarray], want: dict[str, np.ndarray], dtype: str, where: object = None) -> dict[str, float]:
-    """Max abs difference per output; ParityError naming the first output beyond VALIDATION_TOLERANCE[dtype]."""
-    diffs = {}
-    for name, value in got.items():
-        if name not in want:
-            raise ParityError(f"output {name!r} has no reference", file=where)
-        reference = np.asarray(want[name], np.float64)
-        value = np.asarray(value, np.float64)
-        if value.shape != reference.shape:
-            raise ParityError(f"output {name!r} has shape {list(value.shape)}, the reference {list(reference.shape)}",
-                              file=where)
-        diff = float(np.max(np.abs(value - reference))) if value.size else 0.0
-        tolerance = VALIDATION_TOLERANCE[dtype] * max(1.0, float(np.max(np.abs(reference))) if value.size else 1.0)
-        if not diff <= tolerance:  # NaN fails too
-            raise ParityError(f"output {name!r} differs from the NumPy reference forward by {diff:.3g} (tolerance "
-                              f"{tolerance:.3g}, {dtype})", file=where)
-        diffs[name] = diff
-    return diffs
-
-
-def validate(model: str | os.PathLike | bytes | onnx.ModelProto, ckpt: Checkpoint, device: str = "cpu") -> dict[str, float]:
-    """Run the model in ONNX Runtime and compare every output with `albert_bridge.numpy_forward` (float64,
-    from the same weights). Returns the max abs difference per output; raises ParityError beyond tolerance."""
-
-    sess = session(model, device)
-    meta = sess.get_modelmeta().custom_metadata_map
-    dtype = meta.get(META + "dtype", "float32")
-    inputs = validation_inputs(ckpt, [i.name for i in sess.get_inputs()])
-    got = run(model, inputs, device, sess=sess)
-    want = forward(ckpt, inputs, output_hidden_states=any(name.startswith("hidden_states.") for name in got))
-    return compare(got, want, dtype, model if isinstance(model, (str, os.PathLike)) else None)

@@ -34,10 +34,11 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, contiguous, map_tensor
 from ..config import AlbertConfig
+from ..dtypes import dtype_from_name
 from ..errors import BridgeError, truncated
 from ..schema import HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
-from .mapping import Mapping, Rule
+from .mapping import HFSpelling
 
 FLAX_NAME = "flax_model.msgpack"
 FLAX_INDEX = "flax_model.msgpack.index.json"
@@ -48,46 +49,12 @@ _CHUNKED = "__msgpack_chunked_array__"
 _EXT_NDARRAY, _EXT_COMPLEX, _EXT_NPSCALAR = 1, 2, 3
 _MAX_DEPTH = 64  # parameter trees are ~8 deep; a deeper file is corrupt (and must not exhaust the stack)
 
-_LAYER = "encoder/albert_layer_groups/{g}/albert_layers/{k}/"
-_CANON = "encoder.group.{g}.inner.{k}."
-
-
-def _dense(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
-    return [Rule(f"{canonical}.kernel", f"{native}/kernel", backbone=backbone),
-            Rule(f"{canonical}.bias", f"{native}/bias", backbone=backbone)]
-
-
-def _norm(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
-    return [Rule(f"{canonical}.gamma", f"{native}/scale", backbone=backbone),
-            Rule(f"{canonical}.beta", f"{native}/bias", backbone=backbone)]
-
-
 # transformers' FlaxAlbert* parameter paths (checked against transformers 4.57 for every head in the tests).
-MAPPING = Mapping(
-    [
-        Rule("embeddings.word", "embeddings/word_embeddings/embedding"),
-        Rule("embeddings.position", "embeddings/position_embeddings/embedding"),
-        Rule("embeddings.token_type", "embeddings/token_type_embeddings/embedding"),
-        *_norm("embeddings.norm", "embeddings/LayerNorm"),
-        *_dense("encoder.projection", "encoder/embedding_hidden_mapping_in"),
-        *_dense(_CANON + "attention.query", _LAYER + "attention/query"),
-        *_dense(_CANON + "attention.key", _LAYER + "attention/key"),
-        *_dense(_CANON + "attention.value", _LAYER + "attention/value"),
-        *_dense(_CANON + "attention.output", _LAYER + "attention/dense"),
-        *_norm(_CANON + "attention.norm", _LAYER + "attention/LayerNorm"),
-        *_dense(_CANON + "ffn.intermediate", _LAYER + "ffn"),
-        *_dense(_CANON + "ffn.output", _LAYER + "ffn_output"),
-        *_norm(_CANON + "ffn.norm", _LAYER + "full_layer_layer_norm"),
-        *_dense("pooler", "pooler"),
-        *_dense("head.mlm.transform", "predictions/dense", backbone=False),
-        *_norm("head.mlm.norm", "predictions/LayerNorm", backbone=False),
-        Rule("head.mlm.output_bias", "predictions/bias", backbone=False),
-        *_dense("head.sop", "sop_classifier/classifier", backbone=False),
-        *_dense("head.classifier", "classifier", backbone=False),
-        *_dense("head.qa", "qa_outputs", backbone=False),
-    ],
-    backbone_prefix="albert/",
-)
+FLAX_NAMES = HFSpelling(sep="/", index="/", dense=("kernel", "bias"), norm=("scale", "bias"),
+                        embeddings=dict.fromkeys(("embeddings.word", "embeddings.position", "embeddings.token_type"),
+                                                 "embedding"),
+                        mlm_bias=("bias",))
+MAPPING = FLAX_NAMES.mapping()
 
 
 # --- reading: a structure-only msgpack parser ---------------------------------------------------------------------
@@ -126,12 +93,7 @@ class _OtherLeaf:
 def _dtype_from_name(name: str) -> np.dtype:
     """numpy's dtype names, plus ml_dtypes' (bfloat16, float8_*, int4, ...), which numpy cannot name itself."""
     try:
-        if name.startswith(("bfloat16", "float8_", "float6_", "float4_", "int2", "int4", "uint2", "uint4")):
-            import ml_dtypes
-
-            dtype = np.dtype(getattr(ml_dtypes, name))
-        else:
-            dtype = np.dtype(name)
+        dtype = dtype_from_name(name)
     except (TypeError, ValueError, AttributeError):
         raise _Corrupt(f"unknown array dtype {name!r}") from None
     if dtype.hasobject or dtype.fields is not None or dtype.itemsize == 0:

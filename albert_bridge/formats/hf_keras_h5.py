@@ -35,50 +35,22 @@ from ..config import AlbertConfig
 from ..errors import BridgeError, truncated
 from ..schema import ARCHITECTURES, HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
-from .mapping import Mapping, Rule
+from .mapping import HFSpelling
 
 H5_NAME = "tf_model.h5"
 H5_INDEX = "tf_model.h5.index.json"
 HDF5_OBJECT_HEADER_LIMIT = 64512  # Keras' limit for one attribute; longer lists are split (module-level for tests)
 KERAS_VERSION = "2.21.0"  # the tf-keras whose save_weights layout this reproduces (no loader checks it)
 
-_LAYER = "albert/encoder/albert_layer_groups_._{g}/albert_layers_._{k}/"
-_CANON = "encoder.group.{g}.inner.{k}."
-
-
-def _dense(canonical: str, native: str) -> list[Rule]:
-    return [Rule(f"{canonical}.kernel", f"{native}/kernel:0"), Rule(f"{canonical}.bias", f"{native}/bias:0")]
-
-
-def _norm(canonical: str, native: str) -> list[Rule]:
-    return [Rule(f"{canonical}.gamma", f"{native}/gamma:0"), Rule(f"{canonical}.beta", f"{native}/beta:0")]
-
-
-# In the order transformers' Keras model creates the weights (the order of `weight_names`). Every TF class,
-# TFAlbertModel included, keeps the backbone under `albert/`, so the prefix is in the templates.
-MAPPING = Mapping(
-    [
-        Rule("embeddings.word", "albert/embeddings/word_embeddings/weight:0"),
-        Rule("embeddings.token_type", "albert/embeddings/token_type_embeddings/embeddings:0"),
-        Rule("embeddings.position", "albert/embeddings/position_embeddings/embeddings:0"),
-        *_norm("embeddings.norm", "albert/embeddings/LayerNorm"),
-        *_dense("encoder.projection", "albert/encoder/embedding_hidden_mapping_in"),
-        *_dense(_CANON + "attention.query", _LAYER + "attention/query"),
-        *_dense(_CANON + "attention.key", _LAYER + "attention/key"),
-        *_dense(_CANON + "attention.value", _LAYER + "attention/value"),
-        *_dense(_CANON + "attention.output", _LAYER + "attention/dense"),
-        *_norm(_CANON + "attention.norm", _LAYER + "attention/LayerNorm"),
-        *_dense(_CANON + "ffn.intermediate", _LAYER + "ffn"),
-        *_dense(_CANON + "ffn.output", _LAYER + "ffn_output"),
-        *_norm(_CANON + "ffn.norm", _LAYER + "full_layer_layer_norm"),
-        *_dense("pooler", "albert/pooler"),
-        Rule("head.mlm.output_bias", "predictions/decoder/bias:0"),  # what transformers' TF head computes with
-        *_dense("head.mlm.transform", "predictions/dense"),
-        *_norm("head.mlm.norm", "predictions/LayerNorm"),
-        *_dense("head.sop", "sop_classifier/classifier"),
-        *_dense("head.classifier", "classifier"),
-        *_dense("head.qa", "qa_outputs"),
-    ],
+# Keras weight names: "/" between parts, "_._" before a list index, ":0" after. Every TF class, TFAlbertModel
+# included, keeps the backbone under `albert/`, so the prefix is in every backbone name.
+KERAS_NAMES = HFSpelling(sep="/", index="_._", dense=("kernel", "bias"), norm=("gamma", "beta"),
+                         embeddings={"embeddings.word": "weight", "embeddings.position": "embeddings",
+                                     "embeddings.token_type": "embeddings"},
+                         mlm_bias=("decoder", "bias"),  # what transformers' TF MLM head computes with
+                         suffix=":0", backbone_in_names=True)
+# In the order transformers' Keras model creates the weights (the order of `weight_names`).
+MAPPING = KERAS_NAMES.mapping(
     skip=[(r"^predictions/bias:0$", "tied copy: transformers' TF MLM head computes with predictions/decoder/bias")],
 )
 

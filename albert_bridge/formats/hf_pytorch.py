@@ -17,47 +17,15 @@ from ..config import AlbertConfig
 from ..errors import BridgeError, truncated
 from ..schema import HeadKind
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
-from .mapping import TRANSPOSE, Mapping, Rule
+from .mapping import TRANSPOSE, HFSpelling
 from .safetensors_io import read_safetensors, write_safetensors
 
-_LAYER = "encoder.albert_layer_groups.{g}.albert_layers.{k}."
-_CANON = "encoder.group.{g}.inner.{k}."
-
-
-def _linear(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
-    return [Rule(f"{canonical}.kernel", f"{native}.weight", TRANSPOSE, backbone),
-            Rule(f"{canonical}.bias", f"{native}.bias", backbone=backbone)]
-
-
-def _norm(canonical: str, native: str, backbone: bool = True) -> list[Rule]:
-    return [Rule(f"{canonical}.gamma", f"{native}.weight", backbone=backbone),
-            Rule(f"{canonical}.beta", f"{native}.bias", backbone=backbone)]
-
-
-MAPPING = Mapping(
-    [
-        Rule("embeddings.word", "embeddings.word_embeddings.weight"),
-        Rule("embeddings.position", "embeddings.position_embeddings.weight"),
-        Rule("embeddings.token_type", "embeddings.token_type_embeddings.weight"),
-        *_norm("embeddings.norm", "embeddings.LayerNorm"),
-        *_linear("encoder.projection", "encoder.embedding_hidden_mapping_in"),
-        *_linear(_CANON + "attention.query", _LAYER + "attention.query"),
-        *_linear(_CANON + "attention.key", _LAYER + "attention.key"),
-        *_linear(_CANON + "attention.value", _LAYER + "attention.value"),
-        *_linear(_CANON + "attention.output", _LAYER + "attention.dense"),
-        *_norm(_CANON + "attention.norm", _LAYER + "attention.LayerNorm"),
-        *_linear(_CANON + "ffn.intermediate", _LAYER + "ffn"),
-        *_linear(_CANON + "ffn.output", _LAYER + "ffn_output"),
-        *_norm(_CANON + "ffn.norm", _LAYER + "full_layer_layer_norm"),
-        *_linear("pooler", "pooler"),
-        *_linear("head.mlm.transform", "predictions.dense", backbone=False),
-        *_norm("head.mlm.norm", "predictions.LayerNorm", backbone=False),
-        Rule("head.mlm.output_bias", "predictions.bias", backbone=False),
-        *_linear("head.sop", "sop_classifier.classifier", backbone=False),
-        *_linear("head.classifier", "classifier", backbone=False),
-        *_linear("head.qa", "qa_outputs", backbone=False),
-    ],
-    backbone_prefix="albert.",
+# transformers' state_dict() names: "." between parts, Linear weights [out, in].
+PYTORCH_NAMES = HFSpelling(sep=".", index=".", dense=("weight", "bias"), norm=("weight", "bias"),
+                           embeddings=dict.fromkeys(("embeddings.word", "embeddings.position", "embeddings.token_type"),
+                                                    "weight"),
+                           mlm_bias=("bias",), dense_transform=TRANSPOSE)
+MAPPING = PYTORCH_NAMES.mapping(
     skip=[
         (r"embeddings\.(position_ids|token_type_ids)$", "buffer, not a weight"),
         (r"^predictions\.decoder\.weight$", "tied to the word embeddings"),

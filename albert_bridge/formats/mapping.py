@@ -97,6 +97,15 @@ class Mapping:
                 return why
         return None
 
+    def account_unmapped(self, name: str, report: LoadReport, lookup: str | None = None) -> None:
+        """A source tensor no rule maps (looked up as `lookup`, default its name): skipped on purpose, with the
+        reason, or reported unknown."""
+        why = self.skip_reason(name if lookup is None else lookup)
+        if why:
+            report.skip(name, why)
+        else:
+            report.unknown.append(name)
+
     # --- the two directions, applied to whole tensor sets ----------------------------------
     def to_canonical(self, native: dict[str, LazyTensor], report: LoadReport) -> dict[str, LazyTensor]:
         """Map native tensors to canonical ones; every name is consumed, skipped or reported unknown."""
@@ -104,11 +113,7 @@ class Mapping:
         for name in sorted(native):
             found = self.canonical_name(name)
             if found is None:
-                why = self.skip_reason(name)
-                if why:
-                    report.skip(name, why)
-                else:
-                    report.unknown.append(name)
+                self.account_unmapped(name, report)
                 continue
             key, rule = found
             if key in out:
@@ -127,3 +132,70 @@ class Mapping:
             tensor = tensors[key]
             out[name] = tensor.map(rule.transform.to_native, rule.transform.native_shape(tensor.shape))
         return out
+
+
+# --- transformers' module tree, shared by its PyTorch, Keras and Flax classes ---------------------------------------
+_LAYER = "encoder.group.{g}.inner.{k}."
+
+# (kind, canonical name, native path parts) in the order transformers' Keras model creates its weights (which
+# hf_keras_h5 writes in; the other formats do not depend on the order). "layer" stands for one shared layer's path.
+HF_TREE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("embedding", "embeddings.word", ("embeddings", "word_embeddings")),
+    ("embedding", "embeddings.token_type", ("embeddings", "token_type_embeddings")),
+    ("embedding", "embeddings.position", ("embeddings", "position_embeddings")),
+    ("norm", "embeddings.norm", ("embeddings", "LayerNorm")),
+    ("dense", "encoder.projection", ("encoder", "embedding_hidden_mapping_in")),
+    ("dense", _LAYER + "attention.query", ("layer", "attention", "query")),
+    ("dense", _LAYER + "attention.key", ("layer", "attention", "key")),
+    ("dense", _LAYER + "attention.value", ("layer", "attention", "value")),
+    ("dense", _LAYER + "attention.output", ("layer", "attention", "dense")),
+    ("norm", _LAYER + "attention.norm", ("layer", "attention", "LayerNorm")),
+    ("dense", _LAYER + "ffn.intermediate", ("layer", "ffn")),
+    ("dense", _LAYER + "ffn.output", ("layer", "ffn_output")),
+    ("norm", _LAYER + "ffn.norm", ("layer", "full_layer_layer_norm")),
+    ("dense", "pooler", ("pooler",)),
+    ("mlm_bias", "head.mlm.output_bias", ("predictions",)),
+    ("dense", "head.mlm.transform", ("predictions", "dense")),
+    ("norm", "head.mlm.norm", ("predictions", "LayerNorm")),
+    ("dense", "head.sop", ("sop_classifier", "classifier")),
+    ("dense", "head.classifier", ("classifier",)),
+    ("dense", "head.qa", ("qa_outputs",)),
+)
+
+
+@dataclass(frozen=True)
+class HFSpelling:
+    """How one transformers framework spells HF_TREE: separators, leaf names, the dense layout."""
+
+    sep: str  # between path parts
+    index: str  # between a layer list and its index ("albert_layers" + index + "{k}")
+    dense: tuple[str, str]  # a Dense/Linear's (kernel, bias) leaves
+    norm: tuple[str, str]  # a LayerNorm's (gamma, beta) leaves
+    embeddings: dict[str, str]  # canonical embedding -> its leaf
+    mlm_bias: tuple[str, ...]  # the leaf path, under `predictions`, of the MLM output bias
+    dense_transform: Transform = IDENTITY  # how a kernel is laid out relative to the canonical [in, out]
+    suffix: str = ""  # after every name (Keras' ":0")
+    backbone: str = "albert"  # the backbone module's name
+    backbone_in_names: bool = False  # True: every backbone name carries it; False: only heads' files do (prefix)
+
+    def rules(self) -> list[Rule]:
+        """One Rule per tensor of HF_TREE, in its order."""
+        layer = self.sep.join(("encoder", f"albert_layer_groups{self.index}{{g}}", f"albert_layers{self.index}{{k}}"))
+        rules = []
+        for kind, canonical, parts in HF_TREE:
+            head = canonical.startswith("head.")
+            path = self.sep.join(layer if part == "layer" else part for part in parts)
+            if not head and self.backbone_in_names:
+                path = self.backbone + self.sep + path
+            leaves = {"embedding": [("", self.embeddings.get(canonical), IDENTITY)],
+                      "mlm_bias": [("", self.sep.join(self.mlm_bias), IDENTITY)],
+                      "norm": [(".gamma", self.norm[0], IDENTITY), (".beta", self.norm[1], IDENTITY)],
+                      "dense": [(".kernel", self.dense[0], self.dense_transform), (".bias", self.dense[1], IDENTITY)],
+                      }[kind]
+            rules += [Rule(canonical + key, path + self.sep + leaf + self.suffix, transform, backbone=not head)
+                      for key, leaf, transform in leaves]
+        return rules
+
+    def mapping(self, skip: Iterable[tuple[str, str]] = ()) -> Mapping:
+        prefix = "" if self.backbone_in_names else self.backbone + self.sep
+        return Mapping(self.rules(), backbone_prefix=prefix, skip=skip)

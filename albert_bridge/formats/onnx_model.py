@@ -166,6 +166,6 @@ def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -
 
 def validate(directory: Path, ckpt: Checkpoint) -> dict[str, float]:
     """Run the written model in ONNX Runtime against the NumPy reference forward; ParityError beyond tolerance."""
-    from ..export.onnx import validate as run_and_compare  # imports onnx (heavy, optional) at its top
+    from ..export.onnx_runtime import validate as run_and_compare  # imports onnx (heavy, optional) at its top
 
     return run_and_compare(Path(directory) / FILE_NAME, ckpt)

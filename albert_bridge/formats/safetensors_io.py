@@ -17,19 +17,11 @@ from typing import Sequence
 import numpy as np
 
 from ..checkpoint import LazyTensor, contiguous, map_tensor
+from ..dtypes import TABLE, dtype_from_name
 from ..errors import BridgeError, truncated
 
-_TO_ST = {"float32": "F32", "float16": "F16", "bfloat16": "BF16", "float64": "F64", "int64": "I64",
-          "int32": "I32", "int16": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL"}
+_TO_ST = {row.name: row.safetensors for row in TABLE if row.name and row.safetensors}
 _FROM_ST = {v: k for k, v in _TO_ST.items()}
-
-
-def _np_dtype(name: str) -> np.dtype:
-    if name == "bfloat16":
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    return np.dtype(name)
 
 
 _MAX_HEADER = 100 * 2**20  # the safetensors library's own limit
@@ -86,7 +78,7 @@ def _entry(path: Path, name: str, entry: object) -> tuple[np.dtype, tuple[int, .
         raise BridgeError(f"unsupported dtype {st_dtype}", file=path, tensor=name)
     if any(d < 0 for d in shape):
         raise BridgeError(f"negative dimension in shape {list(shape)}", file=path, tensor=name)
-    return _np_dtype(_FROM_ST[st_dtype]), shape, (begin, end)
+    return dtype_from_name(_FROM_ST[st_dtype]), shape, (begin, end)
 
 
 def _reader(path: Path, name: str, offset: int, dtype: np.dtype, shape: tuple[int, ...]):

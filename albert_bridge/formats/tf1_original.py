@@ -36,11 +36,9 @@ import os
 import re
 import shutil
 import struct
-import tarfile
 import tempfile
 import threading
 import weakref
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -52,6 +50,7 @@ from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig, parse_json
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
+from .tar_stream import TarStream, is_archive
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
 PREFIX = "model.ckpt-best"  # the released name
@@ -213,110 +212,10 @@ def _resolve_local(path: Path) -> _Source:
     return _local_source(prefix, [])
 
 
-class _ForwardOnly(io.RawIOBase):
-    """A tar member of a compressed stream as a file that only seeks forwards (skipping bytes), which is all a
-    bundle reader needs when tensors are read in offset order. Seeking to the end reports the size without moving."""
-
-    def __init__(self, raw, size: int):
-        self._raw, self._size, self._pos, self._target = raw, size, 0, 0
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._target, os.SEEK_END: self._size}[whence]
-        self._target = base + offset
-        return self._target
-
-    def tell(self) -> int:
-        return self._target
-
-    def readinto(self, buffer) -> int:
-        if self._target < self._pos:
-            raise OSError(f"tensor data out of order (needs byte {self._target}, stream is at {self._pos})")
-        while self._pos < self._target:
-            skipped = len(self._raw.read(min(1 << 20, self._target - self._pos)))
-            if not skipped:
-                return 0
-            self._pos += skipped
-        n = self._raw.readinto(buffer) or 0
-        self._pos += n
-        self._target = self._pos
-        return n
-
-
-_STREAM_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
-
-
-class _Archive:
-    """A tar archive (any compression) read as a stream; never extracted to disk (see the module docstring)."""
-
-    SMALL = 256 << 20  # index files, configs and tokenizer models are far below this
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.small: dict[str, bytes] = {}  # member name (without ./) -> bytes, for the small members only
-        with self._stream() as tar:
-            for member in self._members(tar):
-                name = self._name(member)
-                base = PurePosixPath(name).name
-                if (base.endswith((".index", ".model")) or base in (ORIGINAL_CONFIG_NAME, CHECKPOINT_STATE)) \
-                        and member.size <= self.SMALL:
-                    self.small[name] = self._guard(lambda m=member: tar.extractfile(m).read())
-
-    @staticmethod
-    def _name(member: tarfile.TarInfo) -> str:
-        name = member.name
-        while name.startswith("./"):
-            name = name[2:]
-        return name
-
-    def _guard(self, fn, tensor: str | None = None):
-        try:
-            return fn()
-        except _STREAM_ERRORS as exc:
-            raise BridgeError(f"not a readable tar archive ({exc})", file=self.path, tensor=tensor) from None
-
-    def _stream(self) -> tarfile.TarFile:
-        return self._guard(lambda: tarfile.open(self.path, mode="r|*"))
-
-    def _members(self, tar: tarfile.TarFile):
-        iterator = iter(tar)
-        while True:
-            member = self._guard(lambda: next(iterator, None))
-            if member is None:
-                return
-            self._refuse_hostile(member)
-            if member.isfile():
-                yield member
-
-    def _refuse_hostile(self, member: tarfile.TarInfo) -> None:
-        """Nothing is extracted, but a release never holds these: an archive that does was not made to be read."""
-        name = member.name
-        parts = re.split(r"[/\\]", name)
-        why = ("an absolute path" if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name) else
-               "a '..' component" if ".." in parts else
-               f"a link (to {member.linkname!r})" if member.issym() or member.islnk() else
-               "a device or fifo" if not (member.isfile() or member.isdir()) else None)
-        if why:
-            raise BridgeError(f"refused: archive member {name!r} has {why}", file=self.path)
-
-    def stream_members(self, wanted: set[str]):
-        """Yield (name, file object) for the wanted members, in archive order, in a fresh pass."""
-        with self._stream() as tar:
-            for member in self._members(tar):
-                name = self._name(member)
-                if name in wanted:
-                    yield name, _ForwardOnly(tar.extractfile(member), member.size)
-
-
 class _ArchiveTensors:
     """Tensors of a bundle inside an archive: all wanted ones are read in one streaming pass, on first use."""
 
-    def __init__(self, archive: _Archive, index: bytes, member_prefix: str):
+    def __init__(self, archive: TarStream, index: bytes, member_prefix: str):
         self.archive, self.index, self.member_prefix = archive, index, member_prefix
         self.wanted: set[str] = set()
         self._cache: dict[str, np.ndarray] | None = None
@@ -345,14 +244,20 @@ class _ArchiveTensors:
             names = shards.pop(member)
             reader = BundleReader.from_sources(self.index, lambda i, s=stream: s, name=where)
             for name in sorted(names, key=lambda n: reader.entry(n).offset):
-                out[name] = self.archive._guard(lambda n=name, r=reader: r.read(n), tensor=name)
+                out[name] = self.archive.guard(lambda n=name, r=reader: r.read(n), tensor=name)
         if shards:
             raise BridgeError(f"data shard {min(shards)} is missing from the archive", file=self.archive.path)
         return out
 
 
+def _small_member(name: str) -> bool:
+    """The members kept in memory at load: index files, configs, the `checkpoint` file and tokenizer models."""
+    base = PurePosixPath(name).name
+    return base.endswith((".index", ".model")) or base in (ORIGINAL_CONFIG_NAME, CHECKPOINT_STATE)
+
+
 def _archive_source(path: Path) -> _Source:
-    archive = _Archive(path)
+    archive = TarStream(path, keep=_small_member)
     folders: dict[str, list[str]] = {}
     for name in archive.small:
         if m := _INDEX.match(name):
@@ -403,15 +308,11 @@ class _TempDir:
         weakref.finalize(self, shutil.rmtree, self.path, True)
 
 
-def _is_archive(path: Path) -> bool:
-    return path.is_file() and path.name.endswith((".tar.gz", ".tgz", ".tar", ".tar.bz2", ".tar.xz"))
-
-
 # ---- detect / load -------------------------------------------------------------------------------------------------
 
 def detect(path: Path) -> Path | None:
     path = Path(path)
-    if _is_archive(path):
+    if is_archive(path):
         return path
     if path.is_dir():
         if _is_bundle_index(path / "variables" / "variables.index"):
@@ -451,7 +352,7 @@ _LABELS_FROM = {HeadKind.PRETRAINING: "head.sop.kernel", HeadKind.SEQUENCE_CLASS
 
 def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
     path = Path(path)
-    source = _archive_source(path) if _is_archive(path) else _resolve_local(path)
+    source = _archive_source(path) if is_archive(path) else _resolve_local(path)
     reader = source.reader
     report = LoadReport(format="tf1", source=source.where, warnings=list(source.notes))
     names = reader.keys()
@@ -468,11 +369,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
         dtype, shape, _ = reader.info(name)
         if dtype is None or MAPPING.canonical_name(short) is None:
             # Not a model tensor: skipped on purpose or unknown, never read (and may be of a dtype we cannot read).
-            why = MAPPING.skip_reason(short)
-            if why:
-                report.skip(name, why)
-            else:
-                report.unknown.append(name)
+            MAPPING.account_unmapped(name, report, lookup=short)
             continue
         load_fn = source.tensor_loader(name) if source.tensor_loader else (lambda n=name: reader.read(n))
         if source.keepalive is not None:

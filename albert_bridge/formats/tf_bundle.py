@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
 import google_crc32c
-import ml_dtypes
 import numpy as np
 
 from albert_bridge.checkpoint import contiguous, map_tensor
+from albert_bridge.dtypes import TABLE, dtype_from_name
 from albert_bridge.errors import BridgeError, truncated
+from albert_bridge.protowire import WireError, bytes_field, encode_varint, known_fields, read_varint, signed, varint_field
 
 __all__ = ["BundleEntry", "BundleReader", "TensorInfo", "data_shard_path", "write_bundle"]
 
@@ -33,25 +34,10 @@ BLOCK_SIZE = 256 << 10  # TF's table_options default (LevelDB uses 4 KiB); with 
 RESTART_INTERVAL = 16
 CHUNK = 16 << 20  # tensors larger than this are read (and checksummed) piecewise
 
-# TF DataType enum -> numpy dtype; little-endian on disk whatever the host.
-DTYPES: dict[int, np.dtype] = {
-    1: np.dtype("<f4"),  # DT_FLOAT
-    2: np.dtype("<f8"),  # DT_DOUBLE
-    3: np.dtype("<i4"),  # DT_INT32
-    4: np.dtype("u1"),  # DT_UINT8
-    5: np.dtype("<i2"),  # DT_INT16
-    6: np.dtype("i1"),  # DT_INT8
-    9: np.dtype("<i8"),  # DT_INT64
-    10: np.dtype("bool"),  # DT_BOOL
-    14: np.dtype(ml_dtypes.bfloat16),  # DT_BFLOAT16
-    17: np.dtype("<u2"),  # DT_UINT16
-    19: np.dtype("<f2"),  # DT_HALF
-    22: np.dtype("<u4"),  # DT_UINT32
-    23: np.dtype("<u8"),  # DT_UINT64
-}
-DTYPE_NAMES = {1: "DT_FLOAT", 2: "DT_DOUBLE", 3: "DT_INT32", 4: "DT_UINT8", 5: "DT_INT16", 6: "DT_INT8", 7: "DT_STRING",
-               8: "DT_COMPLEX64", 9: "DT_INT64", 10: "DT_BOOL", 14: "DT_BFLOAT16", 17: "DT_UINT16", 18: "DT_COMPLEX128",
-               19: "DT_HALF", 20: "DT_RESOURCE", 21: "DT_VARIANT", 22: "DT_UINT32", 23: "DT_UINT64"}
+# TF DataType enum -> numpy dtype (little-endian on disk whatever the host), and -> its name for messages.
+DTYPES: dict[int, np.dtype] = {row.tf_code: dtype_from_name(row.name).newbyteorder("<")
+                               for row in TABLE if row.name and row.tf_code is not None}
+DTYPE_NAMES = {row.tf_code: row.tf_name for row in TABLE if row.tf_code is not None}
 _TF_DTYPE = {dt.newbyteorder("="): code for code, dt in DTYPES.items()}
 
 
@@ -68,72 +54,14 @@ def _masked_crc(data) -> int:
     return _mask(google_crc32c.value(data))
 
 
-class _Corrupt(ValueError):
-    """Raised by the parsers; BundleReader turns it into a BridgeError that names the file."""
+class _Corrupt(WireError):
+    """Raised by the parsers (as is protowire's WireError); BundleReader turns it into a BridgeError naming the file."""
 
 
-# ---- protobuf wire format, just enough for BundleHeaderProto / BundleEntryProto --------------------------------------
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise _Corrupt("truncated or overlong varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-
-
-def _enc_varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF  # negative int64 -> two's complement, as protobuf does
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _fields(buf: bytes, schema: dict[int, type]):
-    """Yield (field number, value) for the fields in schema: int for varint/fixed fields, bytes for length-delimited
-    ones (sub-messages). Other fields are skipped, as protobuf does; a known field of the wrong kind is corruption."""
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        field, wire = tag >> 3, tag & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire in (1, 5):
-            n = 8 if wire == 1 else 4
-            if pos + n > len(buf):
-                raise _Corrupt("truncated fixed-width protobuf field")
-            value, pos = int.from_bytes(buf[pos:pos + n], "little"), pos + n
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            if pos + n > len(buf):
-                raise _Corrupt("truncated protobuf field")
-            value, pos = buf[pos:pos + n], pos + n
-        else:
-            raise _Corrupt(f"unsupported protobuf wire type {wire}")
-        if field in schema:
-            if not isinstance(value, schema[field]):
-                raise _Corrupt(f"protobuf field {field} has wire type {wire}")
-            yield field, value
-
-
-def _int64(n: int) -> int:
-    return n - (1 << 64) if n >= 1 << 63 else n
-
+# ---- protobuf messages (the wire codec is albert_bridge.protowire) ----------------------------------------------------
 
 def _field_varint(field: int, n: int) -> bytes:
-    return _enc_varint(field << 3) + _enc_varint(n) if n else b""  # proto3 omits defaults
-
-
-def _field_bytes(field: int, data: bytes) -> bytes:
-    return _enc_varint(field << 3 | 2) + _enc_varint(len(data)) + data
+    return varint_field(field, n) if n else b""  # proto3 omits defaults
 
 
 @dataclass(frozen=True)
@@ -149,14 +77,14 @@ class BundleEntry:
     @classmethod
     def decode(cls, buf: bytes) -> BundleEntry:
         f = {"dtype": 0, "shape": (), "shard_id": 0, "offset": 0, "size": 0, "crc32c": 0, "sliced": False}
-        for field, value in _fields(buf, {1: int, 2: bytes, 3: int, 4: int, 5: int, 6: int, 7: bytes}):
+        for field, value in known_fields(buf, {1: int, 2: bytes, 3: int, 4: int, 5: int, 6: int, 7: bytes}):
             if field == 1:
                 f["dtype"] = value
             elif field == 2:
-                dims = [dim for _, dim in _fields(value, {2: bytes})]  # TensorShapeProto.dim
-                f["shape"] = tuple(_int64(dict(_fields(d, {1: int})).get(1, 0)) for d in dims)  # Dim.size
+                dims = [dim for _, dim in known_fields(value, {2: bytes})]  # TensorShapeProto.dim
+                f["shape"] = tuple(signed(dict(known_fields(d, {1: int})).get(1, 0)) for d in dims)  # Dim.size
             elif field in (3, 4, 5):
-                f[("shard_id", "offset", "size")[field - 3]] = _int64(value)
+                f[("shard_id", "offset", "size")[field - 3]] = signed(value)
             elif field == 6:
                 f["crc32c"] = value
             elif field == 7:
@@ -164,22 +92,22 @@ class BundleEntry:
         return cls(**f)
 
     def encode(self) -> bytes:
-        dims = b"".join(_field_bytes(2, _field_varint(1, d)) for d in self.shape)
-        return (_field_varint(1, self.dtype) + _field_bytes(2, dims) + _field_varint(3, self.shard_id)
+        dims = b"".join(bytes_field(2, _field_varint(1, d)) for d in self.shape)
+        return (_field_varint(1, self.dtype) + bytes_field(2, dims) + _field_varint(3, self.shard_id)
                 + _field_varint(4, self.offset) + _field_varint(5, self.size)
                 + b"\x35" + struct.pack("<I", self.crc32c))  # field 6, wire type 5 (fixed32), always written
 
 
 def _encode_header(num_shards: int = 1, big_endian: bool = False) -> bytes:
     # BundleHeaderProto{num_shards, endianness, version: VersionDef{producer: 1}} - what TF writes.
-    return _field_varint(1, num_shards) + _field_varint(2, int(big_endian)) + _field_bytes(3, _field_varint(1, 1))
+    return _field_varint(1, num_shards) + _field_varint(2, int(big_endian)) + bytes_field(3, _field_varint(1, 1))
 
 
 # ---- SSTable (LevelDB table format) -----------------------------------------------------------------------------------
 
 def _read_block(table: bytes, handle: bytes) -> bytes:
-    offset, pos = _varint(handle, 0)
-    size, _ = _varint(handle, pos)
+    offset, pos = read_varint(handle, 0)
+    size, _ = read_varint(handle, pos)
     end = offset + size
     if end + BLOCK_TRAILER_SIZE > len(table) - FOOTER_SIZE:
         raise _Corrupt(f"block at offset {offset} (size {size}) runs past the end of the index")
@@ -204,9 +132,9 @@ def _block_entries(block: bytes):
         raise _Corrupt("bad restart count in block")
     pos, key = 0, b""
     while pos < limit:
-        shared, pos = _varint(block, pos)
-        non_shared, pos = _varint(block, pos)
-        value_len, pos = _varint(block, pos)
+        shared, pos = read_varint(block, pos)
+        non_shared, pos = read_varint(block, pos)
+        value_len, pos = read_varint(block, pos)
         if shared > len(key) or pos + non_shared + value_len > limit:
             raise _Corrupt("bad entry in block")
         key = key[:shared] + block[pos:pos + non_shared]
@@ -222,8 +150,8 @@ def _table_blocks(table: bytes) -> list[bytes]:
     footer = table[-FOOTER_SIZE:]
     if struct.unpack_from("<Q", footer, 40)[0] != TABLE_MAGIC:
         raise _Corrupt("not a TensorFlow V2 checkpoint index (bad table magic)")
-    _, pos = _varint(footer, 0)
-    _, pos = _varint(footer, pos)  # skip the metaindex handle: bundles have no filter blocks
+    _, pos = read_varint(footer, 0)
+    _, pos = read_varint(footer, pos)  # skip the metaindex handle: bundles have no filter blocks
     index_handle = footer[pos:40]
     return [_read_block(table, handle) for _, handle in _block_entries(_read_block(table, index_handle))]
 
@@ -240,7 +168,7 @@ class _BlockBuilder:
         else:  # a restart point stores the full key so readers can binary-search
             self.restarts.append(len(self.buf))
             self.count = 0
-        self.buf += _enc_varint(shared) + _enc_varint(len(key) - shared) + _enc_varint(len(value))
+        self.buf += encode_varint(shared) + encode_varint(len(key) - shared) + encode_varint(len(value))
         self.buf += key[shared:] + value
         self.last_key, self.count = key, self.count + 1
 
@@ -273,7 +201,7 @@ def _build_table(items: Iterable[tuple[bytes, bytes]], block_size: int | None = 
     block, pending = _BlockBuilder(RESTART_INTERVAL), None  # pending: (last key, handle) of a block awaiting its index key
 
     def put(block: bytes) -> bytes:
-        handle = _enc_varint(len(out)) + _enc_varint(len(block))
+        handle = encode_varint(len(out)) + encode_varint(len(block))
         out.extend(block + b"\0" + struct.pack("<I", _masked_crc(block + b"\0")))
         return handle
 
@@ -328,11 +256,11 @@ class BundleReader:
             items = [kv for block in _table_blocks(index) for kv in _block_entries(block)]
             if not items or items[0][0] != b"":
                 raise _Corrupt("missing bundle header (key '')")
-            header = dict(_fields(items[0][1], {1: int, 2: int, 3: bytes}))
+            header = dict(known_fields(items[0][1], {1: int, 2: int, 3: bytes}))
             if header.get(2, 0) != 0:
                 raise _Corrupt("big-endian checkpoints are not supported")
-            self.num_shards = _int64(header.get(1, 0))
-            version = dict(_fields(header.get(3, b""), {1: int}))
+            self.num_shards = signed(header.get(1, 0))
+            version = dict(known_fields(header.get(3, b""), {1: int}))
             self.producer = version.get(1, 0)
             for (prev, _), (key, value) in itertools.pairwise(items):
                 if key <= prev:
@@ -346,7 +274,7 @@ class BundleReader:
                     raise _Corrupt(f"tensor {name!r}: bad location (shard {entry.shard_id} of {self.num_shards}, "
                                    f"offset {entry.offset}, size {entry.size})")
                 self._entries[name] = entry
-        except (_Corrupt, UnicodeDecodeError) as e:
+        except (WireError, UnicodeDecodeError) as e:
             raise BridgeError(f"corrupt checkpoint index: {e}", file=self.index_name) from e
 
     def keys(self) -> list[str]:

@@ -41,6 +41,7 @@ from ..checkpoint import LazyTensor, owned_copy
 from ..config import AlbertConfig
 from ..formats.hf_keras_h5 import MAPPING
 from ..schema import HeadKind
+from . import keras_compat
 from .bridge import CheckpointBridge
 from .outputs import (
     AlbertForPreTrainingOutput,
@@ -373,7 +374,7 @@ def _replace_variable(layer: keras.layers.Layer, attr: str, value: Any) -> None:
     """Put a new variable (of any shape) where `layer.<attr>` was, tracked in the old one's place."""
     old = getattr(layer, attr)
     new = keras.Variable(tf.cast(value, old.dtype), dtype=old.dtype, trainable=old.trainable, name=old.name)
-    layer._untrack_variable(old)
+    keras_compat.untrack_variable(layer, old)
     setattr(layer, attr, new)
 
 
@@ -392,21 +393,6 @@ def _dtype_policy_scope(policy):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def _declared_only(variable) -> bool:
-    """A Keras variable declared in a stateless scope whose value does not exist yet (Keras 3 defers it)."""
-    return getattr(variable, "_value", True) is None and getattr(variable, "_initializer", None) is not None
-
-
-def _forget_declared(variables) -> None:
-    """Drop these variables from Keras' global list of deferred ones (it would keep the model alive)."""
-    from keras.src.backend.common import global_state
-
-    pending = global_state.get_global_attribute("uninitialized_variables")
-    if pending:
-        ids = {id(v) for v in variables}
-        pending[:] = [v for v in pending if id(v) not in ids]
 
 
 # --- models ---------------------------------------------------------------------------------------------------------
@@ -646,14 +632,14 @@ class TFAlbertPreTrainedModel(CheckpointBridge, keras.Model):
         for name, tensor in tensors.items():
             variable = own[name]
             value = owned_copy(np.asarray(tensor.read(), dtype=_numpy_dtype(variable)))  # aligned: TF takes it over
-            if _declared_only(variable):
-                variable._initialize_with_initializer(lambda shape, dtype=None, value=value: value)
+            if keras_compat.is_declared(variable):
+                keras_compat.initialize_declared(variable, value)
             else:
                 variable.assign(value)
         for variable in own.values():
-            if _declared_only(variable):
-                variable._deferred_initialize()
-        _forget_declared(own.values())
+            if keras_compat.is_declared(variable):
+                keras_compat.initialize_deferred(variable)
+        keras_compat.forget_declared(own.values())
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any,

@@ -322,6 +322,7 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
     import onnxruntime
 
     from ..export import onnx as onnx_export  # imports onnx (a heavy optional framework) at its top
+    from ..export import onnx_runtime
 
     if job.device == "tpu" and not job.emulate_device:
         raise Skip("ONNX Runtime has no TPU execution provider")
@@ -346,9 +347,9 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
         return onnx_export.build_model(_checkpoint(source, head), hidden_states=True, dtype=dtype)
 
     model, result.load_seconds = _timed(load)
-    session, seconds = _timed(lambda: onnx_export.session(model, device))
+    session, seconds = _timed(lambda: onnx_runtime.session(model, device))
     result.load_seconds += seconds
-    outputs, result.forward_seconds = _timed(lambda: onnx_export.run(model, inputs, device, sess=session))
+    outputs, result.forward_seconds = _timed(lambda: onnx_runtime.run(model, inputs, device, sess=session))
     return outputs
 
 

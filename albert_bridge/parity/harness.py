@@ -236,11 +236,36 @@ def check(
         raise ValueError(f"unknown dtype {dtype!r} (expected one of: {', '.join(DTYPES)})")
     local = {path: resolve_source(path) for path, _, _ in plan}  # Hub ids fetched once; workers get local paths
     checkpoints = {path: load(local[path]) for path in local}  # lazy: reads headers and configs, fails early
-    first = local[plan[0][0]]
-    head = HeadKind.parse(head) if head else checkpoints[plan[0][0]].head
-    config = checkpoints[plan[0][0]].config
+    reference = checkpoints[plan[0][0]]
+    head = HeadKind.parse(head) if head else reference.head
 
     expected = load_expected(expect) if expect else None
+    feed, described = _inputs(inputs, texts, expected, expect, plan[0][0], local[plan[0][0]], head, reference.config,
+                              batch=batch, seq_len=seq_len, seed=seed)
+    report = _report(reference.config, atol, rtol, device=device, dtype=dtype, head=head, described=described)
+    pool = pool or shared_pool()
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=pool.directory))
+    try:
+        inputs_file = work / "inputs.npz"
+        np.savez(inputs_file, **feed)
+        settings = dict(head=head.value, inputs=str(inputs_file), device=device, dtype=dtype,
+                        emulate_device=emulate_device)
+        outputs = _runs(report, plan, local, settings, work, pool, timeout, on_run)
+        _comparisons(report, outputs, expected)
+        ok = [r for r in report.runs if r.ok]
+        if save_outputs_to and ok:
+            save_outputs(save_outputs_to, feed, outputs[ok[0].label],
+                         {"checkpoint": ok[0].checkpoint, "backend": ok[0].backend, "head": head.value,
+                          "device": device, "dtype": dtype})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return report
+
+
+def _inputs(inputs, texts, expected, expect, first_src, first: Path, head: HeadKind, config, *, batch: int,
+            seq_len: int, seed: int) -> tuple[dict[str, np.ndarray], str]:
+    """(the inputs every run gets, checked against the config; how the report describes them): a .npz file, the
+    caller's arrays, texts tokenized beside the first checkpoint, the golden file's, or random ids, in that order."""
     if isinstance(inputs, (str, os.PathLike)):
         origin, feed = str(inputs), _read_npz(Path(inputs))
         described = f"from {inputs}"
@@ -248,7 +273,7 @@ def check(
         origin, feed, described = "inputs", dict(inputs), "given by the caller"
     elif texts:
         origin, feed = "--text", _text_inputs(texts, first, head, config.max_position_embeddings)
-        described = f"{len(texts)} text(s) tokenized by the tokenizer beside {plan[0][0]}"
+        described = f"{len(texts)} text(s) tokenized by the tokenizer beside {first_src}"
     elif expected:
         origin, feed, described = str(expect), expected[0], f"those of {expect}"
     else:
@@ -261,59 +286,57 @@ def check(
                             origin)
     if expected and not all(np.array_equal(feed[k], expected[0].get(k)) for k in feed):
         raise BridgeError("the inputs differ from those the expected outputs were computed on", file=expect)
+    return feed, described
 
+
+def _report(config, atol: float | None, rtol: float | None, *, device: str, dtype: str, head: HeadKind,
+            described: str) -> Report:
+    """An empty report with the tolerance settled: the defaults for dtype and model size, unless given."""
     default_atol, default_rtol = default_tolerance(dtype, config)
     atol = default_atol if atol is None else float(atol)
     rtol = default_rtol if rtol is None else float(rtol)
     chosen = "the defaults" if (atol, rtol) == (default_atol, default_rtol) else "as given"
     tolerance = (f"an output passes when max|a - b| <= atol {atol:.2g} + rtol {rtol:.2g} * max|a|, a being the "
                  f"reference run ({chosen} for {dtype} at this model's size)")
-    report = Report(atol=atol, rtol=rtol, device=device, dtype=dtype, head=head.value, inputs=described,
-                    tolerance=tolerance)
+    return Report(atol=atol, rtol=rtol, device=device, dtype=dtype, head=head.value, inputs=described,
+                  tolerance=tolerance)
 
-    pool = pool or shared_pool()
-    work = Path(tempfile.mkdtemp(prefix="run-", dir=pool.directory))
-    try:
-        inputs_file = work / "inputs.npz"
-        np.savez(inputs_file, **feed)
-        outputs: dict[str, dict[str, np.ndarray]] = {}
-        for path, name, label in plan:
-            run = Run(checkpoint=str(path), backend=name, device=device, dtype=dtype, label=label)
-            report.runs.append(run)
-            run.skipped = BACKENDS[name].missing()
-            if run.skipped:
-                if on_run:
-                    on_run(run)
-                continue
-            job = Job(backend=name, checkpoint=str(local[path].resolve()), head=head.value, inputs=str(inputs_file),
-                      outputs=str(work / f"outputs-{len(report.runs)}.npz"), device=device, dtype=dtype,
-                      emulate_device=emulate_device)
-            answer, run.seconds = pool.run(name, device, job, timeout)
+
+def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Path, pool: WorkerPool,
+          timeout: float, on_run: Callable[[Run], None] | None) -> dict[str, dict[str, np.ndarray]]:
+    """Run the plan in the pool, recording each run in the report; the outputs of the runs that succeeded."""
+    outputs: dict[str, dict[str, np.ndarray]] = {}
+    for path, name, label in plan:
+        run = Run(checkpoint=str(path), backend=name, device=settings["device"], dtype=settings["dtype"], label=label)
+        report.runs.append(run)
+        run.skipped = BACKENDS[name].missing()
+        if not run.skipped:
+            job = Job(backend=name, checkpoint=str(local[path].resolve()),
+                      outputs=str(work / f"outputs-{len(report.runs)}.npz"), **settings)
+            answer, run.seconds = pool.run(name, job.device, job, timeout)
             run.skipped, run.error = answer.get("skipped"), answer.get("error")
             run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
             run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
             if run.ok:
                 outputs[label] = _read_npz(Path(job.outputs))
-            if on_run:
-                on_run(run)
-        ok = [r for r in report.runs if r.ok]
-        if ok:
-            reference = ok[0].label
-            for run in ok[1:]:
-                report.comparisons += compare_outputs(reference, outputs[reference], run.label, outputs[run.label],
-                                                      atol, rtol)
-        if expected:
-            for run in ok:
-                report.comparisons += compare_outputs("expected", expected[1], run.label, outputs[run.label], atol,
-                                                      rtol)
-        report.first_divergent_layer = first_divergent_layer(report.comparisons)
-        if save_outputs_to and ok:
-            save_outputs(save_outputs_to, feed, outputs[ok[0].label],
-                         {"checkpoint": ok[0].checkpoint, "backend": ok[0].backend, "head": head.value,
-                          "device": device, "dtype": dtype})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return report
+        if on_run:
+            on_run(run)
+    return outputs
+
+
+def _comparisons(report: Report, outputs: dict[str, dict[str, np.ndarray]], expected) -> None:
+    """Every run that succeeded against the first one (the reference), and against the golden outputs if given."""
+    ok = [r for r in report.runs if r.ok]
+    if ok:
+        reference = ok[0].label
+        for run in ok[1:]:
+            report.comparisons += compare_outputs(reference, outputs[reference], run.label, outputs[run.label],
+                                                  report.atol, report.rtol)
+    if expected:
+        for run in ok:
+            report.comparisons += compare_outputs("expected", expected[1], run.label, outputs[run.label],
+                                                  report.atol, report.rtol)
+    report.first_divergent_layer = first_divergent_layer(report.comparisons)
 
 
 def _plan(srcs, backends, runs) -> list[tuple[str | os.PathLike, str, str]]:

@@ -26,6 +26,7 @@ from albert_bridge.tokenization.batch import (
     to_py,
 )
 from albert_bridge.tokenization.files import (
+    DEFAULT_SPECIAL_TOKENS,
     SPECIAL_TOKEN_ATTRS,
     VOCAB_FILE,
 )
@@ -54,13 +55,6 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
         do_lower_case: bool = True,
         remove_space: bool = True,
         keep_accents: bool = False,
-        bos_token: Any = "[CLS]",
-        eos_token: Any = "[SEP]",
-        unk_token: Any = "<unk>",
-        sep_token: Any = "[SEP]",
-        pad_token: Any = "<pad>",
-        cls_token: Any = "[CLS]",
-        mask_token: Any = "[MASK]",
         model_max_length: int = VERY_LARGE_INTEGER,
         padding_side: str = "right",
         truncation_side: str = "right",
@@ -74,10 +68,12 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
     ):
         if padding_side not in ("right", "left") or truncation_side not in ("right", "left"):
             raise InvalidInput("padding_side and truncation_side must be 'right' or 'left'")
+        # bos_token ... mask_token come as keywords; those not given take DEFAULT_SPECIAL_TOKENS (their one owner).
+        given = {attr: kwargs.pop(attr, DEFAULT_SPECIAL_TOKENS[attr]) for attr in SPECIAL_TOKEN_ATTRS}
         # Like transformers' AlbertTokenizer, [MASK] strips whitespace on its left by default
         # ("a [MASK] b" keeps the space before "b" but not before the mask).
-        if isinstance(mask_token, str):
-            mask_token = AddedToken(mask_token, lstrip=True, normalized=False)
+        if isinstance(given["mask_token"], str):
+            given["mask_token"] = AddedToken(given["mask_token"], lstrip=True, normalized=False)
         self.spm_model = spm_model
         self.do_lower_case = bool(do_lower_case)
         self.remove_space = bool(remove_space)
@@ -91,8 +87,6 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
         self.name_or_path = name_or_path
         self._piece_to_id = spm_model.piece_to_id()
         self._unk_piece_id = spm_model.unk_id
-        given = {"bos_token": bos_token, "eos_token": eos_token, "unk_token": unk_token, "sep_token": sep_token,
-                 "pad_token": pad_token, "cls_token": cls_token, "mask_token": mask_token}
         # What transformers keeps as init_kwargs (and passes on in train_new_from_iterator).
         self.init_kwargs = {"do_lower_case": do_lower_case, "remove_space": remove_space,
                             "keep_accents": keep_accents, **given, "sp_model_kwargs": self.sp_model_kwargs}

@@ -35,6 +35,7 @@ from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.tokenization.added_tokens import AddedToken
 from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
 from albert_bridge.tokenization.files import (
+    DEFAULT_SPECIAL_TOKENS,
     SPECIAL_TOKEN_ATTRS,
     TOKENIZER_FILE,
     VOCAB_FILE,
@@ -137,7 +138,8 @@ def _metaspace(model: SpmModel, prepend: bool):
 
 def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remove_space: bool = True,
                             keep_accents: bool = False, added_tokens: dict[int, AddedToken] | None = None,
-                            cls_token: str = "[CLS]", sep_token: str = "[SEP]"):
+                            cls_token: str = DEFAULT_SPECIAL_TOKENS["cls_token"],
+                            sep_token: str = DEFAULT_SPECIAL_TOKENS["sep_token"]):
     """The `tokenizer.json` pipeline for other consumers (transformers' AlbertTokenizerFast loads it).
 
     Vocabulary scores follow transformers' AlbertConverter (digit-comma pieces lowered by 100), so a
@@ -189,13 +191,13 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         do_lower_case: bool = True,
         remove_space: bool = True,
         keep_accents: bool = False,
-        bos_token: Any = "[CLS]",
-        eos_token: Any = "[SEP]",
-        unk_token: Any = "<unk>",
-        sep_token: Any = "[SEP]",
-        pad_token: Any = "<pad>",
-        cls_token: Any = "[CLS]",
-        mask_token: Any = "[MASK]",
+        bos_token: Any = DEFAULT_SPECIAL_TOKENS["bos_token"],
+        eos_token: Any = DEFAULT_SPECIAL_TOKENS["eos_token"],
+        unk_token: Any = DEFAULT_SPECIAL_TOKENS["unk_token"],
+        sep_token: Any = DEFAULT_SPECIAL_TOKENS["sep_token"],
+        pad_token: Any = DEFAULT_SPECIAL_TOKENS["pad_token"],
+        cls_token: Any = DEFAULT_SPECIAL_TOKENS["cls_token"],
+        mask_token: Any = DEFAULT_SPECIAL_TOKENS["mask_token"],
         *,
         spm_model: SpmModel | None = None,
         **kwargs: Any,

@@ -7,6 +7,7 @@ from typing import Any
 
 from albert_bridge.errors import BridgeError
 from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
+from albert_bridge.tokenization.files import DEFAULT_SPECIAL_TOKENS
 from albert_bridge.tokenization.spm_model import SpmModel, digit_comma_applies
 
 
@@ -43,13 +44,13 @@ class AlbertTokenizer(AlbertTokenizerBase):
         do_lower_case: bool = True,
         remove_space: bool = True,
         keep_accents: bool = False,
-        bos_token: Any = "[CLS]",
-        eos_token: Any = "[SEP]",
-        unk_token: Any = "<unk>",
-        sep_token: Any = "[SEP]",
-        pad_token: Any = "<pad>",
-        cls_token: Any = "[CLS]",
-        mask_token: Any = "[MASK]",
+        bos_token: Any = DEFAULT_SPECIAL_TOKENS["bos_token"],
+        eos_token: Any = DEFAULT_SPECIAL_TOKENS["eos_token"],
+        unk_token: Any = DEFAULT_SPECIAL_TOKENS["unk_token"],
+        sep_token: Any = DEFAULT_SPECIAL_TOKENS["sep_token"],
+        pad_token: Any = DEFAULT_SPECIAL_TOKENS["pad_token"],
+        cls_token: Any = DEFAULT_SPECIAL_TOKENS["cls_token"],
+        mask_token: Any = DEFAULT_SPECIAL_TOKENS["mask_token"],
         sp_model_kwargs: dict[str, Any] | None = None,
         *,
         spm_model: SpmModel | None = None,

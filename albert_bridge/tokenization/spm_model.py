@@ -1,8 +1,9 @@
 """The parts of a SentencePiece `ModelProto` that ALBERT tokenization needs, read and written without protobuf.
 
-`spiece.model` is a serialized `sentencepiece.ModelProto`. We read it with a ~60-line wire-format codec
-instead of the `protobuf` package, so `describe_tokenizer` and the fast tokenizer need no extra dependency,
-and we can write one back when only a `tokenizer.json` was given (so sentencepiece can load it).
+`spiece.model` is a serialized `sentencepiece.ModelProto`. We read it with our small wire-format codec
+(albert_bridge.protowire, shared with the TF bundle reader) instead of the `protobuf` package, so `describe_tokenizer`
+and the fast tokenizer need no extra dependency, and we can write one back when only a `tokenizer.json` was given
+(so sentencepiece can load it).
 Field numbers are those of sentencepiece_model.proto.
 """
 
@@ -14,6 +15,7 @@ import pathlib
 import struct
 
 from albert_bridge.errors import BridgeError
+from albert_bridge import protowire as pw
 
 # SentencePiece.Type values.
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -23,44 +25,6 @@ UNIGRAM = 1  # TrainerSpec.ModelType
 def digit_comma_applies(piece: str) -> bool:
     """The ALBERT/BERT number rule: '▁9,' -> '▁9' + ','; pieces like '1,000' or ',' are left alone."""
     return len(piece) > 1 and piece[-1] == "," and piece[-2].isdigit()
-
-_VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while shift < 70:  # a varint holds at most 10 bytes
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("varint longer than 10 bytes")
-
-
-def _fields(buf: bytes):
-    """Yield (field_number, wire_type, value) for one message; value is int or bytes."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = _read_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == _VARINT:
-            value, pos = _read_varint(buf, pos)
-        elif wire == _FIXED64:
-            value, pos = buf[pos : pos + 8], pos + 8
-        elif wire == _BYTES:
-            size, pos = _read_varint(buf, pos)
-            value, pos = buf[pos : pos + size], pos + size
-        elif wire == _FIXED32:
-            value, pos = buf[pos : pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        if pos > end:  # protobuf refuses a field that runs past the message; so do we
-            raise ValueError(f"field {number} runs past the end of its message")
-        yield number, wire, value
 
 
 def check_charsmap(blob: bytes) -> str | None:
@@ -74,32 +38,6 @@ def check_charsmap(blob: bytes) -> str | None:
     if not blob.endswith(b"\0"):
         return "replacement strings are not NUL-terminated"
     return None
-
-
-def _int32(value: int) -> int:
-    """Varint-encoded int32 fields store negatives as 64-bit two's complement (pad_id=-1)."""
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key(number: int, wire: int) -> bytes:
-    return _varint(number << 3 | wire)
-
-
-def _len_field(number: int, payload: bytes) -> bytes:
-    return _key(number, _BYTES) + _varint(len(payload)) + payload
 
 
 @dataclasses.dataclass
@@ -128,24 +66,24 @@ class SpmModel:
     @classmethod
     def parse(cls, data: bytes) -> SpmModel:
         model = cls(pieces=[], scores=[], types=[], serialized=bytes(data))
-        for number, wire, value in _fields(data):
-            if number == 1 and wire == _BYTES:
+        for number, wire, value in pw.fields(data):
+            if number == 1 and wire == pw.BYTES:
                 piece, score, kind = "", 0.0, NORMAL
-                for n, w, v in _fields(value):
-                    if n == 1 and w == _BYTES:
+                for n, w, v in pw.fields(value):
+                    if n == 1 and w == pw.BYTES:
                         piece = v.decode("utf-8")
-                    elif n == 2 and w == _FIXED32:
+                    elif n == 2 and w == pw.FIXED32:
                         score = struct.unpack("<f", v)[0]
-                    elif n == 3 and w == _VARINT:
+                    elif n == 3 and w == pw.VARINT:
                         kind = v
                 if not piece:
                     raise ValueError(f"pieces[{len(model.pieces)}]: empty piece")
                 model.pieces.append(piece)
                 model.scores.append(score)
                 model.types.append(kind)
-            elif number == 2 and wire == _BYTES:
+            elif number == 2 and wire == pw.BYTES:
                 model._parse_trainer_spec(value)
-            elif number == 3 and wire == _BYTES:
+            elif number == 3 and wire == pw.BYTES:
                 model._parse_normalizer_spec(value)
         if not model.pieces:
             raise ValueError("not a SentencePiece model (no pieces)")
@@ -157,22 +95,22 @@ class SpmModel:
     def _parse_trainer_spec(self, buf: bytes) -> None:
         ints = {3: "model_type", 40: "unk_id", 41: "bos_id", 42: "eos_id", 43: "pad_id"}
         bools = {22: "split_by_whitespace", 24: "treat_whitespace_as_suffix", 35: "byte_fallback"}
-        for number, wire, value in _fields(buf):
-            if wire != _VARINT:
+        for number, wire, value in pw.fields(buf):
+            if wire != pw.VARINT:
                 continue
             if number in ints:
-                setattr(self, ints[number], _int32(value))
+                setattr(self, ints[number], pw.signed(value))
             elif number in bools:
                 setattr(self, bools[number], bool(value))
 
     def _parse_normalizer_spec(self, buf: bytes) -> None:
         bools = {3: "add_dummy_prefix", 4: "remove_extra_whitespaces", 5: "escape_whitespaces"}
-        for number, wire, value in _fields(buf):
-            if number == 1 and wire == _BYTES:
+        for number, wire, value in pw.fields(buf):
+            if number == 1 and wire == pw.BYTES:
                 self.normalizer_name = value.decode("utf-8")
-            elif number == 2 and wire == _BYTES:
+            elif number == 2 and wire == pw.BYTES:
                 self.precompiled_charsmap = bytes(value)
-            elif number in bools and wire == _VARINT:
+            elif number in bools and wire == pw.VARINT:
                 setattr(self, bools[number], bool(value))
 
     @classmethod
@@ -194,12 +132,12 @@ class SpmModel:
             return self.serialized
         out = bytearray()
         for piece, score, kind in zip(self.pieces, self.scores, self.types):
-            body = _len_field(1, piece.encode("utf-8")) + _key(2, _FIXED32) + struct.pack("<f", score)
+            body = pw.bytes_field(1, piece.encode("utf-8")) + pw.key(2, pw.FIXED32) + struct.pack("<f", score)
             if kind != NORMAL:
-                body += _key(3, _VARINT) + _varint(kind)
-            out += _len_field(1, body)
+                body += pw.varint_field(3, kind)
+            out += pw.bytes_field(1, body)
         trainer = b"".join(
-            _key(number, _VARINT) + _varint(value)
+            pw.varint_field(number, value)
             for number, value in (
                 (3, self.model_type),
                 (4, len(self.pieces)),
@@ -212,13 +150,13 @@ class SpmModel:
                 (43, self.pad_id),
             )
         )
-        out += _len_field(2, trainer)
-        normalizer = _len_field(1, self.normalizer_name.encode("utf-8"))
+        out += pw.bytes_field(2, trainer)
+        normalizer = pw.bytes_field(1, self.normalizer_name.encode("utf-8"))
         if self.precompiled_charsmap:
-            normalizer += _len_field(2, self.precompiled_charsmap)
+            normalizer += pw.bytes_field(2, self.precompiled_charsmap)
         for number, flag in ((3, self.add_dummy_prefix), (4, self.remove_extra_whitespaces), (5, self.escape_whitespaces)):
-            normalizer += _key(number, _VARINT) + _varint(int(flag))
-        out += _len_field(3, normalizer)
+            normalizer += pw.varint_field(number, int(flag))
+        out += pw.bytes_field(3, normalizer)
         return bytes(out)
 
     def piece_to_id(self) -> dict[str, int]:
