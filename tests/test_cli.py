@@ -14,7 +14,7 @@ import torch
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT
 from tests.helpers import cli as call
 from tests.helpers import one_line_error
 

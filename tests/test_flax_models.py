@@ -24,7 +24,9 @@ from albert_bridge.models.albert_flax import FLAX_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
 from albert_bridge.testing import flatten_outputs, head_config, make_checkpoint, make_inputs, tiny_config  # noqa: E402
-from tests.conftest import ALL_HEADS, ROOT  # noqa: E402
+from tests.helpers import ALL_HEADS, ROOT, torch_inputs  # noqa: E402
+
+pytestmark = pytest.mark.flax
 
 ATOL = 1e-5
 # bfloat16 keeps 8 bits of mantissa (relative step 2**-8 = 0.0039); through 5 layers of the tiny model the logits
@@ -50,12 +52,6 @@ def dtypes(params) -> set[str]:
     return {str(leaf.dtype) for leaf in jax.tree_util.tree_leaves(params)}
 
 
-@pytest.fixture
-def saved(tmp_path, head):
-    get_format("safetensors").save(make_checkpoint(head, seed=11), tmp_path)
-    return tmp_path
-
-
 _MODELS: dict = {}
 
 
@@ -75,10 +71,6 @@ def ours_from(head: HeadKind, directory):
 
 
 FLAGS = {"output_hidden_states": True, "output_attentions": True}
-
-
-def torch_inputs(inputs: dict) -> dict:
-    return {k: torch.as_tensor(v) for k, v in inputs.items()}
 
 
 # --- against our PyTorch implementation ------------------------------------------------------------------------------

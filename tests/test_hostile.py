@@ -23,7 +23,7 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, official_config
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import cli, one_line_error
 
 # --- the shared shard-index reader: one behaviour for every sharded HF format ----------------------------------------

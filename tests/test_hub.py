@@ -24,12 +24,14 @@ from albert_bridge.parity import BACKENDS
 from albert_bridge.hub import PIPELINE_TAGS, RepoSpec, first_format, parse_repo_id, publish_formats, resolve_source
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT
 from tests.helpers import cli, one_line_error
 from tests.hub_server import TOKEN, HubServer
 
 pytest.importorskip("huggingface_hub")
 torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.hub
 
 SPIECE = ROOT / "fixtures" / "tokenizer" / "spiece.model"
 NOBODY = "http://127.0.0.1:9"  # the discard port: a connection there is refused

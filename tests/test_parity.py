@@ -21,7 +21,7 @@ from albert_bridge.parity.compare import compare_outputs, first_divergent_layer
 from albert_bridge.parity.report import SCHEMA_PATH
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs, tiny_config
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import cli, one_line_error
 
 torch = pytest.importorskip("torch")
