@@ -79,6 +79,22 @@ def save_checkpoint(directory: Path, head: HeadKind | str = HeadKind.PRETRAINING
     return Path(directory)
 
 
+def flatten_tree(tree: dict, prefix: str = "") -> dict:
+    """A nested dict (Flax params, a msgpack tree) as {"a/b/c": leaf}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten_tree(value, f"{prefix}{key}/"))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def leftovers(out: Path) -> list[str]:
+    """What an interrupted or failed conversion to `out` left beside it: its hidden staging directories."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
 # ---- the CLI --------------------------------------------------------------------------------------------------------
 
 

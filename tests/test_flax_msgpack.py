@@ -19,6 +19,7 @@ from albert_bridge.formats import hf_flax_msgpack as fm
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint
 from tests.helpers import FIXTURE, ROOT
+from tests.helpers import flatten_tree as flat
 from tests.helpers import cli as call
 
 
@@ -29,16 +30,6 @@ def serialization():
 
 
 
-
-
-def flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}/"))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def same_array(a, b) -> bool:
