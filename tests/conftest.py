@@ -16,6 +16,7 @@ import pytest  # noqa: E402
 
 from albert_bridge.schema import HeadKind  # noqa: E402
 from tests.helpers import ALL_HEADS, save_checkpoint  # noqa: E402
+from tests.hub_server import HubServer  # noqa: E402
 
 pytest_plugins = ["pytester"]  # tests of our pytest plugin run a suite of their own
 
@@ -23,6 +24,24 @@ pytest_plugins = ["pytester"]  # tests of our pytest plugin run a suite of their
 @pytest.fixture(params=ALL_HEADS, ids=[h.value for h in ALL_HEADS])
 def head(request) -> HeadKind:
     return request.param
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The loopback Hub (tests/hub_server.py), one per test module."""
+    with HubServer() as hub:
+        yield hub
+
+
+@pytest.fixture
+def online(server, tmp_path, monkeypatch):
+    """huggingface_hub pointed at the loopback server, with an empty cache and no token anywhere."""
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE", "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    return server
 
 
 @pytest.fixture

@@ -90,6 +90,14 @@ def flatten_tree(tree: dict, prefix: str = "") -> dict:
     return out
 
 
+def card_metadata(text: str) -> dict:
+    """The YAML front matter of a model card."""
+    import yaml  # PyYAML: installed with transformers (the test extra)
+
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
 def leftovers(out: Path) -> list[str]:
     """What an interrupted or failed conversion to `out` left beside it: its hidden staging directories."""
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
