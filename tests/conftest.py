@@ -9,17 +9,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# This checkout's package first, whatever is installed (tests.helpers holds the same path as ROOT).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pytest  # noqa: E402
 
 from albert_bridge.schema import HeadKind  # noqa: E402
+from tests.helpers import ALL_HEADS, save_checkpoint  # noqa: E402
+from tests.hub_server import HubServer  # noqa: E402
 
 pytest_plugins = ["pytester"]  # tests of our pytest plugin run a suite of their own
-
-ALL_HEADS = list(HeadKind)
-FIXTURE = ROOT / "fixtures" / "tiny-albert"
 
 
 @pytest.fixture(params=ALL_HEADS, ids=[h.value for h in ALL_HEADS])
@@ -27,16 +26,25 @@ def head(request) -> HeadKind:
     return request.param
 
 
-BACKENDS = ("torch", "tf2", "flax", "onnx")
+@pytest.fixture(scope="module")
+def server():
+    """The loopback Hub (tests/hub_server.py), one per test module."""
+    with HubServer() as hub:
+        yield hub
 
 
-def pytest_configure(config):
-    for backend in BACKENDS:
-        config.addinivalue_line("markers", f"{backend}: tests of the {backend} backend (from the file name)")
+@pytest.fixture
+def online(server, tmp_path, monkeypatch):
+    """huggingface_hub pointed at the loopback server, with an empty cache and no token anywhere."""
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE", "HF_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    return server
 
 
-def pytest_collection_modifyitems(items):
-    for item in items:
-        for backend in BACKENDS:
-            if f"_{backend}" in item.path.name:
-                item.add_marker(backend)
+@pytest.fixture
+def saved(tmp_path, head):
+    """A tiny random checkpoint of this head (seed 11), written by our safetensors adapter."""
+    return save_checkpoint(tmp_path, head, seed=11)

@@ -1,15 +1,109 @@
-"""Helpers shared by the CLI-facing tests."""
+"""What the tests share: paths, comparisons, input builders, tiny saved checkpoints, the CLI runner, fuzz helpers.
+
+Tests import these from here, never from conftest.py (which holds only fixtures and hooks)."""
 
 import signal
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from albert_bridge.checkpoint import arrays_equal
 from albert_bridge.cli import main
 from albert_bridge.errors import BridgeError
+from albert_bridge.formats import get_format
+from albert_bridge.schema import HeadKind
+from albert_bridge.testing import make_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "fixtures" / "tiny-albert"  # the committed tiny checkpoint (safetensors + tokenizer)
+ALL_HEADS = list(HeadKind)
+
+# ---- comparisons ----------------------------------------------------------------------------------------------------
+
+ATOL = 1e-5  # fp32 implementations of the tiny model against each other: outputs of magnitude up to ~10
+
+
+def assert_close(got: Mapping[str, np.ndarray], want: Mapping[str, np.ndarray], atol: float = ATOL, *,
+                 scaled: bool = False, skip: Sequence[str] = (), atol_for: Mapping[str, float] | None = None) -> float:
+    """Two sets of named outputs agree: the same names, and for each name not in `skip` the same shape and
+    max |got - want| <= atol, computed in float64; no relative term (rtol is 0), and a NaN anywhere fails.
+
+    `atol_for` gives some names their own atol. With `scaled`, each name's atol is multiplied by
+    max(1, max |want|): an absolute tolerance for small outputs, a relative one for large. Returns the largest
+    difference over the compared names (0.0 for none)."""
+    assert sorted(got) == sorted(want), sorted(set(got) ^ set(want))
+    worst = 0.0
+    bad = {}
+    for name in sorted(set(want) - set(skip)):
+        a = np.asarray(got[name]).astype(np.float64)
+        b = np.asarray(want[name]).astype(np.float64)
+        assert a.shape == b.shape, (name, a.shape, b.shape)
+        tolerance = (atol_for or {}).get(name, atol)
+        if scaled:
+            tolerance *= max(1.0, float(np.abs(b).max(initial=0)))
+        diff = float(np.abs(a - b).max(initial=0))
+        if not diff <= tolerance:  # NaN compares False: it fails
+            bad[name] = (diff, tolerance)
+        worst = max(worst, diff)
+    assert not bad, {name: f"max |diff| {d:.3g} > {t:.3g}" for name, (d, t) in bad.items()}
+    return worst
+
+
+def assert_same_tensors(a, b) -> None:
+    """Two checkpoints hold the same head and the same tensors, bit for bit (dtype, shape and bytes)."""
+    assert a.head is b.head, (a.head, b.head)
+    assert set(a.tensors) == set(b.tensors), sorted(set(a.tensors) ^ set(b.tensors))
+    for key, tensor in a.tensors.items():
+        assert arrays_equal(tensor.read(), b.tensors[key].read()), key
+
+
+# ---- inputs and saved checkpoints -----------------------------------------------------------------------------------
+
+def torch_inputs(arrays: Mapping[str, np.ndarray], dtype=None) -> dict:
+    """NumPy inputs (make_inputs, make_labels) as PyTorch tensors, optionally cast (e.g. torch.long from int32)."""
+    import torch  # only the tests that use PyTorch import it
+
+    tensors = {k: torch.from_numpy(np.asarray(v)) for k, v in arrays.items()}
+    return {k: v.to(dtype) for k, v in tensors.items()} if dtype is not None else tensors
+
+
+def save_checkpoint(directory: Path, head: HeadKind | str = HeadKind.PRETRAINING, seed: int = 0,
+                    fmt: str = "safetensors", **options) -> Path:
+    """A tiny random checkpoint (make_checkpoint; `options` other than max_shard_size go to it) written to
+    `directory` by our `fmt` adapter; returns the directory."""
+    shard = options.pop("max_shard_size", None)
+    get_format(fmt).save(make_checkpoint(head, seed=seed, **options), directory, max_shard_size=shard)
+    return Path(directory)
+
+
+def flatten_tree(tree: dict, prefix: str = "") -> dict:
+    """A nested dict (Flax params, a msgpack tree) as {"a/b/c": leaf}."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten_tree(value, f"{prefix}{key}/"))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def card_metadata(text: str) -> dict:
+    """The YAML front matter of a model card."""
+    import yaml  # PyYAML: installed with transformers (the test extra)
+
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def leftovers(out: Path) -> list[str]:
+    """What an interrupted or failed conversion to `out` left beside it: its hidden staging directories."""
+    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
+
+
+# ---- the CLI --------------------------------------------------------------------------------------------------------
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:

@@ -17,7 +17,7 @@ BACKENDS = {"torch": ("torch", "albert_torch", ""), "tf": ("tensorflow", "albert
             "flax": ("flax", "albert_flax", "Flax")}
 
 
-@pytest.fixture(params=list(BACKENDS))
+@pytest.fixture(params=[pytest.param(name, marks=getattr(pytest.mark, name)) for name in BACKENDS])
 def model_class(request):
     """AlbertForMaskedLM of one backend (skipped where its framework is not installed)."""
     framework, module, prefix = BACKENDS[request.param]

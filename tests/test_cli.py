@@ -14,9 +14,9 @@ import torch
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT
 from tests.helpers import cli as call
-from tests.helpers import one_line_error
+from tests.helpers import one_line_error, save_checkpoint
 
 CLI = [sys.executable, "-m", "albert_bridge"]
 
@@ -100,9 +100,7 @@ def test_failure_with_force_keeps_the_old_output(tmp_path, capsys, monkeypatch):
 
 
 def _copy_fixture(tmp_path):
-    src = tmp_path / "src"
-    get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING, seed=0), src)
-    return src
+    return save_checkpoint(tmp_path / "src", HeadKind.PRETRAINING, seed=0)
 
 
 def test_truncated_safetensors(tmp_path, capsys):

@@ -9,7 +9,7 @@ import pytest
 from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT
 from tests.helpers import cli as call
 
 

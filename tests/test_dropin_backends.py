@@ -12,7 +12,7 @@ import pytest
 from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # transformers' TF classes need tf-keras (TF_USE_LEGACY_KERAS=1), which must not leak into our Keras 3 process.
 REFERENCE = r"""
@@ -29,6 +29,7 @@ def checkpoint():
     return make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, seed=5)
 
 
+@pytest.mark.tf
 def test_tf_new_labels_as_transformers(tmp_path, checkpoint):
     pytest.importorskip("tensorflow")
     from albert_bridge.models.albert_tf import TFAlbertForSequenceClassification
@@ -53,6 +54,7 @@ def test_tf_new_labels_as_transformers(tmp_path, checkpoint):
                                   checkpoint.tensors["pooler.kernel"].read())
 
 
+@pytest.mark.flax
 def test_flax_new_labels(tmp_path, checkpoint):
     """transformers' Flax from_pretrained has no output_loading_info (a TypeError) and only logs the mismatch; ours
     returns the loading info with the Flax parameter names and warns naming them."""

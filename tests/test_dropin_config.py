@@ -25,7 +25,7 @@ def diff(config) -> dict:
     return out
 
 
-@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("backend", [pytest.param(name, marks=getattr(pytest.mark, name)) for name in BACKENDS])
 def test_transformers_config_objects_build_our_models(backend, tmp_path):
     """transformers' AlbertConfig, and what AutoConfig reads, used to fail at the first forward
     ('AlbertConfig' object has no attribute 'group_of_layer'): converted once, at construction (the conversion is

@@ -30,7 +30,9 @@ import albert_bridge  # noqa: E402
 from albert_bridge.formats import get_format  # noqa: E402
 from albert_bridge.schema import HeadKind  # noqa: E402
 from albert_bridge.testing import make_checkpoint, make_inputs, tiny_config  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.helpers import ROOT, assert_close  # noqa: E402
+
+pytestmark = pytest.mark.flax
 
 # Within 1e-5 x max(1, max |transformers' value|) per array: the parity harness's float32 tolerance.
 TOLERANCE = 1e-5
@@ -164,12 +166,10 @@ print("done")
 '''.replace("SHARED_SOURCE", "\n\n".join(inspect.getsource(f) for f in SHARED))
 
 
-def assert_close(ours: dict, theirs: dict, prefix: str) -> None:
+def assert_close_under(prefix: str, ours: dict, theirs: dict) -> None:
+    """Our leaves under `prefix` against transformers' (the leaves of `theirs` under the same prefix)."""
     expected = {k: v for k, v in theirs.items() if k.startswith((prefix + ".", prefix + "["))}
-    assert sorted(ours) == sorted(expected)
-    for key, value in ours.items():
-        scale = max(1.0, float(np.abs(expected[key]).max(initial=0)))
-        assert np.abs(value - expected[key]).max(initial=0) <= TOLERANCE * scale, key
+    assert_close(ours, expected, TOLERANCE, scaled=True)
 
 
 def compiled_step(model, inputs, params, expect_remat: bool = False):
@@ -252,10 +252,10 @@ def test_users_jit_grad_and_optax_steps(loaded, theirs, inputs):
     assert type(out).__name__ == "FlaxMaskedLMOutput" and list(out.keys()) == ["logits", "hidden_states", "attentions"]
     assert out["logits"] is out.logits and out.to_tuple()[0] is out.logits
     assert paths(out) == report["outputs"]  # `.logits`, `.hidden_states[0]`, ...: the same pytree
-    assert_close(leaves("out", out), arrays, "out")
+    assert_close_under("out", leaves("out", out), arrays)
     assert abs(float(loss) - report["loss"]) <= TOLERANCE * max(1.0, abs(report["loss"]))
-    assert_close(leaves("grad", grads), arrays, "grad")
-    assert_close(leaves("sgd", sgd_step(params, grads)), arrays, "sgd")
+    assert_close_under("grad", leaves("grad", grads), arrays)
+    assert_close_under("sgd", leaves("sgd", sgd_step(params, grads)), arrays)
 
     for _ in range(5):  # training with the same two compiled functions: the loss falls
         params = sgd_step(params, function(params)[1])
@@ -272,8 +272,8 @@ def test_gradient_checkpointing_same_outputs_and_grads(files, theirs, inputs):
     assert model.module.gradient_checkpointing and paths(params) == theirs[0]["init_weights"]
     (loss, out), grads = compiled_step(model, inputs, params, expect_remat=True)(params)
     assert abs(float(loss) - theirs[0]["loss"]) <= TOLERANCE * max(1.0, abs(theirs[0]["loss"]))
-    assert_close(leaves("out", out), theirs[1], "out")
-    assert_close(leaves("grad", grads), theirs[1], "grad")
+    assert_close_under("out", leaves("out", out), theirs[1])
+    assert_close_under("grad", leaves("grad", grads), theirs[1])
 
 
 def test_to_bf16_fp16_fp32_cast_the_same_leaves(loaded, theirs):

@@ -16,6 +16,8 @@ from albert_bridge.testing import make_checkpoint  # noqa: E402
 from tests import tf2_dropin_reference as spec  # noqa: E402
 from tests import test_tf2_models  # noqa: E402
 
+pytestmark = pytest.mark.tf
+
 reference = test_tf2_models.reference  # the shared session fixture: one subprocess for both files
 
 ATOL = 1e-5

@@ -14,6 +14,8 @@ from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import TINY, make_checkpoint, make_inputs
 
+pytestmark = pytest.mark.torch
+
 ATOL = 1e-5
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0)
 
@@ -194,6 +196,7 @@ def test_prune_heads(saved, tmp_path):
         ours.save_pretrained(tmp_path)
 
 
+@pytest.mark.hub
 def test_push_to_hub_uploads_what_save_pretrained_writes(saved, tmp_path, monkeypatch):
     """One commit with config.json, the weights and a model card, as transformers' push_to_hub makes (ours also runs
     the uploaded file on transformers' class first: publish.push's parity check), to the loopback Hub of test_hub.py."""

@@ -24,7 +24,9 @@ from albert_bridge.models.albert_flax import FLAX_MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD  # noqa: E402
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
 from albert_bridge.testing import flatten_outputs, head_config, make_checkpoint, make_inputs, tiny_config  # noqa: E402
-from tests.conftest import ALL_HEADS, ROOT  # noqa: E402
+from tests.helpers import ALL_HEADS, ROOT, flatten_tree, torch_inputs  # noqa: E402
+
+pytestmark = pytest.mark.flax
 
 ATOL = 1e-5
 # bfloat16 keeps 8 bits of mantissa (relative step 2**-8 = 0.0039); through 5 layers of the tiny model the logits
@@ -50,12 +52,6 @@ def dtypes(params) -> set[str]:
     return {str(leaf.dtype) for leaf in jax.tree_util.tree_leaves(params)}
 
 
-@pytest.fixture
-def saved(tmp_path, head):
-    get_format("safetensors").save(make_checkpoint(head, seed=11), tmp_path)
-    return tmp_path
-
-
 _MODELS: dict = {}
 
 
@@ -75,10 +71,6 @@ def ours_from(head: HeadKind, directory):
 
 
 FLAGS = {"output_hidden_states": True, "output_attentions": True}
-
-
-def torch_inputs(inputs: dict) -> dict:
-    return {k: torch.as_tensor(v) for k, v in inputs.items()}
 
 
 # --- against our PyTorch implementation ------------------------------------------------------------------------------
@@ -219,7 +211,7 @@ def test_loading_another_heads_checkpoint_warns(tmp_path):
     with warnings.catch_warnings(record=True) as caught:  # the base model of any head: nothing is missing
         warnings.simplefilter("always")
         base, info = albert_bridge.FlaxAlbertModel.from_pretrained(tmp_path, output_loading_info=True)
-    assert info["missing_keys"] == [] and "pooler/kernel" in _flat_params(base.params)
+    assert info["missing_keys"] == [] and "pooler/kernel" in flatten_tree(base.params)
     assert [str(w.message) for w in caught if "newly initialised" in str(w.message)] == []
 
 
@@ -362,7 +354,7 @@ def test_we_load_transformers_msgpack(reference, head, variant, record_property)
     ours = ours_from(head, directory)
     # The same parameter tree, name for name and shape for shape (their tree as their constructor makes it).
     tree = json.loads((reference / f"theirs-own-{name}.json").read_text())
-    assert {k: list(v.shape) for k, v in _flat_params(ours.params).items()} == tree
+    assert {k: list(v.shape) for k, v in flatten_tree(ours.params).items()} == tree
     diff = max_diff(flat_outputs(ours(**inputs, **FLAGS)), theirs)
     record_property("flax_vs_transformers_flax_max_abs_diff", diff)
     assert diff <= ATOL
@@ -372,16 +364,6 @@ def test_we_load_transformers_msgpack(reference, head, variant, record_property)
         logits = flat_outputs(torch_model(**torch_inputs(inputs)))
     assert max_diff(logits, {k: theirs[k] for k in logits}) <= ATOL
     assert load(directory).report.format == "flax"
-
-
-def _flat_params(tree, prefix=""):
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat_params(value, f"{prefix}{key}/"))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def test_e_equals_h_flax_file_holds_the_identity_projection(reference):

@@ -18,7 +18,8 @@ from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import hf_flax_msgpack as fm
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT
+from tests.helpers import flatten_tree as flat
 from tests.helpers import cli as call
 
 
@@ -29,16 +30,6 @@ def serialization():
 
 
 
-
-
-def flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flat(value, f"{prefix}{key}/"))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def same_array(a, b) -> bool:
@@ -70,6 +61,7 @@ def write(path, tree: dict) -> bytes:
 
 
 # --- the file format against flax.serialization ----------------------------------------------------------------------
+@pytest.mark.flax
 def test_bytes_equal_flax_to_bytes(tmp_path, serialization):
     tree = odd_tree()
     ours = write(tmp_path / "t.msgpack", tree)
@@ -79,6 +71,7 @@ def test_bytes_equal_flax_to_bytes(tmp_path, serialization):
     assert all(same_array(restored[name], value) for name, value in flat(tree).items())
 
 
+@pytest.mark.flax
 def test_flax_written_files_read_here(tmp_path, serialization):
     tree = odd_tree()
     (tmp_path / "f.msgpack").write_bytes(serialization.to_bytes(tree))
@@ -89,6 +82,7 @@ def test_flax_written_files_read_here(tmp_path, serialization):
     assert others == {} and all(same_array(tensors[n].read(), v) for n, v in flat(tree).items())
 
 
+@pytest.mark.flax
 def test_chunked_leaves_match_flax(tmp_path, serialization, monkeypatch):
     assert fm.MAX_CHUNK_SIZE == serialization.MAX_CHUNK_SIZE == 2**30
     # Arrays over MAX_CHUNK_SIZE bytes become chunked maps; a small limit exercises the same code on tiny arrays.
@@ -104,6 +98,7 @@ def test_chunked_leaves_match_flax(tmp_path, serialization, monkeypatch):
     assert all(same_array(ours_read[name], value) for name, value in flat(tree).items())
 
 
+@pytest.mark.flax
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
 def test_every_head_decodes_with_flax(tmp_path, head, dtype, serialization):
     ckpt = make_checkpoint(head, seed=4, dtype=dtype)
@@ -125,6 +120,7 @@ def test_every_head_decodes_with_flax(tmp_path, head, dtype, serialization):
 
 
 # --- sharding, laziness, streaming -----------------------------------------------------------------------------------
+@pytest.mark.flax
 def test_sharded_round_trip_in_transformers_layout(tmp_path, serialization):
     ckpt = make_checkpoint(HeadKind.PRETRAINING, seed=5)
     files = get_format("flax").save(ckpt, tmp_path, max_shard_size=20_000)
@@ -289,6 +285,7 @@ def test_random_corruption_never_escapes_as_another_error(tmp_path):
     assert errors > 100, errors
 
 
+@pytest.mark.flax
 def test_leaves_that_are_not_arrays_and_untied_decoders_are_named(tmp_path, serialization):
     ckpt = make_checkpoint(HeadKind.MASKED_LM, seed=9)
     get_format("flax").save(ckpt, tmp_path)
@@ -303,6 +300,7 @@ def test_leaves_that_are_not_arrays_and_untied_decoders_are_named(tmp_path, seri
         back.validate()
 
 
+@pytest.mark.flax
 def test_variables_dict_wrapper_is_read(tmp_path, serialization):
     ckpt = make_checkpoint(HeadKind.BASE, seed=9)
     get_format("flax").save(ckpt, tmp_path)

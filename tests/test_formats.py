@@ -13,14 +13,9 @@ from albert_bridge.formats import FORMATS, detect_format, get_format, load
 from albert_bridge.formats.hf_layout import parse_size
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
+from tests.helpers import assert_same_tensors
 
 WRITABLE = [name for name, fmt in FORMATS.items() if fmt.available]
-
-
-def assert_same_tensors(a, b):
-    assert set(a.tensors) == set(b.tensors)
-    for key in a.tensors:
-        assert arrays_equal(a.tensors[key].read(), b.tensors[key].read()), key
 
 
 @pytest.mark.parametrize("fmt", WRITABLE)
@@ -236,7 +231,7 @@ def test_bin_with_only_the_decoder_bias_reads_it_as_the_bias(tmp_path):
 def test_convert_to_all_writes_every_available_format(tmp_path, capsys, monkeypatch):
     """`--to all` is every format this installation writes; announced ones (not yet available) are left out."""
     from albert_bridge.formats import Format
-    from tests.conftest import FIXTURE
+    from tests.helpers import FIXTURE
     from tests.helpers import cli
 
     monkeypatch.setitem(FORMATS, "someday", Format("someday", None, "a format a later release brings", issue="#99"))

@@ -25,7 +25,7 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import fuzz_file, hostile_call
 from tests.test_fuzz import CASE_SECONDS, MUTATIONS, _safetensors_header, _whole, _zip_structure, mutate
 
@@ -243,7 +243,12 @@ def _id(entry: EntryPoint) -> str:
     return f"{entry.name}-{entry.file}"
 
 
-@pytest.mark.parametrize("entry", ENTRY_POINTS, ids=[_id(e) for e in ENTRY_POINTS])
+# Entry points of TF or Flax classes run where that framework is installed (tox -e tf, tox -e flax).
+NEEDS_MARK = {"tensorflow": pytest.mark.tf, "jax": pytest.mark.flax}
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=_id(e), marks=[NEEDS_MARK[e.needs]] if e.needs in NEEDS_MARK else [])
+                                   for e in ENTRY_POINTS])
 def test_mutated_files_end_in_one_bridge_error(tmp_path, entry, record_property):
     if entry.needs:
         pytest.importorskip(entry.needs)
@@ -404,8 +409,9 @@ NUMBER_FIELDS = [name for name, default in CONFIG_DEFAULTS.items() if not isinst
 WRONG_NUMBERS = [None, 10**20, "1", [1]]
 
 
-@pytest.mark.parametrize("backend, values", [(torch_model, WRONG_NUMBERS), (flax_model, [10**20])],
-                         ids=["torch", "flax"])  # Flax compiles each model that loads: the overflow it alone had
+# Flax compiles each model that loads: the overflow it alone had
+@pytest.mark.parametrize("backend, values", [pytest.param(torch_model, WRONG_NUMBERS, id="torch"),
+                                             pytest.param(flax_model, [10**20], id="flax", marks=pytest.mark.flax)])
 def test_every_number_field_of_config_json_none_or_of_a_wrong_type(tmp_path, backend, values):
     """Each numeric config field set to each of `values` (the random mutations above reach few of them): a model is
     loaded and called, or a BridgeError names the checkpoint. Found: classifier_dropout_prob null (torch, TF),

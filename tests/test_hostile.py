@@ -24,8 +24,8 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, official_config
-from tests.conftest import ROOT
-from tests.helpers import cli, one_line_error
+from tests.helpers import ROOT
+from tests.helpers import cli, leftovers, one_line_error, save_checkpoint
 
 # --- the shared shard-index reader: one behaviour for every sharded HF format ----------------------------------------
 SHARDED = {"safetensors": "model.safetensors.index.json", "pytorch": "pytorch_model.bin.index.json",
@@ -195,9 +195,7 @@ def test_hostile_tarball_members_are_refused(tmp_path, capsys, member, why):
 @pytest.fixture(scope="module")
 def big_source(tmp_path_factory) -> Path:
     """An ALBERT-base-sized checkpoint (47 MB): converting it to five formats takes a few seconds."""
-    src = tmp_path_factory.mktemp("signals") / "src"
-    get_format("safetensors").save(make_checkpoint(HeadKind.BASE, seed=0, config=official_config("base")), src)
-    return src
+    return save_checkpoint(tmp_path_factory.mktemp("signals") / "src", HeadKind.BASE, config=official_config("base"))
 
 
 FORMATS = "safetensors,flax,tf1,canonical,tf"
@@ -219,10 +217,6 @@ def staging_of(out: Path, proc: subprocess.Popen, timeout: float = 60) -> Path:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.005)
     raise AssertionError("the conversion never started writing")
-
-
-def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
 @pytest.mark.parametrize("signum, code, message", [(signal.SIGINT, 130, "error: interrupted"),

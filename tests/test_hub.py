@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 import albert_bridge.convert
 import albert_bridge.publish
@@ -25,32 +24,17 @@ from albert_bridge.publish import PIPELINE_TAGS, publish_formats
 from albert_bridge.sources import RepoSpec, first_format, parse_repo_id, resolve_source
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs
-from tests.conftest import FIXTURE, ROOT
-from tests.helpers import cli, one_line_error
-from tests.hub_server import TOKEN, HubServer
+from tests.helpers import FIXTURE, ROOT
+from tests.helpers import card_metadata, cli, one_line_error
+from tests.hub_server import TOKEN
 
 pytest.importorskip("huggingface_hub")
 torch = pytest.importorskip("torch")
 
+pytestmark = pytest.mark.hub
+
 SPIECE = ROOT / "fixtures" / "tokenizer" / "spiece.model"
 NOBODY = "http://127.0.0.1:9"  # the discard port: a connection there is refused
-
-
-@pytest.fixture(scope="module")
-def server():
-    with HubServer() as hub:
-        yield hub
-
-
-@pytest.fixture
-def online(server, tmp_path, monkeypatch):
-    """huggingface_hub pointed at the loopback server, with an empty cache and no token anywhere."""
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
-    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_CACHE", "HF_TOKEN_PATH"):
-        monkeypatch.delenv(name, raising=False)
-    return server
 
 
 def files_of(directory: Path) -> dict[str, bytes]:
@@ -63,11 +47,6 @@ def converted(src, tmp_path, formats=("safetensors",)) -> dict[str, bytes]:
     if not target.exists():
         convert(src, target, list(formats))
     return files_of(target)
-
-
-def card_metadata(text: str) -> dict:
-    assert text.startswith("---\n")
-    return yaml.safe_load(text.split("---\n")[1])
 
 
 def assert_no_token(*texts, directories=()) -> None:

@@ -28,18 +28,11 @@ from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge import numpy_forward
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import flatten_outputs, make_checkpoint, make_inputs, tiny_config
-from tests.conftest import ROOT
-from tests.helpers import cli, one_line_error
+from tests.helpers import ATOL, ROOT, assert_close, cli, one_line_error
 
-ATOL = 1e-5
+pytestmark = pytest.mark.onnx
+
 SHAPES = [(3, 9), (2, 17)]  # (batch, seq): two dynamic shapes, both padded (the last sequence loses its last third)
-
-
-def assert_close(got: dict, want: dict, atol: float = ATOL) -> None:
-    assert sorted(got) == sorted(want)
-    for name in want:
-        assert got[name].shape == want[name].shape, name
-        np.testing.assert_allclose(got[name], want[name], atol=atol, rtol=0, err_msg=name)
 
 
 @pytest.fixture(scope="module")

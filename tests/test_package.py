@@ -7,7 +7,7 @@ import sys
 import pytest
 
 import albert_bridge
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 HEADS = ("Model", "ForPreTraining", "ForMaskedLM", "ForSequenceClassification", "ForMultipleChoice",
          "ForTokenClassification", "ForQuestionAnswering")

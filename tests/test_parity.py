@@ -21,8 +21,8 @@ from albert_bridge.parity.compare import compare_outputs, first_divergent_layer
 from albert_bridge.parity.report import SCHEMA_PATH
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, make_inputs, tiny_config
-from tests.conftest import ROOT
-from tests.helpers import cli, one_line_error
+from tests.helpers import ROOT
+from tests.helpers import cli, one_line_error, save_checkpoint
 
 torch = pytest.importorskip("torch")
 jsonschema = pytest.importorskip("jsonschema")
@@ -39,8 +39,7 @@ def pool():
 @pytest.fixture
 def original(tmp_path):
     """A tiny pretraining checkpoint (L=5 layers, G=2 groups: layers 0-2 run group 0, layers 3-4 group 1)."""
-    get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING, seed=3), tmp_path / "original")
-    return tmp_path / "original"
+    return save_checkpoint(tmp_path / "original", HeadKind.PRETRAINING, seed=3)
 
 
 def perturbed_copy(original, tmp_path, name: str, native: str, amount: float = 1e-2):

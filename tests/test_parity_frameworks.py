@@ -8,10 +8,12 @@ from albert_bridge.formats import get_format
 from albert_bridge.parity import WorkerPool, check
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import ALL_HEADS, ROOT
+from tests.helpers import ALL_HEADS, ROOT
 
 for module in ("torch", "tensorflow", "jax", "flax", "transformers", "tf_keras", "onnxruntime"):
     pytest.importorskip(module)
+
+pytestmark = pytest.mark.all_backends  # every framework in one environment: tox -e all
 
 EVERY_BACKEND = ["torch", "tf", "flax", "onnx", "numpy", "hf-torch", "hf-tf", "hf-flax"]
 

@@ -21,7 +21,7 @@ from albert_bridge.errors import BridgeError, Terminated
 from albert_bridge.formats import get_format, load
 from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.helpers import cli, one_line_error
+from tests.helpers import cli, leftovers, one_line_error
 from tests.test_hostile import _member, _tar_with
 
 pytestmark = pytest.mark.skipif(threading.current_thread() is not threading.main_thread(),
@@ -40,10 +40,6 @@ def old_output(tmp_path: Path) -> Path:
     out.mkdir()
     (out / "config.json").write_text("the old output")
     return out
-
-
-def leftovers(out: Path) -> list[str]:
-    return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
 class _SignalInDel:

@@ -11,6 +11,8 @@ checkpoint_module = pytest.importorskip("torch.utils.checkpoint")
 
 import albert_bridge  # noqa: E402
 
+pytestmark = pytest.mark.torch
+
 NO_DROPOUT = dict(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, classifier_dropout_prob=0.0)
 
 

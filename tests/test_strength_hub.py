@@ -7,13 +7,15 @@ import pytest
 
 from albert_bridge.sources import RepoSpec, parse_repo_id
 from albert_bridge.parity import BACKENDS
-from tests.conftest import FIXTURE
-from tests.helpers import cli, one_line_error
+from tests.helpers import FIXTURE
+from tests.helpers import card_metadata, cli, one_line_error
 from tests.hub_server import TOKEN
-from tests.test_hub import card_metadata, converted, online, server  # noqa: F401 - fixtures used by name
+from tests.test_hub import converted
 
 pytest.importorskip("huggingface_hub")
 pytest.importorskip("torch")
+
+pytestmark = pytest.mark.hub
 
 
 def test_identical_weights_without_a_card_get_one_commit_adding_it(online, tmp_path, capsys):  # noqa: F811

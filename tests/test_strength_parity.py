@@ -217,6 +217,7 @@ def test_expect_with_the_very_inputs_compares_every_output(golden):
 
 
 # --- the ONNX backend ------------------------------------------------------------------------------------------------
+@pytest.mark.onnx
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="needs onnxruntime")
 def test_an_onnx_source_at_float16_runs_a_float16_graph_built_for_it(tmp_path):
     from albert_bridge.export import onnx as onnx_export

@@ -24,7 +24,7 @@ from albert_bridge.formats.tf_bundle import BundleReader, write_bundle
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.helpers import cli, deadline, one_line_error
 from tests.tf1_reference import OriginalAlbert, sample_inputs
 
@@ -183,6 +183,7 @@ def test_round_trip_through_another_format_is_bit_exact(tmp_path, via, kind):
         assert (tmp_path / "back" / tf1.TOKENIZER_NAME).read_bytes() == TOKENIZER.read_bytes()
 
 
+@pytest.mark.tf
 def test_written_checkpoint_restores_with_tensorflow_and_transformers_loader_agrees(tmp_path):
     """One TensorFlow subprocess: tf.train.load_checkpoint on what we wrote (found through the `checkpoint` file),
     and transformers' own TF1 loader (load_tf_weights_in_albert) on an original checkpoint, run on the same inputs."""

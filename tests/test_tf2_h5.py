@@ -12,22 +12,14 @@ import h5py
 import numpy as np
 import pytest
 
-from albert_bridge.checkpoint import arrays_equal
 from albert_bridge.cli import main
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, hf_keras_h5, load
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint
-from tests.conftest import FIXTURE, ROOT
+from tests.helpers import FIXTURE, ROOT, assert_same_tensors
 
 TF = get_format("tf")
-
-
-def assert_same_tensors(a, b):
-    assert a.head is b.head
-    assert set(a.tensors) == set(b.tensors)
-    for key, tensor in a.tensors.items():
-        assert arrays_equal(tensor.read(), b.tensors[key].read()), key
 
 
 def test_round_trip_is_bit_exact(tmp_path, head):

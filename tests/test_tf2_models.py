@@ -24,17 +24,22 @@ from albert_bridge.models.albert_torch import MODEL_FOR_HEAD as TORCH_MODEL_FOR_
 from albert_bridge.schema import ARCHITECTURES, HeadKind  # noqa: E402
 from albert_bridge.testing import flatten_outputs, make_checkpoint, make_inputs, make_labels, tiny_config  # noqa: E402,E501
 from tests import tf2_dropin_reference  # noqa: E402
-from tests.conftest import ALL_HEADS, FIXTURE, ROOT  # noqa: E402
+from tests.helpers import ALL_HEADS, ATOL, FIXTURE, ROOT, assert_close  # noqa: E402
+from tests.helpers import torch_inputs as _torch_inputs  # noqa: E402
 
-ATOL = 1e-5
+pytestmark = pytest.mark.tf
 # TF against PyTorch: each fp32 implementation is 3-7e-6 (rarely 1.5e-5) away from a float64 run on the MLM
 # vocabulary logits (values up to ~10, after the E-sized LayerNorm), so their difference can pass 1e-5 there; those
 # two outputs get 2e-5, everything else (hidden states, attentions, pooled, other logits) stays at 1e-5.
 MLM_ATOL = 2e-5
 
 
+NOT_LOSS = ("loss",)  # the loss is compared on its own, where at all
+
+
 def cross(head: HeadKind) -> dict:
-    return {"atol": ATOL, "loose": ("prediction_logits", "logits") if head in MLM_HEADS else (), "loose_atol": MLM_ATOL}
+    loose = ("prediction_logits", "logits") if head in MLM_HEADS else ()
+    return {"atol": ATOL, "atol_for": dict.fromkeys(loose, MLM_ATOL), "skip": NOT_LOSS}
 MLM_HEADS = (HeadKind.PRETRAINING, HeadKind.MASKED_LM)
 TF1_FIXTURE = ROOT / "fixtures" / "tf1" / "albert_tiny"
 
@@ -61,16 +66,8 @@ def max_diffs(ours: dict, theirs: dict, skip=("loss",)) -> dict[str, float]:
             for k in ours if k not in skip}
 
 
-def assert_close(ours: dict, theirs: dict, atol=ATOL, skip=("loss",), loose=(), loose_atol=None):
-    """max |ours - theirs| <= atol per output (loose_atol for the outputs named in `loose`); returns the largest."""
-    diffs = max_diffs(ours, theirs, skip)
-    bad = {k: v for k, v in diffs.items() if v > (loose_atol if k in loose and loose_atol else atol)}
-    assert not bad, bad
-    return max(diffs.values())
-
-
 def torch_inputs(inputs: dict) -> dict:
-    return {k: torch.from_numpy(np.asarray(v)).long() for k, v in inputs.items()}
+    return _torch_inputs(inputs, torch.long)  # TF's int32 ids -> PyTorch's int64
 
 
 @functools.lru_cache(maxsize=None)
@@ -128,7 +125,7 @@ def test_tuples_head_mask_inputs_embeds_and_dict_input(head):
             np.testing.assert_allclose(np.asarray(x), y.numpy(), atol=MLM_ATOL if head in MLM_HEADS else ATOL, rtol=0)
     assert_close(numpy_outputs(tf_model(inputs_embeds=embeds, **rest)), numpy_outputs(by_embeds), **cross(head))
     # transformers' TF convention: the whole input dict as the first argument.
-    assert_close(numpy_outputs(tf_model(inputs)), numpy_outputs(tf_model(**inputs)), atol=0)
+    assert_close(numpy_outputs(tf_model(inputs)), numpy_outputs(tf_model(**inputs)), atol=0, skip=NOT_LOSS)
 
 
 def test_training_enables_dropout(head):
@@ -401,7 +398,7 @@ def test_transformers_loads_our_h5_with_matching_outputs(reference, head):
     assert info[tag]["missing_keys"] == [] and unexpected == [] and info[tag]["mismatched_keys"] == [], info[tag]
     theirs = reference_outputs(results, tag)
     ours = our_outputs(work / tag, head, work / f"inputs-{head.value}.npz", with_labels=True)
-    worst = assert_close(ours, theirs)  # MLM logits match: decoder/bias is written
+    worst = assert_close(ours, theirs, skip=NOT_LOSS)  # MLM logits match: decoder/bias is written
     print(f"{head.value}: ours vs transformers TF (our file) max |diff| {worst:.2e}")
     if head is not HeadKind.BASE:  # the same loss, of the same shape
         assert ours["loss"].shape == theirs["loss"].shape
@@ -420,7 +417,7 @@ def test_we_load_transformers_h5_with_matching_outputs(reference, head):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         worst = assert_close(our_outputs(work / tag, head, work / f"plain-{head.value}.npz"),
-                             reference_outputs(results, tag))
+                             reference_outputs(results, tag), skip=NOT_LOSS)
     # Every variable assigned and nothing unused: the only warning is the MLM bias one.
     assert [str(w.message) for w in caught] == ckpt.report.warnings
     print(f"{head.value}: ours vs transformers TF (their file) max |diff| {worst:.2e}")
@@ -435,7 +432,8 @@ def test_sharded_and_split_files_both_ways(reference, tag, head):
         assert info[tag]["missing_keys"] == [] and info[tag]["unexpected_keys"] == [], info[tag]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert_close(our_outputs(work / tag, head, work / f"plain-{head.value}.npz"), reference_outputs(results, tag))
+        assert_close(our_outputs(work / tag, head, work / f"plain-{head.value}.npz"), reference_outputs(results, tag),
+                     skip=NOT_LOSS)
     # Only their randomly perturbed file has an MLM bias that is not its decoder bias.
     assert [("decoder/bias" in str(w.message)) for w in caught] == ([True] if tag.startswith("theirs") else [])
     if tag == "theirs-sharded":
@@ -453,7 +451,7 @@ def test_transformers_pt_to_tf_conversion_loads_with_the_warning(reference):
     theirs = reference_outputs(results, "ptconv")
     with pytest.warns(UserWarning, match="predictions/decoder/bias"):  # from_pretrained says so too
         ours = our_outputs(work / "ptconv", HeadKind.MASKED_LM, work / "plain-masked-lm.npz")
-    assert_close(ours, theirs)
+    assert_close(ours, theirs, skip=NOT_LOSS)
     source = our_outputs(work / "pt-mlm", HeadKind.MASKED_LM, work / "plain-masked-lm.npz")
     assert np.max(np.abs(source["logits"] - theirs["logits"])) > 0.05
 

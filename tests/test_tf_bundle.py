@@ -395,6 +395,7 @@ def tf_run(tmp_path_factory):
     return work, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.tf
 def test_tf_reads_our_bundle(tf_run):
     _, out = tf_run
     tensors = sample_tensors()
@@ -403,12 +404,14 @@ def test_tf_reads_our_bundle(tf_run):
     assert out["dtypes"] == {n: a.dtype.name for n, a in tensors.items()}
 
 
+@pytest.mark.tf
 def test_tf_saver_and_checkpoint_restore_our_bundle(tf_run):
     _, out = tf_run
     assert out["saver_ok"] and all(out["saver_ok"].values()), out["saver_ok"]
     assert out["checkpoint_ok"] == out["saver_ok"]
 
 
+@pytest.mark.tf
 def test_we_read_tf_saver_bundle(tf_run):
     work, _ = tf_run
     prefix = work / "saver" / "model.ckpt-best"
@@ -428,6 +431,7 @@ def test_we_read_tf_saver_bundle(tf_run):
         f"{prefix}.data-00000-of-00001").read_bytes()
 
 
+@pytest.mark.tf
 def test_we_read_tf_object_checkpoint(tf_run):
     work, _ = tf_run
     want = load_npz(work / "obj.npz")

@@ -324,7 +324,7 @@ def test_return_tensors_np_and_pt_match_transformers(ours, hf_slow):
     assert ours.decode(ours("hello world", return_tensors="pt")["input_ids"][0]) == "[CLS] hello world[SEP]"
 
 
-@pytest.mark.parametrize("kind", ["tf", "jax"])
+@pytest.mark.parametrize("kind", [pytest.param("tf", marks=pytest.mark.tf), pytest.param("jax", marks=pytest.mark.flax)])
 def test_return_tensors_tf_and_jax(fast, kind):
     pytest.importorskip({"tf": "tensorflow", "jax": "jax"}[kind])
     enc = fast(TRAINING_TEXT[:3], padding=True, return_tensors=kind)
@@ -434,6 +434,7 @@ def test_load_sources(tmp_path, slow, hf_slow, hf_fast):
     assert [ref.encode(t) for t in texts] == [hf_slow.encode(t) for t in texts]
 
 
+@pytest.mark.hub
 def test_from_pretrained_offline_names_the_repo(tmp_path, monkeypatch):
     pytest.importorskip("huggingface_hub")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache

@@ -11,16 +11,20 @@ from albert_bridge.formats import get_format
 from albert_bridge.models.albert_torch import MODEL_FOR_HEAD
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import head_config, make_checkpoint, make_inputs, make_labels, tiny_config
+from tests.helpers import torch_inputs
 
 ATOL = 1e-5
 
 
+pytestmark = pytest.mark.torch
+
+
 def inputs_for(head: HeadKind, seed: int = 0) -> dict:
-    return {k: torch.from_numpy(v) for k, v in make_inputs(head, seed=seed).items()}
+    return torch_inputs(make_inputs(head, seed=seed))
 
 
 def labels_for(head: HeadKind, inputs: dict, num_labels: int) -> dict:
-    labels = {k: torch.from_numpy(v) for k, v in make_labels(head, inputs, num_labels).items()}
+    labels = torch_inputs(make_labels(head, inputs, num_labels))
     if head is HeadKind.QUESTION_ANSWERING:  # a position past the input: clamped to the ignored index
         labels["start_positions"][-1] = 20
     return labels
@@ -40,13 +44,6 @@ def assert_outputs_close(ours, theirs, atol=ATOL):
                 torch.testing.assert_close(x, y, atol=atol, rtol=0)
         else:
             torch.testing.assert_close(a, b, atol=atol, rtol=0, msg=key)
-
-
-@pytest.fixture
-def saved(tmp_path, head):
-    """A tiny random checkpoint of this head, written by our safetensors adapter."""
-    get_format("safetensors").save(make_checkpoint(head, seed=11), tmp_path)
-    return tmp_path
 
 
 @pytest.mark.parametrize("fmt, shard", [("safetensors", None), ("pytorch", None), ("safetensors", 30_000),
@@ -193,7 +190,7 @@ def test_new_head_on_pretrained_backbone_warns_and_keeps_backbone(tmp_path):
 
 
 def test_half_precision_load():
-    from tests.conftest import FIXTURE
+    from tests.helpers import FIXTURE
 
     model = albert_bridge.AlbertForPreTraining.from_pretrained(FIXTURE, torch_dtype=torch.bfloat16)
     assert model.dtype is torch.bfloat16
