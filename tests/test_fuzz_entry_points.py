@@ -243,14 +243,16 @@ def _id(entry: EntryPoint) -> str:
     return f"{entry.name}-{entry.file}"
 
 
-# Entry points of TF or Flax classes run where that framework is installed (tox -e tf, tox -e flax); they, and a
-# push (a parity run per case), are the slow ones.
+# Entry points of TF or Flax classes run where that framework is installed (tox -e tf, tox -e flax), a push (its
+# model card) where huggingface_hub is (tox -e hub); these are the slow ones (a compile, or a parity run, per case).
 NEEDS_MARK = {"tensorflow": pytest.mark.tf, "jax": pytest.mark.flax}
 
 
 def _marks(entry: EntryPoint) -> list:
     backend = [NEEDS_MARK[entry.needs]] if entry.needs in NEEDS_MARK else []
-    return backend + [pytest.mark.slow] if backend or entry.name.startswith("push") else backend
+    if entry.name.startswith("push"):
+        backend = [pytest.mark.hub]
+    return backend + [pytest.mark.slow] if backend else []
 
 
 @pytest.mark.parametrize("entry", [pytest.param(e, id=_id(e), marks=_marks(e)) for e in ENTRY_POINTS])
