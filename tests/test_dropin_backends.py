@@ -29,6 +29,7 @@ def checkpoint():
     return make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, seed=5)
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_tf_new_labels_as_transformers(tmp_path, checkpoint):
     pytest.importorskip("tensorflow")

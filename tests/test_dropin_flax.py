@@ -32,7 +32,7 @@ from albert_bridge.schema import HeadKind  # noqa: E402
 from albert_bridge.testing import make_checkpoint, make_inputs, tiny_config  # noqa: E402
 from tests.helpers import ROOT, assert_close  # noqa: E402
 
-pytestmark = pytest.mark.flax
+pytestmark = [pytest.mark.flax, pytest.mark.slow]  # transformers' results: one Flax reference subprocess
 
 # Within 1e-5 x max(1, max |transformers' value|) per array: the parity harness's float32 tolerance.
 TOLERANCE = 1e-5

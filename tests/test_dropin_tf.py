@@ -16,7 +16,7 @@ from albert_bridge.testing import make_checkpoint  # noqa: E402
 from tests import tf2_dropin_reference as spec  # noqa: E402
 from tests import test_tf2_models  # noqa: E402
 
-pytestmark = pytest.mark.tf
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # transformers' results: one TF reference subprocess
 
 reference = test_tf2_models.reference  # the shared session fixture: one subprocess for both files
 

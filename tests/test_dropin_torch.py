@@ -196,6 +196,7 @@ def test_prune_heads(saved, tmp_path):
         ours.save_pretrained(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.hub
 def test_push_to_hub_uploads_what_save_pretrained_writes(saved, tmp_path, monkeypatch):
     """One commit with config.json, the weights and a model card, as transformers' push_to_hub makes (ours also runs

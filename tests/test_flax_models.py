@@ -103,6 +103,7 @@ def test_matches_our_pytorch(saved, head, record_property):
 
 
 # --- the model wrapper -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dropout_only_in_training(tmp_path):
     head = HeadKind.SEQUENCE_CLASSIFICATION
     get_format("safetensors").save(make_checkpoint(head, seed=12), tmp_path)
@@ -119,6 +120,7 @@ def test_dropout_only_in_training(tmp_path):
         model(**inputs, train=True)
 
 
+@pytest.mark.slow
 def test_jit_is_cached_per_shape_and_flags(tmp_path):
     get_format("safetensors").save(make_checkpoint(HeadKind.BASE, seed=13), tmp_path)
     model = albert_bridge.FlaxAlbertModel.from_pretrained(tmp_path)
@@ -136,6 +138,7 @@ def test_jit_is_cached_per_shape_and_flags(tmp_path):
     assert max_diff(flat_outputs(first), flat_outputs(expected)) <= ATOL
 
 
+@pytest.mark.slow
 def test_bfloat16_compute(tmp_path, record_property):
     head = HeadKind.PRETRAINING
     get_format("safetensors").save(make_checkpoint(head, seed=14), tmp_path)
@@ -332,6 +335,7 @@ def _case(reference, head, variant):
     return name, dict(np.load(reference / f"inputs-{name}.npz"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head, variant", REFERENCE_CASES, ids=[f"{h.value}-{v}" for h, v in REFERENCE_CASES])
 def test_transformers_loads_our_msgpack(reference, head, variant, record_property):
     name, inputs = _case(reference, head, variant)
@@ -344,6 +348,7 @@ def test_transformers_loads_our_msgpack(reference, head, variant, record_propert
     assert diff <= ATOL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head, variant", REFERENCE_CASES, ids=[f"{h.value}-{v}" for h, v in REFERENCE_CASES])
 def test_we_load_transformers_msgpack(reference, head, variant, record_property):
     name, inputs = _case(reference, head, variant)
@@ -366,6 +371,7 @@ def test_we_load_transformers_msgpack(reference, head, variant, record_property)
     assert load(directory).report.format == "flax"
 
 
+@pytest.mark.slow
 def test_e_equals_h_flax_file_holds_the_identity_projection(reference):
     """Without the E->H projection in flax_model.msgpack transformers' Flax class initialises one at random (its
     outputs then differ from its PyTorch class's by ~3): it must be in the file, and the two classes must agree."""

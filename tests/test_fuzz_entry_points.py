@@ -243,12 +243,19 @@ def _id(entry: EntryPoint) -> str:
     return f"{entry.name}-{entry.file}"
 
 
-# Entry points of TF or Flax classes run where that framework is installed (tox -e tf, tox -e flax).
+# Entry points of TF or Flax classes run where that framework is installed (tox -e tf, tox -e flax), a push (its
+# model card) where huggingface_hub is (tox -e hub); these are the slow ones (a compile, or a parity run, per case).
 NEEDS_MARK = {"tensorflow": pytest.mark.tf, "jax": pytest.mark.flax}
 
 
-@pytest.mark.parametrize("entry", [pytest.param(e, id=_id(e), marks=[NEEDS_MARK[e.needs]] if e.needs in NEEDS_MARK else [])
-                                   for e in ENTRY_POINTS])
+def _marks(entry: EntryPoint) -> list:
+    backend = [NEEDS_MARK[entry.needs]] if entry.needs in NEEDS_MARK else []
+    if entry.name.startswith("push"):
+        backend = [pytest.mark.hub]
+    return backend + [pytest.mark.slow] if backend else []
+
+
+@pytest.mark.parametrize("entry", [pytest.param(e, id=_id(e), marks=_marks(e)) for e in ENTRY_POINTS])
 def test_mutated_files_end_in_one_bridge_error(tmp_path, entry, record_property):
     if entry.needs:
         pytest.importorskip(entry.needs)
@@ -411,7 +418,8 @@ WRONG_NUMBERS = [None, 10**20, "1", [1]]
 
 # Flax compiles each model that loads: the overflow it alone had
 @pytest.mark.parametrize("backend, values", [pytest.param(torch_model, WRONG_NUMBERS, id="torch"),
-                                             pytest.param(flax_model, [10**20], id="flax", marks=pytest.mark.flax)])
+                                             pytest.param(flax_model, [10**20], id="flax",
+                                                          marks=[pytest.mark.flax, pytest.mark.slow])])
 def test_every_number_field_of_config_json_none_or_of_a_wrong_type(tmp_path, backend, values):
     """Each numeric config field set to each of `values` (the random mutations above reach few of them): a model is
     loaded and called, or a BridgeError names the checkpoint. Found: classifier_dropout_prob null (torch, TF),

@@ -78,6 +78,7 @@ def test_repo_ids_and_the_format_a_repo_is_read_as():
 
 
 # --- push ----------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_push_every_framework_then_download_it_back(online, tmp_path, capsys, monkeypatch):
     """One commit with every framework's weights; each file ran on our backend and on transformers 4.57's class of
     its framework (PyTorch, TF, Flax) with the fixture's outputs; what was uploaded downloads back byte for byte."""
@@ -134,6 +135,7 @@ def test_push_every_framework_then_download_it_back(online, tmp_path, capsys, mo
     assert downloaded.keys() == original.keys() and all(torch.equal(downloaded[k], original[k]) for k in original)
 
 
+@pytest.mark.slow
 def test_transformers_5_reads_the_pushed_folder(tmp_path, capsys):
     """transformers 5 (PyTorch only) cannot share the venv with 4.57: it is looked for in a target directory of its
     own (`pip install --target DIR 'transformers>=5,<6'`), run in a subprocess with the venv's torch."""

@@ -13,7 +13,7 @@ from tests.helpers import ALL_HEADS, ROOT
 for module in ("torch", "tensorflow", "jax", "flax", "transformers", "tf_keras", "onnxruntime"):
     pytest.importorskip(module)
 
-pytestmark = pytest.mark.all_backends  # every framework in one environment: tox -e all
+pytestmark = [pytest.mark.all_backends, pytest.mark.slow]  # every framework in one environment: tox -e all
 
 EVERY_BACKEND = ["torch", "tf", "flax", "onnx", "numpy", "hf-torch", "hf-tf", "hf-flax"]
 

@@ -6,7 +6,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import ROOT
+
+pytestmark = pytest.mark.slow  # every example, in a fresh process: the whole package imported, every backend
 
 
 def test_readme_python_examples_run_as_written(tmp_path):

@@ -183,6 +183,7 @@ def test_round_trip_through_another_format_is_bit_exact(tmp_path, via, kind):
         assert (tmp_path / "back" / tf1.TOKENIZER_NAME).read_bytes() == TOKENIZER.read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_written_checkpoint_restores_with_tensorflow_and_transformers_loader_agrees(tmp_path):
     """One TensorFlow subprocess: tf.train.load_checkpoint on what we wrote (found through the `checkpoint` file),

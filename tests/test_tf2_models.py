@@ -107,6 +107,7 @@ def test_matches_our_pytorch_model(head):
     assert abs(float(ours["loss"].mean()) - float(theirs["loss"])) < ATOL
 
 
+@pytest.mark.slow
 def test_tuples_head_mask_inputs_embeds_and_dict_input(head):
     tf_model, pt_model, _ = models(head)
     inputs = inputs_for(head, seed=2)
@@ -219,6 +220,7 @@ def test_loading_another_head_warns(tmp_path):
 
 # ---- SavedModel ------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head, jit", [(HeadKind.PRETRAINING, False), (HeadKind.MULTIPLE_CHOICE, True)],
                          ids=["pretraining", "multiple-choice-xla"])
 def test_saved_model_serves_the_model(tmp_path, head, jit):
@@ -237,6 +239,7 @@ def test_saved_model_serves_the_model(tmp_path, head, jit):
         np.testing.assert_allclose(served[name].numpy(), expected[name].numpy(), atol=ATOL, rtol=0)
 
 
+@pytest.mark.slow
 def test_module_imports_keras3_not_tf_keras():
     code = ("import os, sys, albert_bridge\n"
             "m = albert_bridge.TFAlbertModel\n"
@@ -390,6 +393,7 @@ def our_outputs(path: Path, head: HeadKind, inputs_file: Path, with_labels=False
     return numpy_outputs(model(**inputs, output_hidden_states=True))
 
 
+@pytest.mark.slow
 def test_transformers_loads_our_h5_with_matching_outputs(reference, head):
     work, results, info = reference
     tag = f"ours/{head.value}"
@@ -405,6 +409,7 @@ def test_transformers_loads_our_h5_with_matching_outputs(reference, head):
         np.testing.assert_allclose(ours["loss"], theirs["loss"], atol=ATOL, rtol=0)
 
 
+@pytest.mark.slow
 def test_we_load_transformers_h5_with_matching_outputs(reference, head):
     work, results, _ = reference
     tag = f"theirs/{head.value}"
@@ -423,6 +428,7 @@ def test_we_load_transformers_h5_with_matching_outputs(reference, head):
     print(f"{head.value}: ours vs transformers TF (their file) max |diff| {worst:.2e}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tag, head", [("ours-sharded", HeadKind.PRETRAINING), ("ours-split", HeadKind.MASKED_LM),
                                        ("ours-split-sharded", HeadKind.MASKED_LM),
                                        ("theirs-sharded", HeadKind.PRETRAINING)])
@@ -440,6 +446,7 @@ def test_sharded_and_split_files_both_ways(reference, tag, head):
         assert len(list((work / tag).glob("tf_model-*.h5"))) > 2
 
 
+@pytest.mark.slow
 def test_transformers_pt_to_tf_conversion_loads_with_the_warning(reference):
     work, results, _ = reference
     ckpt = load(work / "ptconv")
@@ -487,6 +494,7 @@ def _layout(path: Path) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_our_layout_equals_transformers_layout(reference, head):
     work, _, _ = reference
     assert _layout(work / "ours" / head.value / "tf_model.h5") == _layout(work / "theirs" / head.value / "tf_model.h5")

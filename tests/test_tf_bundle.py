@@ -395,6 +395,7 @@ def tf_run(tmp_path_factory):
     return work, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_tf_reads_our_bundle(tf_run):
     _, out = tf_run
@@ -404,6 +405,7 @@ def test_tf_reads_our_bundle(tf_run):
     assert out["dtypes"] == {n: a.dtype.name for n, a in tensors.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_tf_saver_and_checkpoint_restore_our_bundle(tf_run):
     _, out = tf_run
@@ -411,6 +413,7 @@ def test_tf_saver_and_checkpoint_restore_our_bundle(tf_run):
     assert out["checkpoint_ok"] == out["saver_ok"]
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_we_read_tf_saver_bundle(tf_run):
     work, _ = tf_run
@@ -431,6 +434,7 @@ def test_we_read_tf_saver_bundle(tf_run):
         f"{prefix}.data-00000-of-00001").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.tf
 def test_we_read_tf_object_checkpoint(tf_run):
     work, _ = tf_run
