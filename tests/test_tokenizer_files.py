@@ -76,6 +76,7 @@ def test_added_tokens_json_travels_with_a_conversion(old_tokenizer_checkpoint, t
         assert_added_token_intact(out, token_id)
 
 
+@pytest.mark.hub
 def test_added_tokens_json_travels_with_a_hub_fetch(old_tokenizer_checkpoint, tmp_path, monkeypatch):
     pytest.importorskip("huggingface_hub")
     src, token_id = old_tokenizer_checkpoint
