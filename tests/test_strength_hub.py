@@ -114,3 +114,27 @@ def test_the_verdict_on_a_push_from_its_runs():
                              dry_run=False)
     assert forced == f"parity NOT CHECKED: published with --force: {verdict}"
     assert verdict.endswith("(not installed: transformers); model.onnx (no parity backend for onnx)")
+
+
+def test_push_timeout_reaches_every_parity_run_and_the_card_names_the_source_run(tmp_path, capsys, monkeypatch):
+    """`push --timeout` bounds each parity run (it reaches the harness), and the card's parity paragraph names the
+    backend the source ran on (the first run), not a published file's."""
+    from albert_bridge import publish
+
+    seen = []
+
+    def check(*args, **kwargs):
+        seen.append(kwargs.get("timeout"))
+        return real_check(*args, **kwargs)
+
+    real_check = publish.check
+    monkeypatch.setattr(publish, "check", check)
+    # the source on the float64 NumPy reference: a card naming any run but the first names torch or hf-torch
+    monkeypatch.setattr(publish, "REFERENCE_BACKENDS", ("numpy",))
+    code, out, err = cli(capsys, "push", FIXTURE, "org/tiny-timeout", "--formats", "safetensors", "--timeout", "321",
+                         "--dry-run", tmp_path / "out")
+    assert code == 0, out + err
+    assert seen == [321.0]
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "on the same inputs as the source on `numpy` (`source:*`)" in card
+    assert "source:numpy" in out and "torch:model.safetensors" in out
