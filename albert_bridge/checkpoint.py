@@ -11,8 +11,8 @@ import numpy as np
 
 from .config import AlbertConfig
 # The array and memory utilities live in .arrays, dtype names in .dtypes; readers and writers import them from here too.
-from .arrays import Scratch, all_finite, arrays_equal, contiguous, map_tensor, owned_copy, writable  # noqa: F401
-from .dtypes import is_float, numpy_dtype  # noqa: F401
+from .arrays import all_finite
+from .dtypes import is_float, numpy_dtype
 from .errors import BridgeError, ShapeMismatch
 from .schema import HeadKind, expected_tensors
 

@@ -16,7 +16,8 @@ import google_crc32c
 import numpy as np
 
 from . import atomic
-from .checkpoint import Checkpoint, LazyTensor, Scratch, contiguous, nonfinite_warning
+from .arrays import Scratch, contiguous
+from .checkpoint import Checkpoint, LazyTensor, nonfinite_warning
 from .errors import BridgeError
 from .config import AlbertConfig, unknown_keys
 from .formats import FORMATS, Format, get_format, load

@@ -10,7 +10,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from albert_bridge.checkpoint import arrays_equal
+from albert_bridge.arrays import arrays_equal
 from albert_bridge.cli import main
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format

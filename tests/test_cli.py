@@ -404,7 +404,7 @@ def test_missing_framework_is_named_not_a_traceback(tmp_path):
 def test_verification_compares_the_layout_written(fmt, tmp_path, capsys, monkeypatch):
     """Read-back verification digests each tensor in the layout the format stores it in (transposed or not): one bit
     flipped inside a kernel's stored bytes, wherever the format put them, stops the conversion."""
-    from albert_bridge.checkpoint import contiguous
+    from albert_bridge.arrays import contiguous
     from albert_bridge.formats import Format
 
     key = "encoder.group.1.inner.0.ffn.intermediate.kernel"  # [32, 40]: safetensors stores it transposed

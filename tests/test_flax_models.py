@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 import jax.numpy as jnp  # noqa: E402
 
 import albert_bridge  # noqa: E402
-from albert_bridge.checkpoint import arrays_equal  # noqa: E402
+from albert_bridge.arrays import arrays_equal  # noqa: E402
 from albert_bridge.formats import get_format, load  # noqa: E402
 from albert_bridge.formats import hf_flax_msgpack as fm  # noqa: E402
 from albert_bridge.models.albert_flax import FLAX_MODEL_FOR_HEAD  # noqa: E402

@@ -12,7 +12,8 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from albert_bridge.checkpoint import LazyTensor, arrays_equal
+from albert_bridge.arrays import arrays_equal
+from albert_bridge.checkpoint import LazyTensor
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import hf_flax_msgpack as fm

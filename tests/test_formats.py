@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from albert_bridge.checkpoint import arrays_equal
+from albert_bridge.arrays import arrays_equal
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import FORMATS, detect_format, get_format, load

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from albert_bridge.checkpoint import LazyTensor, arrays_equal
+from albert_bridge.arrays import arrays_equal
+from albert_bridge.checkpoint import LazyTensor
 from albert_bridge.atomic import clear_stale_temporaries
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError

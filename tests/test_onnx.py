@@ -11,7 +11,7 @@ import onnx
 import pytest
 from onnx import helper
 
-from albert_bridge.checkpoint import arrays_equal
+from albert_bridge.arrays import arrays_equal
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError, ParityError
 from albert_bridge.export import onnx as onnx_export

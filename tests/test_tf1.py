@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from albert_bridge.checkpoint import arrays_equal
+from albert_bridge.arrays import arrays_equal
 from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load

@@ -39,7 +39,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from ..checkpoint import Checkpoint, contiguous, is_float, numpy_dtype
+from ..arrays import contiguous
+from ..checkpoint import Checkpoint
+from ..dtypes import is_float, numpy_dtype
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
 

@@ -32,7 +32,8 @@ from typing import Any, BinaryIO, Iterable, Sequence
 import msgpack
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, contiguous, map_tensor
+from ..arrays import contiguous, map_tensor
+from ..checkpoint import Checkpoint, LazyTensor
 from ..config import AlbertConfig
 from ..dtypes import dtype_from_name
 from ..errors import BridgeError, truncated

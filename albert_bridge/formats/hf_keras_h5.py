@@ -30,7 +30,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, contiguous, map_tensor
+from ..arrays import arrays_equal, contiguous, map_tensor
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import AlbertConfig
 from ..errors import BridgeError, truncated
 from ..schema import ARCHITECTURES, HeadKind

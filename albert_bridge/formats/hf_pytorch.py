@@ -12,7 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, LoadReport, arrays_equal, writable
+from ..arrays import arrays_equal, writable
+from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import AlbertConfig
 from ..errors import BridgeError, truncated
 from ..schema import HeadKind

@@ -16,7 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..checkpoint import LazyTensor, contiguous, map_tensor
+from ..arrays import contiguous, map_tensor
+from ..checkpoint import LazyTensor
 from ..dtypes import TABLE, dtype_from_name
 from ..errors import BridgeError, truncated
 
@@ -29,7 +30,7 @@ _MAX_HEADER = 100 * 2**20  # the safetensors library's own limit
 
 def read_safetensors(path: Path) -> tuple[dict[str, LazyTensor], dict[str, str]]:
     """Lazy tensors and the metadata of one safetensors file; each tensor is read as a read-only memory map of its
-    bytes (`checkpoint.writable` turns one into a lazy copy-on-write map for a model that keeps it)."""
+    bytes (`arrays.writable` turns one into a lazy copy-on-write map for a model that keeps it)."""
     path = Path(path)
     try:
         with open(path, "rb") as handle:

@@ -20,7 +20,7 @@ from typing import BinaryIO, NamedTuple
 import google_crc32c
 import numpy as np
 
-from albert_bridge.checkpoint import contiguous, map_tensor
+from albert_bridge.arrays import contiguous, map_tensor
 from albert_bridge.dtypes import TABLE, dtype_from_name
 from albert_bridge.errors import BridgeError, truncated
 from albert_bridge.protowire import WireError, bytes_field, encode_varint, known_fields, read_varint, signed, varint_field

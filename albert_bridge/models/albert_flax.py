@@ -32,7 +32,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checkpoint import Checkpoint, LazyTensor, owned_copy
+from ..arrays import owned_copy
+from ..checkpoint import Checkpoint, LazyTensor
 from ..config import AlbertConfig
 from ..formats.hf_flax_msgpack import MAPPING, nest
 from ..schema import HeadKind

@@ -37,7 +37,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..checkpoint import LazyTensor, owned_copy
+from ..arrays import owned_copy
+from ..checkpoint import LazyTensor
 from ..config import AlbertConfig
 from ..formats.hf_keras_h5 import MAPPING
 from ..schema import HeadKind
