@@ -127,3 +127,201 @@ def test_export_options_reach_the_file(tmp_path):
     partial = replace(loaded, tensors={k: t for k, t in loaded.tensors.items() if k != "pooler.kernel"})
     with pytest.raises(BridgeError, match=rf"^{tmp_path / 'src'}.*: tensor 'pooler.kernel': missing: the graph needs "):
         build_model(partial)
+
+
+# ---- running: sessions, feeds, the validation batch -----------------------------------------------------------------
+
+def test_sessions_name_their_device_and_refuse_a_missing_provider(tmp_path, monkeypatch):
+    import onnxruntime as ort
+    from albert_bridge.errors import BridgeError
+
+    model = build_model(make_checkpoint(HeadKind.BASE, seed=45))
+    sess = onnx_runtime.session(model)  # cpu by default, from an in-memory model
+    assert sess.get_providers() == ["CPUExecutionProvider"]
+    with pytest.raises(BridgeError, match=r"^unknown device 'tpu' \(expected cpu or cuda\)$"):
+        onnx_runtime.session(model, "tpu")
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(BridgeError, match=r"^device cuda: this onnxruntime has no CUDAExecutionProvider \(install "
+                                          r"onnxruntime-gpu; available: CPUExecutionProvider\)$"):
+        onnx_runtime.session(model, "cuda")
+    optimized = tmp_path / "optimized.onnx"
+    onnx_runtime.session(model, optimized_model_path=optimized)
+    assert onnx.load(str(optimized)).graph.node  # ONNX Runtime wrote the optimized graph where asked
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    with pytest.raises(BridgeError, match=rf"^{tmp_path / 'broken.onnx'}: ONNX Runtime cannot load it \("):
+        onnx_runtime.session(tmp_path / "broken.onnx")
+
+
+def test_run_feeds_exactly_the_declared_inputs(tmp_path):
+    from albert_bridge.errors import BridgeError
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=46)
+    path = tmp_path / "ids_mask.onnx"
+    onnx_export.export(ckpt, path, inputs=("input_ids", "attention_mask"))
+    batch = make_inputs(HeadKind.BASE, vocab_size=ckpt.config.vocab_size, dtype="int32")  # int32: cast to int64
+    got = run(path, {k: batch[k] for k in ("input_ids", "attention_mask")})
+    assert list(got) == ["last_hidden_state", "pooler_output"]
+    want = numpy_forward.forward(ckpt, {**batch, "token_type_ids": np.zeros_like(batch["input_ids"])})
+    assert_close(got, {k: want[k] for k in got}, atol=1e-5)  # token types absent: all type 0, inside the graph
+    with pytest.raises(BridgeError, match=rf"^{path}: the model takes input_ids, attention_mask; missing "
+                                          "attention_mask$"):
+        run(path, {"input_ids": batch["input_ids"]})
+    with pytest.raises(BridgeError, match=r"^the model takes input_ids, attention_mask; it has no input "
+                                          "token_type_ids$"):
+        run(onnx.load(str(path)), batch)
+
+
+@pytest.mark.parametrize("head", [HeadKind.BASE, HeadKind.MULTIPLE_CHOICE])
+def test_the_validation_batch_fits_the_config(head):
+    ckpt = make_checkpoint(head, seed=47)
+    batch = onnx_runtime.validation_inputs(ckpt)
+    rows = (3, 2) if head is HeadKind.MULTIPLE_CHOICE else (3,)
+    assert list(batch) == list(onnx_export.INPUT_NAMES)
+    assert all(v.shape == (*rows, 9) and v.dtype == np.int64 for v in batch.values())
+    assert batch["attention_mask"].min() == 0 and batch["token_type_ids"].max() == 1  # padding and two segments
+    assert batch["input_ids"].max() < ckpt.config.vocab_size
+    small = replace(ckpt, config=replace_config(ckpt.config, max_position_embeddings=4, type_vocab_size=1))
+    batch = onnx_runtime.validation_inputs(small, ["input_ids", "token_type_ids"])
+    assert list(batch) == ["input_ids", "token_type_ids"] and batch["input_ids"].shape == (*rows, 4)
+    assert not batch["token_type_ids"].any()  # one token type: every token is type 0
+    tiny = replace(ckpt, config=replace_config(ckpt.config, max_position_embeddings=1))
+    assert onnx_runtime.validation_inputs(tiny)["input_ids"].shape == (*rows, 2)  # never under two tokens
+
+
+def replace_config(config, **changes):
+    from albert_bridge.config import AlbertConfig
+
+    return AlbertConfig.from_dict({**config.to_dict(), **changes})
+
+
+class _FakeSession:
+    """Stands in for onnxruntime.InferenceSession: records what it was asked for, runs nothing."""
+
+    made: list = []
+
+    def __init__(self, source, options, providers=None):
+        _FakeSession.made.append(providers)
+        self.providers = providers
+
+    def get_providers(self):
+        return ["CPUExecutionProvider"]  # as when CUDA is listed but cannot start
+
+
+def test_sessions_ask_for_their_providers_explicitly(monkeypatch):
+    """Never ONNX Runtime's default order (on a GPU build it would pick CUDA for a cpu run); cuda asks for CUDA
+    with TF32 off, then the CPU, and refuses a session where CUDA did not start."""
+    import onnxruntime as ort
+    from albert_bridge.errors import BridgeError
+
+    model = build_model(make_checkpoint(HeadKind.BASE, seed=48))
+    _FakeSession.made = []
+    monkeypatch.setattr(ort, "InferenceSession", _FakeSession)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    onnx_runtime.session(model, "cpu")
+    with pytest.raises(BridgeError) as caught:
+        onnx_runtime.session(model, "cuda")
+    assert str(caught.value) == "ONNX Runtime could not start CUDAExecutionProvider (check CUDA and cuDNN)"
+    assert _FakeSession.made == [["CPUExecutionProvider"],
+                                 [("CUDAExecutionProvider", {"use_tf32": "0"}), "CPUExecutionProvider"]]
+
+
+def test_without_onnxruntime_running_says_what_to_install(monkeypatch):
+    import sys
+    from albert_bridge.errors import BridgeError
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails
+    with pytest.raises(BridgeError) as caught:
+        onnx_runtime.session(b"")
+    assert str(caught.value) == "running ONNX models needs onnxruntime: pip install 'albert-bridge[onnx]'"
+
+
+def test_every_unexpected_input_is_named(tmp_path):
+    from albert_bridge.errors import BridgeError
+
+    path = tmp_path / "ids.onnx"
+    onnx_export.export(make_checkpoint(HeadKind.BASE, seed=49), path, inputs=("input_ids",))
+    ids = np.ones((1, 4), np.int64)
+    with pytest.raises(BridgeError) as caught:
+        run(path, {"input_ids": ids, "token_type_ids": ids, "attention_mask": ids})
+    assert caught.value.message == "the model takes input_ids; it has no input attention_mask, token_type_ids"
+    with pytest.raises(ParityError) as caught:
+        compare({"x": np.zeros(2)}, {}, "float32", where=path)
+    assert str(caught.value) == f"{path}: output 'x' has no reference"
+
+
+def test_validation_compares_every_hidden_state(tmp_path):
+    ckpt = make_checkpoint(HeadKind.SEQUENCE_CLASSIFICATION, seed=50)
+    path = tmp_path / "hidden.onnx"
+    onnx_export.export(ckpt, path, hidden_states=True)
+    diffs = onnx_runtime.validate(path, ckpt)
+    assert sorted(diffs) == sorted(["logits", *(f"hidden_states.{i}" for i in range(ckpt.config.num_hidden_layers + 1))])
+    assert max(diffs.values()) < 1e-5
+
+
+@pytest.mark.parametrize("head", list(HeadKind))
+def test_every_output_declares_the_documented_dims(head):
+    """Symbolic dims tie each output to the inputs' batch and sequence (runtimes that plan memory by dim name read
+    them): [batch_size, sequence_length, ...] per token, [batch_size, ...] per sequence, [batch_size, num_choices]."""
+    ckpt = make_checkpoint(head, seed=51)
+    c = ckpt.config
+    model = build_model(ckpt, hidden_states=True)
+
+    def dims(value):
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+
+    per_token, rows = ["batch_size", "sequence_length"], "batch_size"
+    expected = {
+        HeadKind.BASE: {"last_hidden_state": [*per_token, c.hidden_size], "pooler_output": ["batch_size", c.hidden_size]},
+        HeadKind.PRETRAINING: {"prediction_logits": [*per_token, c.vocab_size], "sop_logits": ["batch_size", 2]},
+        HeadKind.MASKED_LM: {"logits": [*per_token, c.vocab_size]},
+        HeadKind.SEQUENCE_CLASSIFICATION: {"logits": ["batch_size", c.num_labels]},
+        HeadKind.MULTIPLE_CHOICE: {"logits": ["batch_size", "num_choices"]},
+        HeadKind.TOKEN_CLASSIFICATION: {"logits": [*per_token, c.num_labels]},
+        HeadKind.QUESTION_ANSWERING: {"start_logits": per_token, "end_logits": per_token},
+    }[head]
+    if head is HeadKind.MULTIPLE_CHOICE:
+        rows = "batch_size_x_num_choices"
+    expected.update({f"hidden_states.{i}": [rows, "sequence_length", c.hidden_size]
+                     for i in range(c.num_hidden_layers + 1)})
+    assert {o.name: dims(o) for o in model.graph.output} == expected
+    inputs = ["batch_size", "num_choices", "sequence_length"] if head is HeadKind.MULTIPLE_CHOICE else per_token
+    assert {i.name: dims(i) for i in model.graph.input} == dict.fromkeys(onnx_export.INPUT_NAMES, inputs)
+
+
+def test_export_passes_opset_and_check_through(tmp_path, monkeypatch):
+    ckpt = make_checkpoint(HeadKind.BASE, seed=52)
+    onnx_export.export(ckpt, tmp_path / "opset20.onnx", opset=20)
+    model = onnx.load(str(tmp_path / "opset20.onnx"))
+    assert [o.version for o in model.opset_import] == [20] and "Gelu" in {n.op_type for n in model.graph.node}
+    checked = []
+    monkeypatch.setattr(onnx_export, "check_file", checked.append)
+    onnx_export.export(ckpt, tmp_path / "unchecked.onnx", check=False)
+    onnx_export.export(ckpt, tmp_path / "external.onnx", check=False, external_data=True)
+    onnx_export.save_model(build_model(ckpt), tmp_path / "saved.onnx", check=False)
+    assert checked == []
+    onnx_export.export(ckpt, tmp_path / "checked.onnx")
+    assert checked == [tmp_path / "checked.onnx"]
+
+
+def test_saved_external_data_holds_the_weights(tmp_path):
+    ckpt = make_checkpoint(HeadKind.BASE, seed=53)
+    files = onnx_export.save_model(build_model(ckpt), tmp_path / "m.onnx", external_data=True)
+    assert [f.name for f in files] == ["m.onnx", "m.onnx_data"]
+    assert files[1].stat().st_size >= ckpt.nbytes() > files[0].stat().st_size
+    assert all(t.data_location == onnx.TensorProto.EXTERNAL for t in onnx.load(str(files[0]), load_external_data=False)
+               .graph.initializer)
+
+
+def test_external_tensors_of_a_mebibyte_or_more_start_on_64_kib_boundaries(tmp_path):
+    with open(tmp_path / "data", "wb") as data:
+        sink = onnx_export._Initializers(data, "data")
+        small = sink.make("small", np.ones(3, np.float32))
+        exact = sink.make("exact", np.ones(2**20 // 4, np.float32))  # exactly 1 MiB: aligned
+        after = sink.make("after", np.ones(2**20 // 4 - 1, np.float32))  # 4 bytes short of it: packed right after
+
+    def offset(tensor):
+        return int({e.key: e.value for e in tensor.external_data}["offset"])
+
+    assert (offset(small), offset(exact), offset(after)) == (0, 2**16, 2**16 + 2**20)
+    assert {e.key: e.value for e in exact.external_data} == {"location": "data", "offset": str(2**16),
+                                                             "length": str(2**20)}

@@ -51,9 +51,11 @@ MODULES: dict[str, tuple[list[str], list[str] | None, list[str]]] = {
                      "albert_bridge.parity.backends.x__hf_directory__mutmut_*",
                      "albert_bridge.parity.backends.xǁBackendǁ*"],
                     ["tests/test_parity.py", "tests/test_strength_parity.py"]),
-    "onnx": (["albert_bridge/export/onnx.py"], None, ["tests/test_onnx.py", "tests/test_strength_onnx.py"]),
+    "onnx": (["albert_bridge/export/onnx.py", "albert_bridge/export/onnx_runtime.py"], None,
+             ["tests/test_onnx.py", "tests/test_strength_onnx.py"]),
     "hub": (["albert_bridge/sources.py", "albert_bridge/publish.py"], None,
-            ["tests/test_hub.py", "tests/test_strength_hub.py"]),
+            ["tests/test_hub.py", "tests/test_strength_hub.py", "tests/test_strength_sources.py",
+             "tests/test_strength_publish.py"]),
 }
 # Extra pytest arguments: a forked child that builds TF or JAX models can hang (their thread pools do not survive a
 # fork), so the config run leaves out the one test that builds a model in every framework.
@@ -79,6 +81,14 @@ def scratch_copy(module: str, work: Path) -> Path:
         conftest.write("\n\ndef pytest_sessionstart(session):  # tools/mutation.py: a fresh worker pool per run\n"
                        "    import albert_bridge.parity.harness as harness\n\n"
                        "    harness._SHARED_POOL = None\n")
+        # With -x, the first failing test ends a mutant's run: run the fastest tests first (mutmut's own timings),
+        # so a unit test kills a mutant before a push-level test spends seconds on it.
+        conftest.write("\n\ndef pytest_collection_modifyitems(items):  # tools/mutation.py: fastest tests first\n"
+                       "    import json, os\n"
+                       "    if os.path.exists('mutmut-stats.json'):\n"
+                       "        with open('mutmut-stats.json') as f:\n"
+                       "            durations = json.load(f).get('duration_by_test', {})\n"
+                       "        items.sort(key=lambda item: durations.get(item.nodeid, float('inf')))\n")
     pyproject = (ROOT / "pyproject.toml").read_text()
     tests = [t for t in tests if (ROOT / t).exists()]
     pyproject += ("\n[tool.mutmut]\n"
