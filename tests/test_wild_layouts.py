@@ -214,3 +214,26 @@ def test_a_tf_hub_module_says_so(tmp_path):
 def _bundle(prefix: Path) -> dict[str, np.ndarray]:
     with BundleReader(prefix) as reader:
         return {name: reader.read(name) for name in reader}
+
+
+@pytest.mark.parametrize("backend", [pytest.param("", marks=pytest.mark.torch), pytest.param("TF", marks=pytest.mark.tf),
+                                     pytest.param("Flax", marks=pytest.mark.flax)], ids=["torch", "tf", "flax"])
+def test_our_backends_read_brightmart_directly(backend):
+    """E = H without a projection in every backend of ours: each builds the identity the checkpoint lacks."""
+    import albert_bridge
+
+    expected = dict(np.load(BRIGHTMART / "expected.npz"))
+    inputs = {k: expected[k].astype(np.int64) for k in ("input_ids", "token_type_ids", "attention_mask")}
+    model = getattr(albert_bridge, f"{backend}AlbertForPreTraining").from_pretrained(BRIGHTMART)
+    if backend == "":
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            got = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}, output_hidden_states=True)
+    else:
+        got = model(**inputs, output_hidden_states=True)
+    vocab = expected["mlm_logits"].shape[-1]
+    assert_close({"sequence_output": np.asarray(got.hidden_states[-1]), "sop_logits": np.asarray(got.sop_logits),
+                  "mlm_logits": np.asarray(got.prediction_logits).reshape(-1, vocab)},
+                 {k: expected[k] for k in ("sequence_output", "sop_logits", "mlm_logits")})

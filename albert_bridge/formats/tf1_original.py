@@ -13,6 +13,11 @@ Sources accepted by `load`:
 - a TF-Hub module (`variables/variables.*`, `assets/albert_config.json`, `assets/30k-clean.model`).
 Names under `module/` (a graph that wrapped a hub module) are read as if the prefix were absent.
 
+Which names a bundle uses (google-research, Google zh with E = H, brightmart/albert_zh, ...) is decided by the
+table of families in tf1_layouts.py; the family's mapping table reads it. The config beside it is albert_config.json,
+else the one albert_config_*.json (brightmart names its configs by size). Sizes the config omits are taken from the
+tensors (schema.config_from_tensors, one `inferred` line each); sizes it states must match them.
+
 Head inference: `cls/seq_relationship` -> pretraining; `cls/predictions` alone -> masked-lm; `cls/squad` ->
 question-answering; top-level `output_weights` [C, H] -> sequence-classification, except [1, H], which run_race.py
 and a 1-label STS-B regression both write: it is read as multiple-choice (RACE) unless `head` says
