@@ -237,3 +237,26 @@ def test_our_backends_read_brightmart_directly(backend):
     assert_close({"sequence_output": np.asarray(got.hidden_states[-1]), "sop_logits": np.asarray(got.sop_logits),
                   "mlm_logits": np.asarray(got.prediction_logits).reshape(-1, vocab)},
                  {k: expected[k] for k in ("sequence_output", "sop_logits", "mlm_logits")})
+
+
+@pytest.mark.torch
+def test_brightmart_classifier_head(tmp_path):
+    """run_classifier.py's head, on brightmart's own pooled output: logits = pooled @ output_weights^T + output_bias
+    (post-LN: no extra LayerNorm), the pretraining heads gone as after fine-tuning."""
+    import torch
+    from transformers import AlbertForSequenceClassification
+
+    rng = np.random.default_rng(2)
+    tensors = {n: t for n, t in _bundle(BRIGHTMART / "albert_model.ckpt").items() if not n.startswith("cls/")}
+    weights, bias = rng.standard_normal((3, 32)).astype(np.float32), rng.standard_normal(3).astype(np.float32)
+    write_bundle(tmp_path / "src" / "albert_model.ckpt", {**tensors, "output_weights": weights, "output_bias": bias})
+    shutil.copyfile(BRIGHTMART / "albert_config_tiny.json", tmp_path / "src" / "albert_config_tiny.json")
+    result = convert(tmp_path / "src", tmp_path / "out", ["safetensors"])
+    assert result.checkpoint.report.layout == "brightmart post-LN"
+    assert "num_labels 3 taken from output_weights (the config does not say)" in result.checkpoint.report.inferred
+    expected = np.load(BRIGHTMART / "expected.npz")
+    model = AlbertForSequenceClassification.from_pretrained(tmp_path / "out").eval()
+    with torch.no_grad():
+        got = model(**{k: torch.tensor(expected[k].astype(np.int64))
+                       for k in ("input_ids", "token_type_ids", "attention_mask")}).logits.numpy()
+    assert_close({"logits": got}, {"logits": expected["pooled_output"].astype(np.float64) @ weights.T + bias})
