@@ -57,6 +57,8 @@ class LoadReport:
     skipped: dict[str, str] = field(default_factory=dict)   # native name -> why (optimizer slot, tied, buffer)
     unknown: list[str] = field(default_factory=list)         # native names nothing maps
     warnings: list[str] = field(default_factory=list)
+    layout: str = ""  # the family of names the source uses (google-research TF1, transformers, ...)
+    inferred: list[str] = field(default_factory=list)  # config fields taken from the tensors, one line each
 
     def skip(self, name: str, why: str) -> None:
         self.skipped[name] = why

@@ -220,7 +220,8 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
     for warning in result.warnings:
         _warn(warning)
     ckpt = result.checkpoint
-    summary = {"source": ckpt.report.source, "format": ckpt.report.format, "head": ckpt.head.value,
+    summary = {"source": ckpt.report.source, "format": ckpt.report.format, "layout": ckpt.report.layout,
+               "inferred": ckpt.report.inferred, "head": ckpt.head.value,
                "parameters": ckpt.num_parameters(), "tensors_mapped": ckpt.report.consumed,
                "skipped": ckpt.report.skipped, "warnings": result.warnings,
                "written": {fmt: [str(f) for f in files] for fmt, files in result.written.items()},
@@ -230,6 +231,9 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
     click.echo(f"read {ckpt.report.source} ({ckpt.report.format}, head {ckpt.head.value}, "
                f"{ckpt.num_parameters():,} parameters; {ckpt.report.consumed} tensors mapped, "
                f"{len(ckpt.report.skipped)} skipped)")
+    click.echo(f"layout {ckpt.report.layout}")
+    for line in ckpt.report.inferred:
+        click.echo(f"inferred {line}")
     if _verbose():
         for name, why in ckpt.report.skipped.items():
             click.echo(f"  skipped {name}: {why}")

@@ -121,6 +121,8 @@ class AlbertConfig:
 
     def __init__(self, **kwargs: Any):
         object.__setattr__(self, "_ready", False)  # fields are validated together once all are set
+        # The keys the source stated: a field it omits may be taken from the tensors (config_from_tensors).
+        object.__setattr__(self, "_stated", frozenset(kwargs))
         id2label = kwargs.pop("id2label", None)
         label2id = kwargs.pop("label2id", None)
         num_labels = kwargs.pop("num_labels", None)
@@ -273,7 +275,19 @@ class AlbertConfig:
             data.pop("label2id")
         copy = type(self).from_dict({**data, **changes})
         copy._attn_implementation = changes.get("attn_implementation", self._attn_implementation)
+        copy._stated = self._stated | set(changes)
         return copy
+
+    def without(self, *keys: str) -> "AlbertConfig":
+        """A copy without these keys the config was read with (a foreign config's fields no ALBERT model reads)."""
+        copy = type(self).from_dict({k: v for k, v in self.to_dict().items() if k not in keys})
+        copy._attn_implementation = self._attn_implementation
+        copy._stated = self._stated - set(keys)
+        return copy
+
+    def states(self, name: str) -> bool:
+        """Whether the source of this config stated `name` (False: a default fills it)."""
+        return name in self._stated or (name == "num_labels" and "id2label" in self._stated)
 
     def validate(self, source: object = None) -> "AlbertConfig":
         """Every field a model or the schema reads, checked before anything is built from it; a one-line

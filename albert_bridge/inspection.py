@@ -28,6 +28,8 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
     info: dict[str, Any] = {
         "source": ckpt.report.source,
         "format": ckpt.report.format,
+        "layout": ckpt.report.layout,
+        "inferred": ckpt.report.inferred,
         "head": ckpt.head.value,
         "architecture": ARCHITECTURES[ckpt.head],
         "config": {
@@ -77,6 +79,8 @@ def render_text(info: dict[str, Any], verbose: int = 0) -> str:
     lines = [
         f"source      {info['source']}",
         f"format      {info['format']}",
+        f"layout      {info['layout']}",
+        *(f"inferred    {line}" for line in info["inferred"]),
         f"head        {info['head']} ({info['architecture']})",
         f"config      V={c['vocab_size']} E={c['embedding_size']} H={c['hidden_size']} I={c['intermediate_size']} "
         f"heads={c['num_attention_heads']} layers={c['num_hidden_layers']} groups={c['num_hidden_groups']} "

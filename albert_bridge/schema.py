@@ -16,7 +16,9 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from .errors import BridgeError
 
 if TYPE_CHECKING:
     from .config import AlbertConfig
@@ -180,3 +182,47 @@ def infer_head(keys: "set[str] | frozenset[str]") -> HeadKind:
         # Without `architectures` a pooler tells sequence-level from token-level heads.
         return HeadKind.SEQUENCE_CLASSIFICATION if "pooler.kernel" in keys else HeadKind.TOKEN_CLASSIFICATION
     return HeadKind.BASE
+
+
+
+# The config field each shape symbol stands for (dims() in reverse).
+SYMBOL_FIELDS = {"V": "vocab_size", "E": "embedding_size", "H": "hidden_size", "I": "intermediate_size",
+                 "P": "max_position_embeddings", "T": "type_vocab_size", "C": "num_labels"}
+
+
+def config_from_tensors(config: "AlbertConfig", shapes: dict[str, tuple[int, ...]], head: HeadKind,
+                        native: Callable[[str], tuple[str, tuple[int, ...]]], where: object = None
+                        ) -> tuple["AlbertConfig", list[str]]:
+    """The config with every field the tensors fix (the sizes in SCHEMA's shape formulas, the group and inner layer
+    counts) taken from them where the config does not state it, with one note per field so taken (where the default
+    would have been wrong). A stated value the tensors contradict is refused, naming both.
+
+    `shapes`: canonical key -> shape; `native`: the source's name and shape for a canonical key, for the messages."""
+    found: dict[str, tuple[int, str, str]] = {}  # field -> (value, canonical key, what the tensor shows)
+    for spec in SCHEMA:
+        key = spec.key.format(g=0, k=0)
+        if head not in spec.heads or key not in shapes:
+            continue
+        for dim, symbol in enumerate(spec.shape):
+            if not (symbol == "C" and head is HeadKind.MULTIPLE_CHOICE):  # one output per choice, whatever num_labels
+                found.setdefault(SYMBOL_FIELDS[symbol], (shapes[key][dim], key, f"is {list(native(key)[1])}"))
+    layers = [tuple(int(part) for part in key.split(".")[2:5:2]) for key in shapes if key.startswith("encoder.group.")]
+    for field, axis in (("num_hidden_groups", 0), ("inner_group_num", 1)):
+        if layers:
+            last = max(layers, key=lambda gk: gk[axis])
+            key = next(k for k in shapes if k.startswith(f"encoder.group.{last[0]}.inner.{last[1]}."))
+            found[field] = (last[axis] + 1, key, f"is in the last {('group', 'inner layer')[axis]}")
+    notes = []
+    for field, (value, key, shows) in found.items():
+        current, name = getattr(config, field), native(key)[0]
+        if current == value:
+            continue
+        if config.states(field):
+            raise BridgeError(f"the config says {field} {current}, but {name} {shows} ({field} {value})",
+                              file=where, tensor=name)
+        try:
+            config = config.updated(**{field: value})  # a size from a header: bounded like any config change
+        except BridgeError as exc:
+            raise BridgeError(exc.message, file=where, tensor=name) from None
+        notes.append(f"{field} {value} taken from {name} (the config does not say)")
+    return config, notes

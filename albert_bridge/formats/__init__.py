@@ -33,6 +33,7 @@ class Format:
     framework: str | None = None  # whose transformers class loads it, and whose parity backends check it
     publish: bool = False       # one of the files `push --formats all` publishes
     streams_writes: bool = False  # its save is done with each tensor's array before it reads the next
+    family: str = "transformers"  # the family of names it holds (an adapter reading several says which per load)
 
     def require(self) -> "Format":
         if self.module is None:
@@ -91,7 +92,7 @@ FORMATS: dict[str, Format] = {
                ("detect_bin", "load_bin", "save_bin"), ("pytorch_model.bin",), needs="torch",
                hub_files=hub_patterns("pytorch_model.bin"), framework="torch"),
         Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors",
-               hub_files=("albert.canonical.safetensors",), streams_writes=True),
+               hub_files=("albert.canonical.safetensors",), streams_writes=True, family="albert-bridge canonical"),
         Format("tf", "albert_bridge.formats.hf_keras_h5", "HF TF2 tf_model.h5", marker_files=("tf_model.h5",),
                hub_files=hub_patterns("tf_model.h5"), framework="tf", publish=True, streams_writes=True),
         Format("flax", "albert_bridge.formats.hf_flax_msgpack", "HF Flax flax_model.msgpack",
@@ -100,10 +101,10 @@ FORMATS: dict[str, Format] = {
         Format("tf1", "albert_bridge.formats.tf1_original", "original google-research TF1 checkpoint",
                marker_files=("albert_config.json",), hf_layout=False,
                hub_files=("albert_config.json", "checkpoint", "*.index", "*.data-*-of-*", "variables/*", "assets/*"),
-               streams_writes=True),
+               streams_writes=True, family="TF1 tensor bundle"),
         Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
                marker_files=("model.onnx",), needs="onnx", validator="validate",
-               hub_files=("model.onnx*",), framework="onnx", publish=True),
+               hub_files=("model.onnx*",), framework="onnx", publish=True, family="albert-bridge ONNX export"),
     )
 }
 
@@ -140,6 +141,7 @@ def load(path: str | Path, fmt: str | None = None, head: HeadKind | str | None =
         config = AlbertConfig.from_json_file(config)
     adapter = get_format(fmt) if fmt else detect_format(path)
     ckpt = adapter.load(path, head, config)
+    ckpt.report.layout = ckpt.report.layout or adapter.family
     for key, hint in unknown_keys(ckpt.config).items():
         ckpt.report.warnings.append(unknown_key_warning(key, hint))
     return ckpt

@@ -1,7 +1,8 @@
 """Mapping tables: canonical key template <-> native name template, with a transform and its inverse.
 
 One table serves both directions: a load applies `transform.to_canonical`, a save `transform.to_native`,
-so a round trip is exact by construction. Templates use named placeholders `{g}` and `{k}`.
+so a round trip is exact by construction. Templates use named placeholders `{g}` and `{k}`; a native template
+without them (a layout with one shared layer) reads as group 0, inner layer 0.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Mapping:
                     continue
                 match = regex.match(candidate)
                 if match:
-                    return rule.canonical.format(**match.groupdict()), rule
+                    return rule.canonical.format(**{"g": 0, "k": 0, **match.groupdict()}), rule
         return None
 
     def _candidates(self, native: str):

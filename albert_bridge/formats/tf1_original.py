@@ -13,6 +13,11 @@ Sources accepted by `load`:
 - a TF-Hub module (`variables/variables.*`, `assets/albert_config.json`, `assets/30k-clean.model`).
 Names under `module/` (a graph that wrapped a hub module) are read as if the prefix were absent.
 
+Which names a bundle uses (google-research, Google zh with E = H, brightmart/albert_zh, ...) is decided by the
+table of families in tf1_layouts.py; the family's mapping table reads it. The config beside it is albert_config.json,
+else the one albert_config_*.json (brightmart names its configs by size). Sizes the config omits are taken from the
+tensors (schema.config_from_tensors, one `inferred` line each); sizes it states must match them.
+
 Head inference: `cls/seq_relationship` -> pretraining; `cls/predictions` alone -> masked-lm; `cls/squad` ->
 question-answering; top-level `output_weights` [C, H] -> sequence-classification, except [1, H], which run_race.py
 and a 1-label STS-B regression both write: it is read as multiple-choice (RACE) unless `head` says
@@ -48,8 +53,8 @@ import numpy as np
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig, parse_json
 from ..errors import BridgeError
-from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture, infer_head
-from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
+from ..schema import ARCHITECTURES, HeadKind, config_from_tensors, expected_tensors, head_from_architecture, infer_head
+from .tf1_layouts import GOOGLE_MAPPING, GOOGLE_TOKEN_MAPPING, Layout, detect_layout, unknown_layout
 from .tar_stream import TarStream, is_archive
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
@@ -58,63 +63,8 @@ CHECKPOINT_STATE = "checkpoint"
 TOKENIZER_NAME = "30k-clean.model"
 MODULE_PREFIX = "module/"
 
-_LAYER = "bert/encoder/transformer/group_{g}/inner_group_{k}/"
-_CANON = "encoder.group.{g}.inner.{k}."
-
-
-def _dense(canonical: str, native: str, kernel: Transform = IDENTITY, weights: str = "kernel",
-           bias: str = "bias") -> list[Rule]:
-    return [Rule(f"{canonical}.kernel", f"{native}{weights}", kernel), Rule(f"{canonical}.bias", f"{native}{bias}")]
-
-
-def _norm(canonical: str, native: str) -> list[Rule]:
-    return [Rule(f"{canonical}.gamma", f"{native}/gamma"), Rule(f"{canonical}.beta", f"{native}/beta")]
-
-
-# Kernels are [in, out] like the canonical ones, except `output_weights`, which the original applies with
-# transpose_b: [out, in].
-_BACKBONE_AND_HEADS = [
-    Rule("embeddings.word", "bert/embeddings/word_embeddings"),
-    Rule("embeddings.position", "bert/embeddings/position_embeddings"),
-    Rule("embeddings.token_type", "bert/embeddings/token_type_embeddings"),
-    *_norm("embeddings.norm", "bert/embeddings/LayerNorm"),
-    *_dense("encoder.projection", "bert/encoder/embedding_hidden_mapping_in/"),
-    *_dense(_CANON + "attention.query", _LAYER + "attention_1/self/query/"),
-    *_dense(_CANON + "attention.key", _LAYER + "attention_1/self/key/"),
-    *_dense(_CANON + "attention.value", _LAYER + "attention_1/self/value/"),
-    *_dense(_CANON + "attention.output", _LAYER + "attention_1/output/dense/"),
-    *_norm(_CANON + "attention.norm", _LAYER + "LayerNorm"),
-    *_dense(_CANON + "ffn.intermediate", _LAYER + "ffn_1/intermediate/dense/"),
-    *_dense(_CANON + "ffn.output", _LAYER + "ffn_1/intermediate/output/dense/"),
-    *_norm(_CANON + "ffn.norm", _LAYER + "LayerNorm_1"),
-    *_dense("pooler", "bert/pooler/dense/"),
-    *_dense("head.mlm.transform", "cls/predictions/transform/dense/"),
-    *_norm("head.mlm.norm", "cls/predictions/transform/LayerNorm"),
-    Rule("head.mlm.output_bias", "cls/predictions/output_bias"),
-    *_dense("head.sop", "cls/seq_relationship/", TRANSPOSE, "output_weights", "output_bias"),
-    *_dense("head.qa", "cls/squad/", TRANSPOSE, "output_weights", "output_bias"),
-]
-_SEQUENCE_CLASSIFIER = _dense("head.classifier", "", TRANSPOSE, "output_weights", "output_bias")  # run_classifier/race
-_TOKEN_CLASSIFIER = _dense("head.classifier", "cls/token_classification/", TRANSPOSE, "output_weights", "output_bias")
-
-_SLOTS = r"adam_m|adam_v|lamb_m|lamb_v|Adam|Adam_1|Momentum|Adagrad|RMSProp|RMSProp_1|ExponentialMovingAverage"
-_SKIP = [
-    (rf"/({_SLOTS})$", "optimizer slot"),
-    (r"^(global_step|beta1_power|beta2_power)$", "training state"),
-    (r"^(current_loss_scale|good_steps)$", "mixed-precision loss scale state"),
-]
-
-# Reading accepts both classifier names; writing picks one by head (the first rule for a key wins).
-MAPPING = Mapping(_BACKBONE_AND_HEADS + _SEQUENCE_CLASSIFIER + _TOKEN_CLASSIFIER, skip=_SKIP)
-TOKEN_MAPPING = Mapping(_BACKBONE_AND_HEADS + _TOKEN_CLASSIFIER + _SEQUENCE_CLASSIFIER, skip=_SKIP)
-
-# Bundles that are ALBERT but not Google's layout: refused by name rather than reported as 200 unknown tensors.
-FOREIGN_LAYOUTS = [
-    (re.compile(r"/layer_shared/|^bert/embeddings/word_embeddings_2$"),
-     "a brightmart/albert_zh checkpoint (BERT-like `layer_shared` names)"),
-    (re.compile(r"/\.ATTRIBUTES/|^_CHECKPOINTABLE_OBJECT_GRAPH$|(^|/)layer_with_weights-\d+/"),
-     "a TF2 object-based checkpoint (TF Model Garden / Keras `tf.train.Checkpoint` names)"),
-]
+# The mapping tables of every TF1-bundle layout, and the table that tells them apart, live in tf1_layouts.
+MAPPING, TOKEN_MAPPING = GOOGLE_MAPPING, GOOGLE_TOKEN_MAPPING
 
 _INDEX = re.compile(r"(.*)\.index\Z")
 _PREFIX_FILE = re.compile(r"(.*)\.(index|meta|data-\d{5}-of-\d{5})\Z")
@@ -176,6 +126,14 @@ def _is_bundle_index(path: Path) -> bool:
         return False
 
 
+def _config_in(folder: Path) -> Path | None:
+    """albert_config.json, else the one albert_config_*.json (brightmart's releases name theirs by size)."""
+    if (folder / ORIGINAL_CONFIG_NAME).is_file():
+        return folder / ORIGINAL_CONFIG_NAME
+    named = sorted(folder.glob("albert_config_*.json")) if folder.is_dir() else []
+    return named[0] if len(named) == 1 else None
+
+
 def _config_from_file(path: Path) -> Callable[[], AlbertConfig]:
     return lambda: AlbertConfig.from_json_file(path)
 
@@ -184,8 +142,7 @@ def _local_source(prefix: Path, notes: list[str]) -> _Source:
     """A prefix on disk; config and tokenizer beside it, or in a hub module's `assets/`."""
     folder = prefix.parent
     search = [folder, folder.parent / "assets"] if folder.name == "variables" else [folder]
-    config = next((_config_from_file(d / ORIGINAL_CONFIG_NAME) for d in search if (d / ORIGINAL_CONFIG_NAME).is_file()),
-                  None)
+    config = next((_config_from_file(found) for d in search if (found := _config_in(d))), None)
     assets = {}
     for d in search:
         model = _pick_model([p.name for p in d.iterdir() if p.is_file()]) if d.is_dir() else None
@@ -323,14 +280,6 @@ def detect(path: Path) -> Path | None:
     return path if _is_bundle_index(Path(f"{prefix}.index")) else None
 
 
-def _refuse_foreign(names: list[str], where: str) -> None:
-    for pattern, layout in FOREIGN_LAYOUTS:
-        hit = next((n for n in names if pattern.search(n)), None)
-        if hit is not None:
-            raise BridgeError(f"this is {layout}, not Google's original ALBERT layout; not supported", file=where,
-                              tensor=hit)
-
-
 def _infer_head(tensors: dict[str, LazyTensor], native_names: set[str], report: LoadReport) -> HeadKind:
     """The schema's inference, except for classifiers: the original always has a pooler, so its name decides."""
     head = infer_head(set(tensors))
@@ -345,68 +294,88 @@ def _infer_head(tensors: dict[str, LazyTensor], native_names: set[str], report: 
     return HeadKind.SEQUENCE_CLASSIFICATION
 
 
-# Where each head's output count lives, as [H, C] canonical kernels.
-_LABELS_FROM = {HeadKind.PRETRAINING: "head.sop.kernel", HeadKind.SEQUENCE_CLASSIFICATION: "head.classifier.kernel",
-                HeadKind.TOKEN_CLASSIFICATION: "head.classifier.kernel", HeadKind.QUESTION_ANSWERING: "head.qa.kernel"}
-
-
 def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
     path = Path(path)
     source = _archive_source(path) if is_archive(path) else _resolve_local(path)
     reader = source.reader
     report = LoadReport(format="tf1", source=source.where, warnings=list(source.notes))
-    names = reader.keys()
-    _refuse_foreign(names, source.where)
-
-    native: dict[str, LazyTensor] = {}
-    seen: set[str] = set()
-    for name in names:
+    shorts: dict[str, str] = {}  # name without a `module/` prefix -> name in the bundle
+    for name in reader.keys():
         short = name.removeprefix(MODULE_PREFIX)
-        if short in seen:
+        if short in shorts:
             raise BridgeError(f"present both with and without the {MODULE_PREFIX!r} prefix", file=source.where,
                               tensor=short)
-        seen.add(short)
+        shorts[short] = name
+    if config is None and source.config is not None:
+        config = source.config()
+    layout = _layout(shorts, reader, config, source.where)
+    report.layout = layout.family + (" in a TF-Hub module" if source.where.endswith("variables/variables") else "")
+
+    native: dict[str, LazyTensor] = {}
+    for short, name in shorts.items():
         dtype, shape, _ = reader.info(name)
-        if dtype is None or MAPPING.canonical_name(short) is None:
+        if dtype is None or not layout.knows(short):
             # Not a model tensor: skipped on purpose or unknown, never read (and may be of a dtype we cannot read).
-            MAPPING.account_unmapped(name, report, lookup=short)
+            layout.mapping.account_unmapped(name, report, lookup=short)
             continue
         load_fn = source.tensor_loader(name) if source.tensor_loader else (lambda n=name: reader.read(n))
         if source.keepalive is not None:
             load_fn = (lambda f=load_fn, keep=source.keepalive: f())  # noqa: E731 - the temp dir lives while tensors do
         native[short] = LazyTensor(tuple(shape), dtype, load_fn, f"{source.where}: {name}")
-    tensors = MAPPING.to_canonical(native, report)
+    shapes = {short: t.shape for short, t in native.items()}
+    if layout.fold is not None:
+        native = layout.fold(native)
+        report.consumed += len(layout.folded)  # used, in the product the fold made
+    tensors = layout.mapping.to_canonical(native, report)
 
     if config is None:
-        if source.config is None:
-            raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (pass one with --config)",
-                              file=source.where)
-        config = source.config()
-    config = AlbertConfig.from_dict(config.to_dict())  # a copy: num_labels may change below
+        raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (pass one with --config)", file=source.where)
+    if layout.adapt is not None:
+        config, notes = _guarded(lambda: layout.adapt(config, shapes), source.where)
+        report.inferred += notes
+
+    found = next((h for h in map(head_from_architecture, config.architectures or ()) if h), None)
+    head = head or found or _infer_head(tensors, set(native), report)
+    # The bundle's name (a `module/` prefix kept) and shape of each canonical tensor, for the messages.
+    origins = {found[0]: (shorts[short], t.shape) for short, t in native.items()
+               if (found := layout.mapping.canonical_name(short))}
+    config, notes = config_from_tensors(config, {k: t.shape for k, t in tensors.items()}, head, origins.__getitem__,
+                                        source.where)
+    report.inferred += notes
+    config = config.updated(architectures=None)  # a copy; the head lives in Checkpoint.head, writers name it again
 
     if config.embedding_size == config.hidden_size:
         for key in ("encoder.projection.kernel", "encoder.projection.bias"):
             if tensors.pop(key, None) is not None:
+                native_name = layout.mapping.native_name(key, HeadKind.BASE)[0]
                 report.consumed -= 1
-                report.skip(MAPPING.native_name(key, HeadKind.BASE)[0], "unused: the original code has no E->H "
-                            "projection when E == H")
-                report.warnings.append(f"{source.where}: {MAPPING.native_name(key, HeadKind.BASE)[0]} present "
-                                       "although E == H; ignored, as the original code ignores it")
-
-    found = next((h for h in map(head_from_architecture, config.architectures or ()) if h), None)
-    head = head or found or _infer_head(tensors, set(native), report)
-    config.architectures = None  # the head lives in Checkpoint.head; writers name it again
+                report.skip(native_name, "unused: the original code has no E->H projection when E == H")
+                report.warnings.append(f"{source.where}: {native_name} present although E == H; ignored, as the "
+                                       "original code ignores it")
     keep = expected_tensors(config, head)
     for key in sorted(set(tensors) - set(keep)):
         tensors.pop(key)
         report.skip(key, f"not part of head {head.value}")
-    labels_from = tensors.get(_LABELS_FROM.get(head, ""))
-    if labels_from is not None and len(labels_from.shape) == 2:
-        try:
-            config.num_labels = labels_from.shape[1]  # from a header: bounded like any config change
-        except BridgeError as exc:
-            raise BridgeError(exc.message, file=labels_from.origin, tensor=_LABELS_FROM[head]) from None
     return Checkpoint(config, head, tensors, report, source.assets)
+
+
+def _layout(shorts: dict[str, str], reader: BundleReader, config: AlbertConfig | None, where: str) -> Layout:
+    """The family of names the bundle uses (LAYOUTS); a refused or unknown one is a one-line error."""
+    layout = detect_layout(list(shorts), config)
+    if layout is None:
+        raise BridgeError(unknown_layout({s: tuple(reader.info(n)[1]) for s, n in shorts.items()}), file=where)
+    if layout.mapping is None:
+        hit = next(n for n in shorts if any(re.search(p, n) for p in layout.present))
+        raise BridgeError(f"this is {layout.refused}", file=where, tensor=hit)
+    return layout
+
+
+def _guarded(call: Callable, where: str):
+    """A layout's config step: its errors name the checkpoint."""
+    try:
+        return call()
+    except BridgeError as exc:
+        raise BridgeError(exc.message, file=where, tensor=exc.tensor) from None
 
 
 # ---- save ----------------------------------------------------------------------------------------------------------
