@@ -225,3 +225,20 @@ def test_a_bad_vocab_txt_is_one_line_naming_the_file(tmp_path, capsys, case):
     with pytest.raises(BridgeError, match=re.escape(why)) as info:
         AlbertTokenizerFast.from_pretrained(src)
     assert str(vocab) in info.value.one_line()
+
+
+# ---- the Hub: a repo id fetches vocab.txt with the weights, and for the tokenizer alone ---------------------------
+
+@pytest.mark.hub
+def test_a_hub_repo_hands_over_its_vocab_txt(online, tmp_path, capsys):
+    pytest.importorskip("huggingface_hub")
+    src = zh_release(tmp_path / "zh")
+    assert cli(capsys, "convert", src, tmp_path / "hf", "--to", "safetensors")[0] == 0
+    files = {p.name: p.read_bytes() for p in (tmp_path / "hf").iterdir()}
+    online.add_repo("org/albert-zh", {**files, "notes.txt": b"not a checkpoint file\n"})
+    code, out, err = cli(capsys, "convert", "org/albert-zh", tmp_path / "out", "--to", "pytorch")
+    assert code == 0, err
+    assert (tmp_path / "out" / "vocab.txt").read_bytes() == files["vocab.txt"]
+    assert json.loads(cli(capsys, "inspect", "org/albert-zh", "--json")[1])["tokenizer_kind"] == "wordpiece"
+    ours = AlbertTokenizerFast.from_pretrained("org/albert-zh")
+    assert_tokenizes_like([ours], references(src / "vocab.txt")[0])
