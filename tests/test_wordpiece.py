@@ -242,3 +242,17 @@ def test_a_hub_repo_hands_over_its_vocab_txt(online, tmp_path, capsys):
     assert json.loads(cli(capsys, "inspect", "org/albert-zh", "--json")[1])["tokenizer_kind"] == "wordpiece"
     ours = AlbertTokenizerFast.from_pretrained("org/albert-zh")
     assert_tokenizes_like([ours], references(src / "vocab.txt")[0])
+
+
+@pytest.mark.hub
+def test_a_pushed_chinese_release_says_which_tokenizer_reads_it(online, tmp_path, capsys):
+    pytest.importorskip("huggingface_hub")
+    pytest.importorskip("torch")
+    src = zh_release(tmp_path / "zh")
+    code, out, err = cli(capsys, "push", src, "org/albert-zh", "--formats", "safetensors", "--dry-run", tmp_path / "dry")
+    assert code == 0, out + err
+    names = sorted(p.name for p in (tmp_path / "dry").iterdir())
+    assert {"vocab.txt", "tokenizer_config.json", "special_tokens_map.json"} <= set(names), names
+    card = (tmp_path / "dry" / "README.md").read_text()
+    assert 'AlbertTokenizerFast.from_pretrained("org/albert-zh")' in card and "AlbertTokenizer." not in card
+    assert 'AutoTokenizer.from_pretrained("org/albert-zh")' in card
