@@ -15,6 +15,7 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from albert_bridge.errors import BridgeError
@@ -256,3 +257,15 @@ def test_a_pushed_chinese_release_says_which_tokenizer_reads_it(online, tmp_path
     card = (tmp_path / "dry" / "README.md").read_text()
     assert 'AlbertTokenizerFast.from_pretrained("org/albert-zh")' in card and "AlbertTokenizer." not in card
     assert 'AutoTokenizer.from_pretrained("org/albert-zh")' in card
+
+
+def test_parity_text_is_tokenized_with_the_vocab_txt(tmp_path):
+    from albert_bridge.parity import check
+
+    src = zh_release(tmp_path / "zh")
+    texts = ["我爱北京天安门", "ALBERT模型在中文上的表现很好！"]
+    report = check(src, "numpy", texts=texts, save_outputs_to=tmp_path / "o.npz")
+    assert report.runs[0].ok, report.runs[0].error
+    ids = np.load(tmp_path / "o.npz")["input/input_ids"]
+    expected = references(src / "vocab.txt")[0](texts, padding=True)["input_ids"]
+    assert ids.tolist() == expected
