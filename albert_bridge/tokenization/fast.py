@@ -39,11 +39,11 @@ from albert_bridge.tokenization.files import (
     SPECIAL_TOKEN_ATTRS,
     TOKENIZER_FILE,
     VOCAB_FILE,
+    TokenizerSource,
     spm_model_from_tokenizer_data,
     spm_model_from_tokenizer_json,
 )
 from albert_bridge.tokenization.slow import load_sentencepiece
-from albert_bridge.tokenization.wordpiece import WordPieceTokenizerFast
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
     NORMAL,
@@ -53,6 +53,7 @@ from albert_bridge.tokenization.spm_model import (
     SpmModel,
     digit_comma_applies,
 )
+from albert_bridge.tokenization.wordpiece import WordPieceTokenizerFast
 
 # transformers' AlbertConverter lowers the score of digit-comma pieces by this much in tokenizer.json
 # (its approximation of the rule); we write the same and undo it when reading such a file.
@@ -546,7 +547,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         return type(self)(spm_model=spm_model_from_tokenizer_data(trained), **settings)
 
     @classmethod
-    def _from_source(cls, source, **kwargs: Any):
+    def _from_source(cls, source: TokenizerSource, **kwargs: Any):
         """A vocab.txt (the Chinese releases' BERT WordPiece vocabulary) gives a WordPieceTokenizerFast: the same
         API, and BertTokenizer's ids."""
         if source.wordpiece_vocab is not None:

@@ -147,10 +147,6 @@ class TokenizerSource:
     not_read: dict[str, str] = dataclasses.field(default_factory=dict)  # file present but not read -> why
     wordpiece_vocab: pathlib.Path | None = None  # BERT's vocab.txt (then vocab_file and tokenizer_file are None)
 
-    @property
-    def kind(self) -> str:
-        return "wordpiece" if self.wordpiece_vocab is not None else "sentencepiece"
-
 
 def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
     """A local directory or file -> which model file to load and the constructor arguments saved with it."""
