@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from albert_bridge.errors import BridgeError
-from albert_bridge.tokenization import AlbertTokenizer, AlbertTokenizerFast, WordPieceTokenizerFast
+from albert_bridge.tokenization import AlbertTokenizer, AlbertTokenizerFast, WordPieceTokenizerFast, describe_tokenizer
 from fixtures.tf1.generate import ORIGINAL_CONFIG, write_checkpoint
 from tests.helpers import cli, one_line_error, write_wordpiece_vocab
 
@@ -90,6 +90,20 @@ def test_saved_by_us_reads_back_in_transformers_and_here(vocab_dir, tmp_path):
     assert type(auto).__name__ == "BertTokenizerFast" and auto.model_max_length == 64
     again = AlbertTokenizerFast.from_pretrained(tmp_path / "saved")
     assert_tokenizes_like([auto, again], references(vocab_dir / "vocab.txt")[0])
+
+
+@pytest.mark.parametrize("saved_by", ["BertTokenizer", "BertTokenizerFast"])
+def test_a_folder_transformers_saved_reads_here(vocab_dir, tmp_path, saved_by):
+    """What Chinese ALBERT repos on the Hub hold: BertTokenizer's own save (the fast one adds tokenizer.json, a
+    WordPiece model that is then not read: vocab.txt is)."""
+    reference = getattr(transformers, saved_by)(str(vocab_dir / "vocab.txt"), model_max_length=77)
+    reference.save_pretrained(tmp_path / "saved")
+    ours = AlbertTokenizerFast.from_pretrained(tmp_path / "saved")
+    assert ours.model_max_length == 77
+    assert_tokenizes_like([ours], reference)
+    described = describe_tokenizer(tmp_path / "saved")
+    assert described["kind"] == "wordpiece" and described["source"] == str(tmp_path / "saved" / "vocab.txt")
+    assert ("tokenizer.json" in described["not_read"]) == (saved_by == "BertTokenizerFast")
 
 
 def test_the_sentencepiece_tokenizer_refuses_a_vocab_txt_in_one_line(vocab_dir):
