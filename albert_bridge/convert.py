@@ -22,7 +22,8 @@ from .errors import BridgeError
 from .config import AlbertConfig, unknown_keys
 from .formats import FORMATS, Format, get_format, load
 from .sources import resolve_source
-from .tokenizer_files import TOKENIZER_PATTERNS
+from .tokenization.wordpiece_vocab import read_wordpiece_vocab, write_bert_tokenizer_files
+from .tokenizer_files import CONFIG_FILE, TOKENIZER_PATTERNS, VOCAB_FILE, WORDPIECE_VOCAB_FILE
 from .formats.mapping import Transform
 from .schema import HeadKind
 
@@ -151,6 +152,8 @@ def convert(
             ckpt.report.skip(name, "dropped (--allow-unused)")
         ckpt.report.unknown.clear()
     ckpt = ckpt.cast(dtype).validate()
+    if WORDPIECE_VOCAB_FILE in ckpt.assets:  # a bad vocab.txt is refused before anything is written
+        read_wordpiece_vocab(ckpt.assets[WORDPIECE_VOCAB_FILE])
     result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
     digests: dict[str, dict[str, int]] = {}  # format -> canonical key -> digest of the bytes written
     total = ckpt.nbytes() * len(formats)
@@ -181,6 +184,10 @@ def convert(
             for name, src_path in ckpt.assets.items():
                 if not (staging / name).exists():
                     shutil.copyfile(src_path, staging / name)
+            if WORDPIECE_VOCAB_FILE in ckpt.assets and not {VOCAB_FILE, CONFIG_FILE} & set(ckpt.assets):
+                # A bare vocab.txt (the Chinese TF1 releases): name BertTokenizer, else AutoTokenizer would take
+                # config.json's model_type and look for an ALBERT SentencePiece model.
+                write_bert_tokenizer_files(staging, ckpt.config.max_position_embeddings)
         if verify:
             read_back(staging)
         if validate:  # a written model (ONNX) is run against the reference forward pass before it is published

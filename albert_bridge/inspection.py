@@ -11,7 +11,7 @@ from .formats import load
 from .schema import ARCHITECTURES
 from .sources import resolve_source
 from .tokenization.files import describe_tokenizer
-from .tokenizer_files import CONFIG_FILE, TOKENIZER_FILE, VOCAB_FILE
+from .tokenizer_files import CONFIG_FILE, TOKENIZER_FILE, VOCAB_FILE, WORDPIECE_VOCAB_FILE
 
 
 def describe(src: str, src_format: str | None = None, head: str | None = None, strict: bool = False
@@ -50,6 +50,8 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
         "assets": sorted(ckpt.assets),
         "tokenizer": _tokenizer(ckpt.assets),
     }
+    tok = info["tokenizer"]
+    info["tokenizer_kind"] = "none" if tok is None else tok.get("kind", "unreadable")
     if strict:
         info["problems"] += [{"tensor": "config", "problem": f"unknown key {key!r}{hint} (refused: --strict)"}
                              for key, hint in unknown_keys(c).items()]
@@ -63,7 +65,7 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
 
 
 def _tokenizer(assets: dict) -> dict[str, Any] | None:
-    model = assets.get(VOCAB_FILE) or assets.get(TOKENIZER_FILE)
+    model = assets.get(VOCAB_FILE) or assets.get(TOKENIZER_FILE) or assets.get(WORDPIECE_VOCAB_FILE)
     if model is None:
         return None
     # The directory, when the tokenizer's settings (tokenizer_config.json) sit beside the model.
@@ -107,12 +109,15 @@ def render_text(info: dict[str, Any], verbose: int = 0) -> str:
     if info["assets"]:
         lines.append("assets      " + ", ".join(info["assets"]))
     tok = info["tokenizer"]
-    if tok and "error" in tok:
+    if tok is None:
+        lines.append("tokenizer   none")
+    elif "error" in tok:
         lines.append(f"tokenizer   unreadable: {tok['error']}")
-    elif tok:
+    else:
         pairs = dict(zip(tok["special_tokens"].values(), tok["special_token_ids"].values()))
         specials = " ".join(f"{token}={i}" for token, i in sorted(pairs.items(), key=lambda p: (p[1] is None, p[1])))
-        lines.append(f"tokenizer   vocab {tok['vocab_size']}, do_lower_case={tok['do_lower_case']}, "
+        use = " (BertTokenizer)" if tok["kind"] == "wordpiece" else ""
+        lines.append(f"tokenizer   {tok['kind']}{use}, vocab {tok['vocab_size']}, do_lower_case={tok['do_lower_case']}, "
                      f"keep_accents={tok['keep_accents']}; {specials}")
         lines.append(f"            read from {tok['source']}")
         lines += [f"            not read: {name} ({why})" for name, why in tok["not_read"].items()]

@@ -39,7 +39,7 @@ from .sources import (
     resolve_source,
     settings,
 )
-from .tokenizer_files import TOKENIZER_FILE, VOCAB_FILE
+from .tokenizer_files import TOKENIZER_FILE, VOCAB_FILE, WORDPIECE_VOCAB_FILE
 
 FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX"}
 FRAMEWORK_TAGS = {"torch": ("pytorch", "safetensors"), "tf": ("tf",), "flax": ("jax",), "onnx": ("onnx",)}
@@ -356,8 +356,9 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
         *([f"Not checked: {'; '.join(unchecked)}."] if unchecked else []), "",
         result.report.to_markdown(), "",
         "## How to load", "",
-        *_loading(target.repo_id, architecture, frameworks, has_tokenizer=any(
-            (folder / n).is_file() for n in (VOCAB_FILE, TOKENIZER_FILE))),
+        *_loading(target.repo_id, architecture, frameworks, tokenizer=(
+            "AlbertTokenizer" if any((folder / n).is_file() for n in (VOCAB_FILE, TOKENIZER_FILE)) else
+            "AlbertTokenizerFast" if (folder / WORDPIECE_VOCAB_FILE).is_file() else None)),
     ]
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
     if card.data.to_dict() != data.to_dict():  # the YAML reads back as written
@@ -365,14 +366,15 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
     return str(card)
 
 
-def _loading(repo_id: str, architecture: str, frameworks: list[str], has_tokenizer: bool) -> list[str]:
+def _loading(repo_id: str, architecture: str, frameworks: list[str], tokenizer: str | None) -> list[str]:
+    """How to load the repo; `tokenizer`: our class that reads its tokenizer (the fast one reads BERT's vocab.txt)."""
     prefixes = {"torch": "", "tf": "TF", "flax": "Flax"}
     ours = theirs_4 = [f"{prefixes[fw]}{architecture}" for fw in frameworks if fw in prefixes]  # the same names
     lines = ["With albert-bridge (`pip install albert-bridge[hub]`), in every framework:", "", "```python",
              f"from albert_bridge import {', '.join(ours)}"]
     lines += [f'model = {name}.from_pretrained("{repo_id}")' for name in ours]
-    if has_tokenizer:
-        lines += ["from albert_bridge import AlbertTokenizer", f'tokenizer = AlbertTokenizer.from_pretrained("{repo_id}")']
+    if tokenizer:
+        lines += [f"from albert_bridge import {tokenizer}", f'tokenizer = {tokenizer}.from_pretrained("{repo_id}")']
     lines += ["```", "", "With transformers 4.x (PyTorch, TensorFlow with tf-keras, Flax):", "", "```python",
               f"from transformers import {', '.join(theirs_4)}"]
     for name in theirs_4:
@@ -380,7 +382,7 @@ def _loading(repo_id: str, architecture: str, frameworks: list[str], has_tokeniz
             lines.append(f'model = {name}.from_pretrained("{repo_id}", use_safetensors=False)  # reads tf_model.h5')
         else:
             lines.append(f'model = {name}.from_pretrained("{repo_id}")')
-    if has_tokenizer:
+    if tokenizer:
         lines += ["from transformers import AutoTokenizer", f'tokenizer = AutoTokenizer.from_pretrained("{repo_id}")']
     lines += ["```", ""]
     if "torch" in frameworks:

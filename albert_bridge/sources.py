@@ -202,7 +202,7 @@ def _check_fetched(folder: Path, spec: RepoSpec, fmt: Format | None, tokenizer: 
     names = [p.relative_to(folder).as_posix() for p in folder.rglob("*")] if folder.is_dir() else []
     if tokenizer:
         if not any(fnmatch(name, t) for name in names for t in TOKENIZER_PATTERNS):
-            raise BridgeError(f"no tokenizer files (spiece.model, tokenizer.json){where}", file=spec)
+            raise BridgeError(f"no tokenizer files (spiece.model, tokenizer.json, vocab.txt){where}", file=spec)
         return
     fmt = fmt or first_format(names)
     if fmt is None or not fmt.detect(folder):

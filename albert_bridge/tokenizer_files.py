@@ -17,15 +17,19 @@ TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"  # older tokenizers keep their added tokens only here
+# BERT's WordPiece vocabulary, one token a line: what the Chinese ALBERT releases (Google's albert_*_google_zh,
+# brightmart's albert_zh) ship instead of a SentencePiece model, to be read by BertTokenizer.
+WORDPIECE_VOCAB_FILE = "vocab.txt"
 
-TOKENIZER_FILES = (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE)
+TOKENIZER_FILES = (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE,
+                   WORDPIECE_VOCAB_FILE)
 # As Hub file patterns (fnmatch): a lone *.model is the SentencePiece model (the TF1 release's 30k-clean.model).
 TOKENIZER_PATTERNS = (*TOKENIZER_FILES, "*.model")
 
 
 def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:
-    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json
-    exist.
+    """Which of spiece.model, tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json,
+    vocab.txt exist.
 
     The SentencePiece model is `spiece.model`, else the only `*.model` file (the original TF1 release
     calls it `30k-clean.model`); several candidate `*.model` files without a `spiece.model` is an error.

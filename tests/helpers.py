@@ -183,3 +183,21 @@ def fuzz_file(file: Path, cases: int, seed: int, mutation: Callable, call: Calla
     record_property("fuzz", {"target": label, "cases": cases, "seconds": round(took, 2), **outcomes})
     print(f"{label}: {cases} cases in {took:.1f} s, {outcomes}, {len(escaped)} escaped")
     assert not escaped, "\n".join(escaped[:20])
+
+
+def write_wordpiece_vocab(path: Path) -> Path:
+    """A small BERT WordPiece vocab.txt shaped like the Chinese releases' (Google's albert_*_google_zh, 21128 lines):
+    [PAD] and unused slots first, then [UNK] [CLS] [SEP] [MASK], punctuation, digits, Chinese characters with some
+    `##` continuations, lowercase English words and pieces. 400 lines."""
+    chinese = [chr(0x4E00 + i) for i in range(0, 400, 2)] + list("我爱北京天安门模型中文你好世界的是在很表现语言")
+    english = ["the", "hello", "world", "albert", "model", "un", "##aff", "##able", "##s", "##ing", "##ed", "cafe",
+               "naive", "bert", "go", "##od"]
+    tokens = ["[PAD]", "[unused1]", "[unused2]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"!\"#$%&'()*+,-./:;<=>?@[]^_`{|}~",
+              "，", "。", "！", "？", *"0123456789", *"abcdefghijklmnopqrstuvwxyz",
+              *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz"), *english,
+              *(f"##{c}" for c in chinese[:40:3]), *chinese]
+    tokens = list(dict.fromkeys(tokens))
+    tokens += [f"[unused{i}]" for i in range(3, 3 + 400 - len(tokens))]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    return path

@@ -354,13 +354,14 @@ def test_tokenizer_is_carried_across_layouts_and_inspected(tmp_path, capsys):
     code, out, _ = call(capsys, "inspect", src, "--json")
     tok = json.loads(out)["tokenizer"]
     assert tok["vocab_size"] == 1200 and tok["special_token_ids"]["mask_token"] == 4 and tok["do_lower_case"]
+    assert tok["kind"] == json.loads(out)["tokenizer_kind"] == "sentencepiece"
     assert call(capsys, "convert", src, tmp_path / "tf1", "--to", "tf1")[0] == 0
     assert (tmp_path / "tf1" / "30k-clean.model").read_bytes() == spiece.read_bytes()
     assert not (tmp_path / "tf1" / "spiece.model").exists()  # one copy, under the original's name
     assert call(capsys, "convert", tmp_path / "tf1", tmp_path / "hf", "--to", "safetensors")[0] == 0
     assert (tmp_path / "hf" / "spiece.model").read_bytes() == spiece.read_bytes()
     code, out, _ = call(capsys, "inspect", tmp_path / "hf")
-    assert "tokenizer   vocab 1200" in out
+    assert "tokenizer   sentencepiece, vocab 1200" in out
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.001, 0.01, 0.3, 0.9999])

@@ -65,6 +65,15 @@ def tokenizer_dir(root: Path, layout: str = "full") -> Path:
     return root
 
 
+def wordpiece_dir(root: Path) -> Path:
+    """A Chinese release's tokenizer as WordPieceTokenizerFast saves it: vocab.txt and BertTokenizer's configs."""
+    from albert_bridge.tokenization import WordPieceTokenizerFast
+    from tests.helpers import write_wordpiece_vocab
+
+    WordPieceTokenizerFast(write_wordpiece_vocab(root.parent / "source" / "vocab.txt")).save_pretrained(root)
+    return root
+
+
 def model_dir(root: Path, with_tokenizer: bool = True) -> Path:
     """A small pretraining checkpoint (model.safetensors + config.json) with the tokenizer beside it."""
     get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING, seed=5), root)
@@ -225,6 +234,8 @@ ENTRY_POINTS = [
     *_each("AlbertTokenizerFast.from_pretrained", fast_tokenizer, tokenizer_dir, TOKENIZER_FILES),
     *_each("AlbertTokenizerFast.from_pretrained", fast_tokenizer, _json_only, {"tokenizer.json": 40}),
     *_each("AlbertTokenizerFast.from_pretrained", fast_tokenizer, _older, {"added_tokens.json": 30}),
+    *_each("AlbertTokenizerFast.from_pretrained(WordPiece)", fast_tokenizer, wordpiece_dir,
+           {"vocab.txt": 60, "tokenizer_config.json": 40}),
     *_each("AlbertForPreTraining.from_pretrained", torch_model, model_dir,
            {"config.json": 40, "model.safetensors": 16}, "torch", WEIGHTS),
     *_each("TFAlbertForPreTraining.from_pretrained", tf_model, model_dir,

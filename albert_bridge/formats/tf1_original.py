@@ -26,7 +26,8 @@ The original code always builds the pooler; heads without one in transformers (m
 
 `save` writes what a release holds, `model.ckpt-best.{index,data-00000-of-00001}` and `albert_config.json` in the
 original form, plus a `checkpoint` file (releases have none, and `tf.train.latest_checkpoint` needs one) and the
-tokenizer as `30k-clean.model`. albert_config.json gets only the HF fields the original form cannot express
+tokenizer as `30k-clean.model` (a BERT `vocab.txt` beside the checkpoint, as the Chinese releases ship, is read and
+written under that name). albert_config.json gets only the HF fields the original form cannot express
 (`architectures`, labels, ...); the original `AlbertConfig.from_dict` copies every key, so it ignores them.
 Token classification has no name in the original code: it is written as `cls/token_classification/output_weights`,
 a name no original script restores by mistake. The E->H projection is omitted when E == H, as the original does.
@@ -54,6 +55,7 @@ from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig, parse_json
 from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, config_from_tensors, expected_tensors, head_from_architecture, infer_head
+from ..tokenizer_files import WORDPIECE_VOCAB_FILE
 from .tf1_layouts import GOOGLE_MAPPING, GOOGLE_TOKEN_MAPPING, Layout, detect_layout, unknown_layout
 from .tar_stream import TarStream, is_archive
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
@@ -149,6 +151,10 @@ def _local_source(prefix: Path, notes: list[str]) -> _Source:
         if model:
             assets["spiece.model"] = d / model
             break
+    # The Chinese releases' BERT vocabulary, under the name it keeps everywhere.
+    vocab = next((d / WORDPIECE_VOCAB_FILE for d in search if (d / WORDPIECE_VOCAB_FILE).is_file()), None)
+    if vocab is not None:
+        assets[WORDPIECE_VOCAB_FILE] = vocab
     return _Source(BundleReader(prefix), str(prefix), config, assets, notes)
 
 
@@ -208,9 +214,9 @@ class _ArchiveTensors:
 
 
 def _small_member(name: str) -> bool:
-    """The members kept in memory at load: index files, configs, the `checkpoint` file and tokenizer models."""
+    """The members kept in memory at load: index files, configs, the `checkpoint` file and tokenizer files."""
     base = PurePosixPath(name).name
-    return base.endswith((".index", ".model")) or base in (ORIGINAL_CONFIG_NAME, CHECKPOINT_STATE)
+    return base.endswith((".index", ".model")) or base in (ORIGINAL_CONFIG_NAME, CHECKPOINT_STATE, WORDPIECE_VOCAB_FILE)
 
 
 def _archive_source(path: Path) -> _Source:
@@ -249,6 +255,13 @@ def _archive_source(path: Path) -> _Source:
             target = keepalive.path / TOKENIZER_NAME
             target.write_bytes(archive.small[in_folder[model]])
             assets["spiece.model"] = target
+            break
+    for d in search:
+        vocab = archive.small.get(str(PurePosixPath(d, WORDPIECE_VOCAB_FILE)))
+        if vocab is not None:
+            keepalive = keepalive or _TempDir()
+            assets[WORDPIECE_VOCAB_FILE] = keepalive.path / WORDPIECE_VOCAB_FILE
+            assets[WORDPIECE_VOCAB_FILE].write_bytes(vocab)
             break
     member_prefix = member(chosen)
     index = archive.small[member_prefix + ".index"]
@@ -421,4 +434,7 @@ def save(ckpt: Checkpoint, directory: Path, max_shard_size: int | None = None) -
     if "spiece.model" in ckpt.assets:
         shutil.copyfile(ckpt.assets["spiece.model"], directory / TOKENIZER_NAME)
         written.append(directory / TOKENIZER_NAME)
+    if WORDPIECE_VOCAB_FILE in ckpt.assets:
+        shutil.copyfile(ckpt.assets[WORDPIECE_VOCAB_FILE], directory / WORDPIECE_VOCAB_FILE)
+        written.append(directory / WORDPIECE_VOCAB_FILE)
     return written

@@ -30,7 +30,7 @@ from ..formats import load
 from ..inputs import make_inputs
 from ..schema import HeadKind
 from ..sources import resolve_source
-from ..tokenization import AlbertTokenizer
+from ..tokenization import AlbertTokenizerFast
 from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
 from .compare import compare_outputs, default_tolerance, first_divergent_layer
 from .report import Report, Run
@@ -151,11 +151,12 @@ def shared_pool() -> WorkerPool:
 
 # --- inputs -------------------------------------------------------------------------------------------------------
 def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
-    """Texts tokenized by the tokenizer found beside the checkpoint; for multiple choice, the texts are the choices
+    """Texts tokenized by the tokenizer found beside the checkpoint (the fast one: the slow one's ids for
+    SentencePiece, and it also reads the Chinese releases' vocab.txt); for multiple choice, the texts are the choices
     of one example."""
     directory = src if src.is_dir() else src.parent
     try:
-        tokenizer = AlbertTokenizer.from_pretrained(directory)
+        tokenizer = AlbertTokenizerFast.from_pretrained(directory)
     except BridgeError as exc:
         raise BridgeError(f"--text needs a tokenizer beside the checkpoint: {exc.one_line()}") from None
     encoded = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="np")

@@ -12,7 +12,9 @@ Modules, in dependency order:
 - `encoding`: the encode API (`__call__`, `encode_plus`, ..., `pad`), on top of `batch`.
 - `saving`: save_pretrained / from_pretrained in transformers' layout.
 - `base`: the tokenizer base: special and added tokens, text -> ids, decoding (with `encoding` and `saving`).
-- `slow`, `fast`: the two tokenizers.
+- `wordpiece_vocab`: BERT's vocab.txt (the Chinese releases' vocabulary) and the transformers files naming it.
+- `slow`, `fast`: the two tokenizers; `wordpiece`: WordPieceTokenizerFast, what AlbertTokenizerFast.from_pretrained
+  gives for a vocab.txt (BertTokenizer's ids).
 """
 
 from albert_bridge.tokenization.added_tokens import AddedToken
@@ -20,6 +22,7 @@ from albert_bridge.tokenization.batch import BatchEncoding
 from albert_bridge.tokenization.fast import AlbertTokenizerFast, build_backend_tokenizer
 from albert_bridge.tokenization.files import describe_tokenizer, find_tokenizer_files
 from albert_bridge.tokenization.slow import AlbertTokenizer
+from albert_bridge.tokenization.wordpiece import WordPieceTokenizerFast
 
 __all__ = [
     "AddedToken",
@@ -29,4 +32,5 @@ __all__ = [
     "build_backend_tokenizer",
     "describe_tokenizer",
     "find_tokenizer_files",
+    "WordPieceTokenizerFast",
 ]

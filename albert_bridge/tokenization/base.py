@@ -18,6 +18,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from albert_bridge.errors import BridgeError
 from albert_bridge.tokenization.added_tokens import AddedToken, AddedTokenSplitter, token_content
 from albert_bridge.tokenization.batch import (
     VERY_LARGE_INTEGER,
@@ -37,6 +38,15 @@ from albert_bridge.tokenization.spm_model import SpmModel
 logger = logging.getLogger(__name__)
 
 SPIECE_UNDERLINE = "\u2581"
+
+
+def import_tokenizers():
+    """The `tokenizers` library, which the fast tokenizers run on (imported when one is built)."""
+    try:
+        import tokenizers
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise BridgeError("the fast tokenizers need `tokenizers` (pip install 'albert-bridge[text]')") from exc
+    return tokenizers
 
 
 class AlbertTokenizerBase(EncodingAPI, SaveLoad):

@@ -33,12 +33,13 @@ from typing import Any, ClassVar
 
 from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.tokenization.added_tokens import AddedToken
-from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase
+from albert_bridge.tokenization.base import SPIECE_UNDERLINE, AlbertTokenizerBase, import_tokenizers
 from albert_bridge.tokenization.files import (
     DEFAULT_SPECIAL_TOKENS,
     SPECIAL_TOKEN_ATTRS,
     TOKENIZER_FILE,
     VOCAB_FILE,
+    TokenizerSource,
     spm_model_from_tokenizer_data,
     spm_model_from_tokenizer_json,
 )
@@ -52,19 +53,12 @@ from albert_bridge.tokenization.spm_model import (
     SpmModel,
     digit_comma_applies,
 )
+from albert_bridge.tokenization.wordpiece import WordPieceTokenizerFast
 
 # transformers' AlbertConverter lowers the score of digit-comma pieces by this much in tokenizer.json
 # (its approximation of the rule); we write the same and undo it when reading such a file.
 DIGIT_COMMA_PENALTY = 100.0
 UNK_PENALTY = 10.0  # SentencePiece and tokenizers both score <unk> as (lowest piece score - 10)
-
-
-def _import_tokenizers():
-    try:
-        import tokenizers
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise BridgeError("AlbertTokenizerFast needs `tokenizers` (pip install 'albert-bridge[text]')") from exc
-    return tokenizers
 
 
 def _char_class(predicate) -> str:
@@ -99,7 +93,7 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
     With `keep_edges` (for offsets), whitespace is collapsed the way transformers' converted normalizer does it
     (one space per whitespace character, then runs of spaces to one) and a space at either end stays, so
     characters align with the original text as in transformers."""
-    tokenizers = _import_tokenizers()
+    tokenizers = import_tokenizers()
     normalizers, Regex = tokenizers.normalizers, tokenizers.Regex
     edges = [] if keep_edges else [normalizers.Replace(Regex(r"\A | \z"), "")]
     steps = []
@@ -130,7 +124,7 @@ def _normalizer_steps(model: SpmModel, *, do_lower_case: bool, remove_space: boo
 
 
 def _metaspace(model: SpmModel, prepend: bool):
-    tokenizers = _import_tokenizers()
+    tokenizers = import_tokenizers()
     scheme = "always" if prepend and model.add_dummy_prefix else "never"
     return tokenizers.pre_tokenizers.Metaspace(SPIECE_UNDERLINE, prepend_scheme=scheme,
                                                split=model.split_by_whitespace)
@@ -147,7 +141,7 @@ def build_backend_tokenizer(model: SpmModel, *, do_lower_case: bool = True, remo
     except for the better whitespace handling; exact ids need our AlbertTokenizerFast. `added_tokens` (id ->
     token: the special tokens and those from add_tokens) become the file's added tokens, with the same ids.
     """
-    tokenizers = _import_tokenizers()
+    tokenizers = import_tokenizers()
     vocab = [
         (piece, score - DIGIT_COMMA_PENALTY if digit_comma_applies(piece) else score)
         for piece, score in zip(model.pieces, model.scores)
@@ -232,7 +226,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
 
     # ----------------------------------------------------------------- pipelines
     def _build(self) -> None:
-        tokenizers = _import_tokenizers()
+        tokenizers = import_tokenizers()
         model = self.spm_model
         normal = [s for s, t in zip(model.scores, model.types) if t == NORMAL]
         max_score = max(normal, default=0.0)
@@ -453,7 +447,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         """A tokenizer whose every normalized character is a token: its offsets align normalized characters
         with the original text, through the same normalizer tokenizer.json carries."""
         if self._aligner_tok is None:
-            tokenizers = _import_tokenizers()
+            tokenizers = import_tokenizers()
             tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
             tok.normalizer = tokenizers.normalizers.Sequence(_normalizer_steps(
                 self.spm_model, do_lower_case=self.do_lower_case, remove_space=self.remove_space,
@@ -521,7 +515,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         """A new tokenizer with a Unigram vocabulary trained on `text_iterator` (an iterator of str or of lists of
         str) through the same pipeline, like PreTrainedTokenizerFast.train_new_from_iterator: the special and
         added tokens come first, `<unk>` stays the unknown token, and settings carry over."""
-        tokenizers = _import_tokenizers()
+        tokenizers = import_tokenizers()
         rename = special_tokens_map or {}
         data = json.loads(self.backend_tokenizer.to_str())
         added = data.pop("added_tokens")
@@ -551,6 +545,14 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
             settings["additional_special_tokens"] = extra
         settings.setdefault("model_max_length", self.model_max_length)
         return type(self)(spm_model=spm_model_from_tokenizer_data(trained), **settings)
+
+    @classmethod
+    def _from_source(cls, source: TokenizerSource, **kwargs: Any):
+        """A vocab.txt (the Chinese releases' BERT WordPiece vocabulary) gives a WordPieceTokenizerFast: the same
+        API, and BertTokenizer's ids."""
+        if source.wordpiece_vocab is not None:
+            return WordPieceTokenizerFast._from_source(source, **kwargs)
+        return super()._from_source(source, **kwargs)
 
     # ----------------------------------------------------------------- tokenizer.json
     @property

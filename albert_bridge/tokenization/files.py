@@ -22,6 +22,7 @@ from albert_bridge.tokenizer_files import (  # noqa: F401 - the file names, re-e
     TOKENIZER_FILE,
     TOKENIZER_FILES,
     VOCAB_FILE,
+    WORDPIECE_VOCAB_FILE,
     find_tokenizer_files,
 )
 from albert_bridge.tokenization.json_fields import (
@@ -38,6 +39,12 @@ from albert_bridge.tokenization.json_fields import (
     Optional,
     Pair,
     check_fields,
+)
+from albert_bridge.tokenization.wordpiece_vocab import (
+    BERT_CONFIG_KEYS,
+    BERT_SPECIAL_TOKENS,
+    BERT_TOKENIZER_CLASS,
+    read_wordpiece_vocab,
 )
 from albert_bridge.tokenization.spm_model import (
     CONTROL,
@@ -91,6 +98,7 @@ FILE_FIELDS = {
         "do_lower_case": Optional(BOOL), "remove_space": Optional(BOOL), "keep_accents": Optional(BOOL),
         "model_max_length": Optional(INT), "padding_side": _SIDE, "truncation_side": _SIDE,
         "clean_up_tokenization_spaces": Optional(BOOL), "sp_model_kwargs": Optional(_SP_MODEL_KWARGS),
+        "tokenize_chinese_chars": Optional(BOOL), "strip_accents": Optional(BOOL),  # BertTokenizer's
         "added_tokens_decoder": Optional(MapOf(ID, _ADDED_TOKEN)), **_SPECIAL_TOKENS}),
     SPECIAL_TOKENS_MAP_FILE: Obj(_SPECIAL_TOKENS),
     ADDED_TOKENS_FILE: MapOf(STR, ID),  # content -> id
@@ -137,6 +145,7 @@ class TokenizerSource:
     init_kwargs: dict[str, Any]
     files: dict[str, pathlib.Path]
     not_read: dict[str, str] = dataclasses.field(default_factory=dict)  # file present but not read -> why
+    wordpiece_vocab: pathlib.Path | None = None  # BERT's vocab.txt (then vocab_file and tokenizer_file are None)
 
 
 def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
@@ -144,26 +153,33 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
     path = pathlib.Path(path)
     if not path.exists():
         raise NotFound(
-            "no such file or directory (expected a directory with spiece.model or tokenizer.json, a .model file, "
-            "or a Hub repo id org/name)",
+            "no such file or directory (expected a directory with spiece.model, tokenizer.json or vocab.txt, a .model "
+            "file, or a Hub repo id org/name)",
             file=path,
         )
     if path.is_file():
         if path.name.endswith(".json"):
             return TokenizerSource(None, path, _flags_from_tokenizer_json(_read_json(path, TOKENIZER_FILE)),
                                    {TOKENIZER_FILE: path})
+        if path.suffix == ".txt":
+            return TokenizerSource(None, None, {}, {WORDPIECE_VOCAB_FILE: path}, wordpiece_vocab=path)
         return TokenizerSource(path, None, {}, {VOCAB_FILE: path})
     files = find_tokenizer_files(path)
-    if VOCAB_FILE not in files and TOKENIZER_FILE not in files:
-        raise NotFound(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file or {TOKENIZER_FILE}", file=path)
+    # A SentencePiece model wins over a vocab.txt beside it; a vocab.txt wins over the tokenizer.json that
+    # BertTokenizerFast saves beside it (a WordPiece model, which our tokenizer.json reader does not read).
+    wordpiece = files.get(WORDPIECE_VOCAB_FILE) if VOCAB_FILE not in files else None
+    if VOCAB_FILE not in files and TOKENIZER_FILE not in files and wordpiece is None:
+        raise NotFound(f"no tokenizer here: expected {VOCAB_FILE}, a *.model file, {TOKENIZER_FILE} or "
+                       f"{WORDPIECE_VOCAB_FILE}", file=path)
     init: dict[str, Any] = {}
-    if VOCAB_FILE not in files:
+    if VOCAB_FILE not in files and wordpiece is None:
         init.update(_flags_from_tokenizer_json(_read_json(files[TOKENIZER_FILE], TOKENIZER_FILE)))
     config = _read_json(files[CONFIG_FILE], CONFIG_FILE) if CONFIG_FILE in files else {}
     special_map = _read_json(files[SPECIAL_TOKENS_MAP_FILE], SPECIAL_TOKENS_MAP_FILE) \
         if SPECIAL_TOKENS_MAP_FILE in files else {}
-    init.update({k: config[k] for k in CONFIG_KEYS if config.get(k) is not None})
-    added = _added_tokens(config, files)
+    keys = (*CONFIG_KEYS, *BERT_CONFIG_KEYS) if wordpiece else CONFIG_KEYS
+    init.update({k: config[k] for k in keys if config.get(k) is not None})
+    added = _added_tokens(config, files, wordpiece is not None)
     if added:
         init["added_tokens_decoder"] = added
     # lstrip/rstrip flags of special tokens live in added_tokens_decoder (transformers >= 4.34).
@@ -178,21 +194,26 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
                      "rstrip": flags[content].get("rstrip", False)}
         init[attr] = value
     extra = config.get("additional_special_tokens", special_map.get("additional_special_tokens"))
-    if extra is None and not config and VOCAB_FILE not in files:
+    if extra is None and not config and VOCAB_FILE not in files and wordpiece is None:
         # tokenizer.json alone: its special tokens past the vocabulary are the additional special tokens.
         extra = [entry["content"] for entry in added.values() if entry.get("special")]
     if extra:
         init["additional_special_tokens"] = [t["content"] if isinstance(t, dict) else t for t in extra]
     # One file wins where two could say the same thing; the other is neither read nor checked.
     not_read = {}
-    if VOCAB_FILE in files and TOKENIZER_FILE in files:
-        not_read[TOKENIZER_FILE] = f"{files[VOCAB_FILE].name} is read instead"
+    if (VOCAB_FILE in files or wordpiece) and TOKENIZER_FILE in files:
+        not_read[TOKENIZER_FILE] = f"{(wordpiece or files[VOCAB_FILE]).name} is read instead"
+    if VOCAB_FILE in files and WORDPIECE_VOCAB_FILE in files:
+        not_read[WORDPIECE_VOCAB_FILE] = f"{files[VOCAB_FILE].name} is read instead"
     if ADDED_TOKENS_FILE in files and config.get("added_tokens_decoder"):
         not_read[ADDED_TOKENS_FILE] = f"{CONFIG_FILE}'s added_tokens_decoder is read instead"
+    if wordpiece:
+        return TokenizerSource(None, None, init, files, not_read, wordpiece)
     return TokenizerSource(files.get(VOCAB_FILE), files.get(TOKENIZER_FILE), init, files, not_read)
 
 
-def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dict[int, dict[str, Any]]:
+def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path],
+                  wordpiece: bool = False) -> dict[int, dict[str, Any]]:
     """id -> added token (JSON form) from tokenizer_config.json's added_tokens_decoder, else (older files)
     added_tokens.json, else tokenizer.json's added tokens."""
     decoder = config.get("added_tokens_decoder")
@@ -201,7 +222,7 @@ def _added_tokens(config: dict[str, Any], files: dict[str, pathlib.Path]) -> dic
     if ADDED_TOKENS_FILE in files:
         return {int(i): {"content": content, "normalized": True, "special": False}
                 for content, i in _read_json(files[ADDED_TOKENS_FILE], ADDED_TOKENS_FILE).items()}
-    if TOKENIZER_FILE in files and VOCAB_FILE not in files:
+    if TOKENIZER_FILE in files and VOCAB_FILE not in files and not wordpiece:
         data = _read_json(files[TOKENIZER_FILE], TOKENIZER_FILE)
         size = len((data.get("model") or {}).get("vocab") or [])
         # transformers' converter adds SentencePiece's user-defined pieces as plain unnormalized added tokens;
@@ -305,6 +326,8 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
     tokenizer.json exists, the JSON.
     """
     source = resolve_tokenizer_source(path)
+    if source.wordpiece_vocab is not None:
+        return _describe_wordpiece(source)
     if source.vocab_file is not None:
         model = SpmModel.read(source.vocab_file)
         origin = str(source.vocab_file)
@@ -320,6 +343,7 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
         special_tokens[attr] = content
         special_ids[attr] = ids.get(content)
     return {
+        "kind": "sentencepiece",
         "source": origin,
         "vocab_size": len(model.pieces),
         "model_type": "unigram" if model.model_type == UNIGRAM else f"sentencepiece model_type {model.model_type}",
@@ -330,6 +354,34 @@ def describe_tokenizer(path: str | os.PathLike) -> dict[str, Any]:
         "keep_accents": bool(settings["keep_accents"]),
         "model_max_length": settings.get("model_max_length"),
         "normalizer": model.normalizer_name or None,
+        "files": {name: str(p) for name, p in source.files.items()},
+        "not_read": source.not_read,
+    }
+
+
+def _describe_wordpiece(source: TokenizerSource) -> dict[str, Any]:
+    """describe_tokenizer for BERT's vocab.txt, with BertTokenizer's defaults where no config says."""
+    vocab = read_wordpiece_vocab(source.wordpiece_vocab)
+    ids = {token: i for i, token in enumerate(vocab)}
+    settings = {"do_lower_case": True, "tokenize_chinese_chars": True, "strip_accents": None, **source.init_kwargs}
+    special_tokens = {}
+    for attr in SPECIAL_TOKEN_ATTRS:
+        value = settings.get(attr, BERT_SPECIAL_TOKENS.get(attr))
+        if value is not None:
+            special_tokens[attr] = value["content"] if isinstance(value, dict) else value
+    strip = settings["strip_accents"]
+    return {
+        "kind": "wordpiece",
+        "source": str(source.wordpiece_vocab),
+        "vocab_size": len(vocab),
+        "model_type": "wordpiece",
+        "tokenizer_class": BERT_TOKENIZER_CLASS,
+        "special_tokens": special_tokens,
+        "special_token_ids": {attr: ids.get(token) for attr, token in special_tokens.items()},
+        "do_lower_case": bool(settings["do_lower_case"]),
+        "tokenize_chinese_chars": bool(settings["tokenize_chinese_chars"]),
+        "keep_accents": not (settings["do_lower_case"] if strip is None else strip),
+        "model_max_length": settings.get("model_max_length"),
         "files": {name: str(p) for name, p in source.files.items()},
         "not_read": source.not_read,
     }

@@ -19,6 +19,7 @@ from albert_bridge.tokenization.files import (
     SPECIAL_TOKEN_ATTRS,
     SPECIAL_TOKENS_MAP_FILE,
     VOCAB_FILE,
+    TokenizerSource,
     resolve_tokenizer_source,
     spm_model_from_tokenizer_json,
 )
@@ -123,9 +124,18 @@ class SaveLoad:
         source = resolve_tokenizer_source(resolve_pretrained(pretrained_model_name_or_path, fetching, tokenizer=True))
         init = dict(source.init_kwargs)
         init.update(kwargs)
+        return cls._from_source(source, name_or_path=str(pretrained_model_name_or_path), **init)
+
+    @classmethod
+    def _from_source(cls, source: TokenizerSource, **kwargs: Any):
+        """The tokenizer for the files `resolve_tokenizer_source` found (a subclass may read other kinds)."""
+        if source.wordpiece_vocab is not None:
+            raise BridgeError("a WordPiece vocabulary (BERT's vocab.txt, as in the Chinese ALBERT releases), not a "
+                              "SentencePiece model: load it with AlbertTokenizerFast (or transformers' BertTokenizer)",
+                              file=source.wordpiece_vocab)
         if source.vocab_file is not None:
-            return cls(source.vocab_file, name_or_path=str(pretrained_model_name_or_path), **init)
-        return cls._from_tokenizer_json(source.tokenizer_file, name_or_path=str(pretrained_model_name_or_path), **init)
+            return cls(source.vocab_file, **kwargs)
+        return cls._from_tokenizer_json(source.tokenizer_file, **kwargs)
 
     @classmethod
     def _from_tokenizer_json(cls, tokenizer_file: pathlib.Path, **kwargs: Any):
