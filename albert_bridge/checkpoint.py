@@ -57,6 +57,7 @@ class LoadReport:
     skipped: dict[str, str] = field(default_factory=dict)   # native name -> why (optimizer slot, tied, buffer)
     unknown: list[str] = field(default_factory=list)         # native names nothing maps
     warnings: list[str] = field(default_factory=list)
+    layout: str = ""  # a format's variant when it has several (TF1 bundles: original names or TF2 object-based)
 
     def skip(self, name: str, why: str) -> None:
         self.skipped[name] = why

@@ -28,6 +28,7 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
     info: dict[str, Any] = {
         "source": ckpt.report.source,
         "format": ckpt.report.format,
+        "layout": ckpt.report.layout,
         "head": ckpt.head.value,
         "architecture": ARCHITECTURES[ckpt.head],
         "config": {
@@ -76,7 +77,7 @@ def render_text(info: dict[str, Any], verbose: int = 0) -> str:
     c = info["config"]
     lines = [
         f"source      {info['source']}",
-        f"format      {info['format']}",
+        f"format      {info['format']}" + (f" ({info['layout']})" if info.get("layout") else ""),
         f"head        {info['head']} ({info['architecture']})",
         f"config      V={c['vocab_size']} E={c['embedding_size']} H={c['hidden_size']} I={c['intermediate_size']} "
         f"heads={c['num_attention_heads']} layers={c['num_hidden_layers']} groups={c['num_hidden_groups']} "

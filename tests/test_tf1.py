@@ -376,9 +376,6 @@ def test_unknown_tensor_stops_the_conversion_unless_allowed(tmp_path, capsys):
 FOREIGN = {
     "brightmart/albert_zh": {"bert/embeddings/word_embeddings": (99, 24), "bert/embeddings/word_embeddings_2": (24, 32),
                              "bert/encoder/layer_shared/attention/self/query/kernel": (32, 32)},
-    "TF2 object-based": {"encoder/layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE": (99, 24),
-                         "encoder/layer_with_weights-3/_attention_layer/_query_dense/kernel/.ATTRIBUTES/VARIABLE_VALUE":
-                             (32, 4, 8)},
 }
 
 

@@ -51,6 +51,7 @@ from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
 from .tar_stream import TarStream, is_archive
+from . import tf2_objects
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
 PREFIX = "model.ckpt-best"  # the released name
@@ -112,8 +113,6 @@ TOKEN_MAPPING = Mapping(_BACKBONE_AND_HEADS + _TOKEN_CLASSIFIER + _SEQUENCE_CLAS
 FOREIGN_LAYOUTS = [
     (re.compile(r"/layer_shared/|^bert/embeddings/word_embeddings_2$"),
      "a brightmart/albert_zh checkpoint (BERT-like `layer_shared` names)"),
-    (re.compile(r"/\.ATTRIBUTES/|^_CHECKPOINTABLE_OBJECT_GRAPH$|(^|/)layer_with_weights-\d+/"),
-     "a TF2 object-based checkpoint (TF Model Garden / Keras `tf.train.Checkpoint` names)"),
 ]
 
 _INDEX = re.compile(r"(.*)\.index\Z")
@@ -356,6 +355,11 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     reader = source.reader
     report = LoadReport(format="tf1", source=source.where, warnings=list(source.notes))
     names = reader.keys()
+    # ---- hook (issue 19, item 4): TF2 object-based bundles (Model Garden, TF Hub) have their own table ----
+    if tf2_objects.matches(names):
+        return tf2_objects.load(reader, source.where, source.config, source.assets, source.notes, head, config,
+                                source.tensor_loader)
+    # ---- end hook ----
     _refuse_foreign(names, source.where)
 
     native: dict[str, LazyTensor] = {}
