@@ -94,7 +94,7 @@ TABLE: tuple[tuple[str, str, str | None], ...] = (
     *_dense("transformer/output", _LAYER + "ffn.output"),
     *_norm("transformer/output_layer_norm", _LAYER + "ffn.norm"),
     *_dense("pooler_transform", "pooler"),
-    # BertPretrainerV2's MaskedLM (created under a `bert/` name scope: looked up without it, see _lookup)
+    # BertPretrainerV2's MaskedLM (created under a `bert/` name scope, which _lookup drops)
     *_dense("cls/predictions/transform/dense", "head.mlm.transform"),
     *_norm("cls/predictions/transform/LayerNorm", "head.mlm.norm"),
     ("cls/predictions/output_bias/bias", "head.mlm.output_bias", None),
@@ -114,11 +114,16 @@ _BY_NAME = {native: (canonical, transform) for native, canonical, transform in T
 
 
 def _lookup(full_name: str) -> str | None:
-    """The TABLE name of a Keras variable name: as is, or without the `bert/` scope the pretrainer adds."""
-    for name in (full_name, full_name.removeprefix("bert/")):
+    """The TABLE name of a Keras variable name. Names may sit under a model's scope (the pretrainer's `bert/`; TF
+    Hub's 2020 BERT SavedModels say `bert_model/...`, tensorflow/hub#565): leading components are dropped until one
+    matches."""
+    parts = full_name.split("/")
+    for i in range(len(parts)):
+        name = "/".join(parts[i:])
         if name in _BY_NAME:
             return name
     return None
+
 
 # Checkpoint keys that are not model weights, by design.
 SKIP = (
