@@ -182,6 +182,17 @@ def test_corrupt_object_graph_is_one_line(tmp_path, capsys, where):
     one_line_error(err, data.name, tf2_objects.OBJECT_GRAPH)
 
 
+def test_archive_is_refused_in_one_line_until_supported(tmp_path, capsys):
+    import tarfile
+
+    archive = tmp_path / "albert_base.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(WILD / "tf2_encoder", arcname="albert_base")
+    code, _, err = cli(capsys, "convert", archive, tmp_path / "out", "--to", "safetensors")
+    assert code == 3
+    one_line_error(err, archive.name, "unpack it first")
+
+
 def test_object_based_names_without_an_object_graph_are_refused(tmp_path, capsys):
     write_bundle(tmp_path / "src" / "bert_model.ckpt", {
         "encoder/layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE": np.zeros((99, 24), np.float32)})

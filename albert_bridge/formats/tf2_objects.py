@@ -38,8 +38,8 @@ from .tf_bundle import BundleReader
 FAMILY = "tf2-objects"
 DESCRIBE = "TF2 object-based: TF Model Garden checkpoint or TF Hub SavedModel variables"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
-# The signature: any key ending like this is an object-based checkpoint (TF1 name-based keys never do).
-SIGNATURE = re.compile(r"/\.ATTRIBUTES/VARIABLE_VALUE\Z")
+# The signature (what the TF1 adapter used to refuse by name): object-path keys, which TF1 name-based keys never are.
+SIGNATURE = re.compile(r"/\.ATTRIBUTES/|(^|/)layer_with_weights-\d+/")
 
 
 def matches(names: list[str]) -> bool:
