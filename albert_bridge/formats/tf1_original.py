@@ -55,6 +55,7 @@ from . import tf2_objects
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
 PREFIX = "model.ckpt-best"  # the released name
+DT_STRING = 7
 CHECKPOINT_STATE = "checkpoint"
 TOKENIZER_NAME = "30k-clean.model"
 MODULE_PREFIX = "module/"
@@ -243,7 +244,8 @@ class _ArchiveTensors:
             names = shards.pop(member)
             reader = BundleReader.from_sources(self.index, lambda i, s=stream: s, name=where)
             for name in sorted(names, key=lambda n: reader.entry(n).offset):
-                out[name] = self.archive.guard(lambda n=name, r=reader: r.read(n), tensor=name)
+                out[name] = self.archive.guard(lambda n=name, r=reader: r.read(n) if r.entry(n).dtype != DT_STRING
+                                               else r.read_strings(n), tensor=name)  # strings: TF2's object graph
         if shards:
             raise BridgeError(f"data shard {min(shards)} is missing from the archive", file=self.archive.path)
         return out
@@ -357,8 +359,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     names = reader.keys()
     # ---- hook (issue 19, item 4): TF2 object-based bundles (Model Garden, TF Hub) have their own table ----
     if tf2_objects.matches(names):
-        return tf2_objects.load(reader, source.where, source.config, source.assets, source.notes, head, config,
-                                source.tensor_loader)
+        return tf2_objects.load(source, head, config)
     # ---- end hook ----
     _refuse_foreign(names, source.where)
 

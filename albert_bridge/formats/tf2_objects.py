@@ -17,7 +17,9 @@ skipped), and BertClassifier's `sentence_prediction/logits` (on the encoder's po
 biases [heads, head_size]: merged into the canonical [in, out] / [out]. Optimizer variables (`optimizer/...`, slots
 under `.OPTIMIZER_SLOT`) and `save_counter` are skipped, with the reason.
 
-The config is not in the bundle: releases ship albert_config.json beside the checkpoint (found as for TF1); TF Hub's
+Sources are resolved by the TF1 adapter (directory, prefix, SavedModel folder, or a release `albert_*.tar.gz` read as
+a stream: there the object graph arrives in the one pass that reads every tensor, so all are read at load). The
+config is not in the bundle: releases ship albert_config.json beside the checkpoint (found as for TF1); TF Hub's
 SavedModels have none (pass --config). This module is read-only: writing goes through the TF1 adapter.
 """
 
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from pathlib import Path
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig
@@ -33,7 +34,6 @@ from ..errors import BridgeError
 from ..protowire import WireError, known_fields
 from ..schema import HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, Transform
-from .tf_bundle import BundleReader
 
 FAMILY = "tf2-objects"
 DESCRIBE = "TF2 object-based: TF Model Garden checkpoint or TF Hub SavedModel variables"
@@ -135,11 +135,11 @@ SKIP = (
 
 # ---- the object graph --------------------------------------------------------------------------------------------
 
-def variable_names(reader: BundleReader, where: str) -> dict[str, str]:
+def variable_names(read_strings: Callable[[str], list[bytes]], present: bool, where: str) -> dict[str, str]:
     """Checkpoint key -> the variable's Keras name, from the bundle's TrackableObjectGraph."""
-    if OBJECT_GRAPH not in reader:
+    if not present:
         raise BridgeError(f"object-based checkpoint without {OBJECT_GRAPH}: its variables cannot be named", file=where)
-    (graph,) = reader.read_strings(OBJECT_GRAPH) or [b""]
+    (graph,) = read_strings(OBJECT_GRAPH) or [b""]
     names: dict[str, str] = {}
     try:
         for _, node in known_fields(graph, {1: bytes}):                    # TrackableObjectGraph.nodes
@@ -157,19 +157,36 @@ def variable_names(reader: BundleReader, where: str) -> dict[str, str]:
 _LABELS_FROM = {HeadKind.SEQUENCE_CLASSIFICATION: "head.classifier.kernel"}
 
 
-def load(reader: BundleReader, where: str, found_config: Callable[[], AlbertConfig] | None,
-         assets: dict[str, Path], notes: list[str], head: HeadKind | None = None,
-         config: AlbertConfig | None = None, tensor_loader: Callable | None = None) -> Checkpoint:
-    """A Checkpoint from a bundle `matches` accepted; the TF1 adapter resolves the source and calls this."""
-    report = LoadReport(format="tf1", source=where, warnings=list(notes))
+def load(source, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
+    """A Checkpoint from a bundle `matches` accepted. `source` is the TF1 adapter's resolved source: `reader`,
+    `where`, `config` (albert_config.json found beside, or None), `assets`, `notes`, and, for an archive member,
+    `tensor_loader` (one streaming pass reads every tensor asked for, on first use) and `keepalive`."""
+    reader, where = source.reader, source.where
+    report = LoadReport(format="tf1", source=where, warnings=list(source.notes))
     report.layout = DESCRIBE
-    if tensor_loader is not None:
-        raise BridgeError("a TF2 object-based checkpoint inside an archive: unpack it first", file=where)
-    full_names = variable_names(reader, where)
+
+    skipped = {}
+    for key in reader.keys():
+        why = next((why for pattern, why in SKIP if pattern.search(key)), None)
+        if why:
+            skipped[key] = why
+    if source.tensor_loader is None:
+        def loader(key: str) -> Callable[[], object]:
+            return lambda: reader.read(key)
+        full_names = variable_names(reader.read_strings, OBJECT_GRAPH in reader, where)
+    else:
+        # In an archive the names come with the data: every tensor but the skipped ones is asked for before the one
+        # streaming pass that the object graph's read starts (and that keeps them in memory, as for TF1 archives).
+        loaders = {key: source.tensor_loader(key) for key in reader.keys() if key not in skipped}
+
+        def loader(key: str) -> Callable[[], object]:
+            return lambda f=loaders[key], keep=source.keepalive: f()  # the temp dir lives while tensors do
+
+        full_names = variable_names(lambda _: loaders[OBJECT_GRAPH](), OBJECT_GRAPH in reader, where)
     report.skip(OBJECT_GRAPH, "object graph (read for the variable names)")
 
     heads = None
-    query = next((k for k, n in full_names.items() if n == "transformer/self_attention/query/kernel"), None)
+    query = next((k for k, n in full_names.items() if _lookup(n) == "transformer/self_attention/query/kernel"), None)
     if query is not None and len(reader.info(query).shape) == 3:
         heads = reader.info(query).shape[1]
     transforms = {None: IDENTITY}
@@ -180,9 +197,8 @@ def load(reader: BundleReader, where: str, found_config: Callable[[], AlbertConf
     for key in reader.keys():
         if key == OBJECT_GRAPH:
             continue
-        why = next((why for pattern, why in SKIP if pattern.search(key)), None)
-        if why:
-            report.skip(key, why)
+        if key in skipped:
+            report.skip(key, skipped[key])
             continue
         name = full_names.get(key)
         table_name = None if name is None else _lookup(name)
@@ -214,15 +230,15 @@ def load(reader: BundleReader, where: str, found_config: Callable[[], AlbertConf
             canonical_shape = tuple(transform.canonical_shape(tuple(shape)))
         except IndexError:
             raise BridgeError(f"shape {list(shape)} does not fit {name}", file=where, tensor=key) from None
-        native = LazyTensor(tuple(shape), dtype, lambda k=key: reader.read(k), f"{where}: {key} ({name})")
+        native = LazyTensor(tuple(shape), dtype, loader(key), f"{where}: {key} ({name})")
         tensors[canonical] = native.map(transform.to_canonical, canonical_shape)
         report.consumed += 1
 
     if config is None:
-        if found_config is None:
+        if source.config is None:
             raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (TF Hub SavedModels ship none: pass "
                               "one with --config)", file=where)
-        config = found_config()
+        config = source.config()
     config = AlbertConfig.from_dict(config.to_dict())  # a copy: num_labels may change below
     if (config.num_hidden_groups, config.inner_group_num) != (1, 1):
         raise BridgeError(f"the config says {config.num_hidden_groups} groups of {config.inner_group_num} inner layers; "
@@ -244,4 +260,4 @@ def load(reader: BundleReader, where: str, found_config: Callable[[], AlbertConf
             config.num_labels = labels_from.shape[1]
         except BridgeError as exc:
             raise BridgeError(exc.message, file=labels_from.origin, tensor=_LABELS_FROM[head]) from None
-    return Checkpoint(config, head, tensors, report, assets)
+    return Checkpoint(config, head, tensors, report, source.assets)
