@@ -35,7 +35,7 @@ from ..protowire import WireError, known_fields
 from ..schema import HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, Transform
 
-FAMILY = "tf2-objects"
+FAMILY = "tf2-objects"  # the layout's short name, for the TF1 adapter's table of layout families
 DESCRIBE = "TF2 object-based: TF Model Garden checkpoint or TF Hub SavedModel variables"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
 # The signature (what the TF1 adapter used to refuse by name): object-path keys, which TF1 name-based keys never are.
@@ -154,7 +154,8 @@ def variable_names(read_strings: Callable[[str], list[bytes]], present: bool, wh
 
 # ---- load --------------------------------------------------------------------------------------------------------
 
-_LABELS_FROM = {HeadKind.SEQUENCE_CLASSIFICATION: "head.classifier.kernel"}
+# Where each head's output count lives, as [H, C] canonical kernels.
+_LABELS_FROM = {HeadKind.PRETRAINING: "head.sop.kernel", HeadKind.SEQUENCE_CLASSIFICATION: "head.classifier.kernel"}
 
 
 def load(source, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
@@ -247,8 +248,8 @@ def load(source, head: HeadKind | None = None, config: AlbertConfig | None = Non
         raise BridgeError(f"attention kernels have {heads} heads but the config says {config.num_attention_heads}",
                           file=where, tensor=query)
 
-    found = next((h for h in map(head_from_architecture, config.architectures or ()) if h), None)
-    head = head or found or infer_head(set(tensors))
+    declared = next((h for h in map(head_from_architecture, config.architectures or ()) if h), None)
+    head = head or declared or infer_head(set(tensors))
     config.architectures = None
     keep = expected_tensors(config, head)
     for key in sorted(set(tensors) - set(keep)):
