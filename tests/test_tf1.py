@@ -20,7 +20,7 @@ from albert_bridge.errors import BridgeError
 from albert_bridge.formats import detect_format, get_format, load
 from albert_bridge.formats import tf1_original as tf1
 from albert_bridge.formats.tar_stream import TarStream
-from albert_bridge.formats.tf_bundle import BundleReader, write_bundle
+from albert_bridge.formats.tf_bundle import BundleReader
 from albert_bridge.schema import ARCHITECTURES, HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
 from fixtures.tf1.generate import COMMITTED, ORIGINAL_CONFIG, TOKENIZER, write_checkpoint
@@ -373,21 +373,8 @@ def test_unknown_tensor_stops_the_conversion_unless_allowed(tmp_path, capsys):
     assert code == 0, err
 
 
-# brightmart/albert_zh layouts are read (post-LN) or refused for their computation (pre-LN): test_wild_layouts.py.
-FOREIGN = {
-    "TF2 object-based": {"encoder/layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE": (99, 24),
-                         "encoder/layer_with_weights-3/_attention_layer/_query_dense/kernel/.ATTRIBUTES/VARIABLE_VALUE":
-                             (32, 4, 8)},
-}
-
-
-@pytest.mark.parametrize("layout", list(FOREIGN))
-def test_other_layouts_are_refused_by_name(tmp_path, capsys, layout):
-    write_bundle(tmp_path / "src" / "bert_model.ckpt", {n: np.zeros(s, np.float32) for n, s in FOREIGN[layout].items()})
-    (tmp_path / "src" / "albert_config.json").write_text(json.dumps(ORIGINAL_CONFIG))
-    code, _, err = cli(capsys, "convert", tmp_path / "src", tmp_path / "out", "--to", "safetensors")
-    assert code == 3
-    one_line_error(err, layout, "not Google's original ALBERT layout")
+# Other layouts of a bundle (brightmart/albert_zh, TF2 object-based) are read or refused by the layout table:
+# test_wild_layouts.py and test_tf2_objects.py.
 
 
 @pytest.mark.parametrize("packaging", ["directory", "tarball"])

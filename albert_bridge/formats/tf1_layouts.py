@@ -29,6 +29,7 @@ import numpy as np
 from ..checkpoint import LazyTensor
 from ..config import AlbertConfig
 from ..errors import BridgeError
+from . import tf2_objects
 from .mapping import IDENTITY, TRANSPOSE, Mapping, Rule, Transform
 
 _CANON = "encoder.group.{g}.inner.{k}."
@@ -149,11 +150,12 @@ class Layout:
     present: tuple[str, ...]                     # regexes: each matches some variable name
     absent: tuple[str, ...] = ()                 # regexes: none matches any variable name
     config: tuple[tuple[str, object], ...] = ()  # (key, value) pairs the config holds (names cannot tell)
-    mapping: Mapping | None = None               # None: recognised, and refused
+    mapping: Mapping | None = None               # None: recognised, and refused (or read by `loader`)
     refused: str = ""                            # why it cannot be read (mapping None)
     folded: tuple[str, ...] = ()                 # variables `fold` consumes, besides those the mapping maps
     fold: Callable[[dict[str, LazyTensor]], dict[str, LazyTensor]] | None = None  # native -> native, before mapping
     adapt: Callable[[AlbertConfig, dict[str, tuple[int, ...]]], tuple[AlbertConfig, list[str]]] | None = None
+    loader: Callable | None = None               # (resolved source, head, config) -> Checkpoint: a reader of its own
 
     def fits(self, names: list[str], config: AlbertConfig | None) -> bool:
         return (all(any(re.search(p, n) for n in names) for p in self.present)
@@ -176,9 +178,10 @@ LAYOUTS: tuple[Layout, ...] = (
                    "post-LayerNorm, so no ALBERT checkpoint computes the same; not supported"),
     Layout("brightmart post-LN", _BRIGHTMART, mapping=BRIGHTMART_MAPPING, folded=(_PROJECTION,),
            fold=_fold_projection, adapt=_brightmart_config),
-    Layout("TF2 object-based", (r"/\.ATTRIBUTES/|^_CHECKPOINTABLE_OBJECT_GRAPH$|(^|/)layer_with_weights-\d+/",),
-           refused="a TF2 object-based checkpoint (TF Model Garden / Keras `tf.train.Checkpoint` names), not Google's "
-                   "original ALBERT layout; not supported"),
+    # Keys are object paths that depend on how the model was wrapped: its own reader finds the Keras names in the
+    # bundle's object graph.
+    Layout("TF2 object-based", (tf2_objects.SIGNATURE.pattern + "|^" + tf2_objects.OBJECT_GRAPH + "$",),
+           loader=tf2_objects.load),
 )
 
 

@@ -61,6 +61,7 @@ from .tar_stream import TarStream, is_archive
 from .tf_bundle import TABLE_MAGIC, BundleReader, data_shard_path, write_bundle
 
 PREFIX = "model.ckpt-best"  # the released name
+DT_STRING = 7
 CHECKPOINT_STATE = "checkpoint"
 TOKENIZER_NAME = "30k-clean.model"
 MODULE_PREFIX = "module/"
@@ -207,7 +208,8 @@ class _ArchiveTensors:
             names = shards.pop(member)
             reader = BundleReader.from_sources(self.index, lambda i, s=stream: s, name=where)
             for name in sorted(names, key=lambda n: reader.entry(n).offset):
-                out[name] = self.archive.guard(lambda n=name, r=reader: r.read(n), tensor=name)
+                out[name] = self.archive.guard(lambda n=name, r=reader: r.read(n) if r.entry(n).dtype != DT_STRING
+                                               else r.read_strings(n), tensor=name)  # strings: TF2's object graph
         if shards:
             raise BridgeError(f"data shard {min(shards)} is missing from the archive", file=self.archive.path)
         return out
@@ -322,6 +324,8 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     if config is None and source.config is not None:
         config = source.config()
     layout = _layout(shorts, reader, config, source.where)
+    if layout.loader is not None:
+        return layout.loader(source, head, config)
     report.layout = layout.family + (" in a TF-Hub module" if source.where.endswith("variables/variables") else "")
 
     native: dict[str, LazyTensor] = {}
@@ -377,7 +381,7 @@ def _layout(shorts: dict[str, str], reader: BundleReader, config: AlbertConfig |
     layout = detect_layout(list(shorts), config)
     if layout is None:
         raise BridgeError(unknown_layout({s: tuple(reader.info(n)[1]) for s, n in shorts.items()}), file=where)
-    if layout.mapping is None:
+    if layout.mapping is None and layout.loader is None:
         hit = next(n for n in shorts if any(re.search(p, n) for p in layout.present))
         raise BridgeError(f"this is {layout.refused}", file=where, tensor=hit)
     return layout

@@ -332,6 +332,53 @@ class BundleReader:
             raise BridgeError("checksum mismatch: tensor data is corrupted", file=shard, tensor=name)
         return buf.view(dtype).reshape(e.shape)
 
+    def read_strings(self, name: str, limit: int = 256 << 20) -> list[bytes]:
+        """A DT_STRING tensor's elements (e.g. a TF2 checkpoint's `_CHECKPOINTABLE_OBJECT_GRAPH`). On disk:
+        varint64 length per element, a masked CRC-32C of the lengths, then the bytes. The entry's checksum covers
+        each length as a fixed-width little-endian integer (not its varint; uint32 in the TF 2.x we checked against,
+        uint64 in older writers: either is accepted), that masked CRC, then the bytes."""
+        e = self.entry(name)
+        shard = data_shard_path(self.prefix, e.shard_id, self.num_shards)
+        if e.dtype != 7:
+            raise BridgeError(f"expected a string tensor, found {self.dtype_name(name)}", file=self.index_name,
+                              tensor=name)
+        if e.size > limit:
+            raise BridgeError(f"string tensor of {e.size} bytes (more than {limit})", file=self.index_name, tensor=name)
+        with self._lock:
+            _, available = self._shard(e.shard_id)
+        if e.offset + e.size > available:
+            raise truncated(shard, available, e.offset + e.size, tensor=name)
+        raw = np.empty(e.size, np.uint8)
+        done = 0
+        while done < e.size:
+            n = self._read_into(e.shard_id, e.offset + done, raw[done:])
+            if n == 0:
+                raise truncated(shard, e.offset + done, e.offset + e.size, tensor=name)
+            done += n
+        buf = raw.tobytes()
+        try:
+            count, pos, lengths = math.prod(e.shape), 0, []
+            for _ in range(count):
+                length, pos = read_varint(buf, pos)
+                lengths.append(length)
+            stored = buf[pos:pos + 4]
+            crcs = [google_crc32c.value(b"".join(struct.pack(f"<{w}", n & 0xFFFFFFFF if w == "I" else n)
+                                                 for n in lengths)) for w in "IQ"]
+            crc = next((c for c in crcs if struct.pack("<I", _mask(c)) == stored), None)
+            if crc is None or pos + 4 + sum(lengths) != e.size:
+                raise _Corrupt("bad string lengths")
+            crc = google_crc32c.extend(crc, stored)
+            out, pos = [], pos + 4
+            for length in lengths:
+                out.append(buf[pos:pos + length])
+                crc = google_crc32c.extend(crc, out[-1])
+                pos += length
+        except WireError as exc:
+            raise BridgeError(f"corrupt string tensor: {exc}", file=shard, tensor=name) from None
+        if _mask(crc) != e.crc32c:
+            raise BridgeError("checksum mismatch: tensor data is corrupted", file=shard, tensor=name)
+        return out
+
     def _shard(self, shard_id: int) -> tuple[BinaryIO, int]:
         """The open file of a data shard and its size; opened on first use, kept until close()."""
         if shard_id not in self._files:
