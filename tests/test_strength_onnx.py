@@ -325,3 +325,49 @@ def test_external_tensors_of_a_mebibyte_or_more_start_on_64_kib_boundaries(tmp_p
     assert (offset(small), offset(exact), offset(after)) == (0, 2**16, 2**16 + 2**20)
     assert {e.key: e.value for e in exact.external_data} == {"location": "data", "offset": str(2**16),
                                                              "length": str(2**20)}
+
+
+def test_graph_names_stay_unique():
+    """Every node output is a distinct value name (ONNX requires it): a repeated hint is numbered, and a name given
+    as a graph output is never handed out again."""
+    g = onnx_export._Graph(make_checkpoint(HeadKind.BASE, seed=54), None, np.dtype("float32"), 17,
+                           onnx_export._Initializers())
+    assert [g.name("x"), g.name("x"), g.name("x"), g.name("x_2")] == ["x", "x_2", "x_3", "x_2_2"]
+    assert g.op("Identity", ["x"], "ignored", out="logits") == "logits"
+    assert g.name("logits") == "logits_2"
+
+
+def test_what_cannot_be_exported_is_refused_in_one_line():
+    from albert_bridge.errors import BridgeError
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=55)
+    with pytest.raises(BridgeError) as caught:
+        build_model(ckpt, inputs=("attention_mask",))
+    assert caught.value.message == ("inputs must include input_ids and be among input_ids, attention_mask, "
+                                    "token_type_ids, got ['attention_mask']")
+    with pytest.raises(BridgeError) as caught:
+        build_model(ckpt, opset=16)
+    assert caught.value.message == "opset 16 is too old: the export needs LayerNormalization (opset 17)"
+    doubled = replace(ckpt, tensors={k: LazyTensor(t.shape, np.dtype("float64"), lambda t=t: t.read().astype(np.float64),
+                                                   t.origin) for k, t in ckpt.tensors.items()})
+    with pytest.raises(BridgeError, match="ONNX export stores float32, float16 or bfloat16 weights, not float64$"):
+        build_model(doubled)
+    with pytest.raises(BridgeError, match="not int32$"):
+        build_model(ckpt, dtype=np.dtype("int32"))
+    half = build_model(ckpt, dtype=np.dtype("float16"))  # a numpy dtype as well as its name
+    assert {t.data_type for t in half.graph.initializer} == {onnx.TensorProto.FLOAT16}
+
+
+def test_swish_is_silu():
+    from albert_bridge.config import AlbertConfig
+
+    ckpt = make_checkpoint(HeadKind.BASE, seed=56)
+    batch = make_inputs(HeadKind.BASE, vocab_size=ckpt.config.vocab_size)
+    outputs = {}
+    for act in ("silu", "swish"):
+        config = AlbertConfig.from_dict({**ckpt.config.to_dict(), "hidden_act": act})
+        outputs[act] = run(build_model(replace(ckpt, config=config)), batch)
+    want = numpy_forward.forward(replace(ckpt, config=AlbertConfig.from_dict({**ckpt.config.to_dict(),
+                                                                              "hidden_act": "silu"})), batch)
+    assert_close(outputs["swish"], {k: want[k] for k in outputs["swish"]}, atol=1e-5)
+    assert_close(outputs["swish"], outputs["silu"], atol=0.0)

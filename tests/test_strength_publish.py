@@ -102,8 +102,8 @@ def test_the_source_files_a_card_lists(tmp_path):
     assert publish._source_files(tmp_path / "tf_model.h5", "tf") == [tmp_path / "tf_model.h5"]
 
 
-def test_how_to_load_for_every_framework_and_tokenizer():
-    assert publish._loading("org/m", "AlbertModel", ["torch", "tf", "flax", "onnx"], has_tokenizer=True) == [
+def test_how_to_load_in_each_framework_with_and_without_a_tokenizer():  # (`make mutation` -k: no "every_framework")
+    assert publish._loading("org/m", "AlbertModel", ["torch", "tf", "flax", "onnx"], tokenizer="AlbertTokenizer") == [
         "With albert-bridge (`pip install albert-bridge[hub]`), in every framework:", "", "```python",
         "from albert_bridge import AlbertModel, TFAlbertModel, FlaxAlbertModel",
         'model = AlbertModel.from_pretrained("org/m")', 'model = TFAlbertModel.from_pretrained("org/m")',
@@ -121,7 +121,7 @@ def test_how_to_load_for_every_framework_and_tokenizer():
         "ONNX Runtime:", "", "```python", "import onnxruntime", "from huggingface_hub import hf_hub_download",
         'session = onnxruntime.InferenceSession(hf_hub_download("org/m", "model.onnx"))', "```", ""]
     # TF alone reads tf_model.h5 without being told; no tokenizer, no transformers 5, no ONNX paragraph
-    assert publish._loading("o/n", "AlbertForMaskedLM", ["tf"], has_tokenizer=False) == [
+    assert publish._loading("o/n", "AlbertForMaskedLM", ["tf"], tokenizer=None) == [
         "With albert-bridge (`pip install albert-bridge[hub]`), in every framework:", "", "```python",
         "from albert_bridge import TFAlbertForMaskedLM", 'model = TFAlbertForMaskedLM.from_pretrained("o/n")', "```",
         "", "With transformers 4.x (PyTorch, TensorFlow with tf-keras, Flax):", "", "```python",
@@ -159,7 +159,13 @@ def test_the_model_card_line_for_line(tmp_path):
         "(`hf-*`), on the same inputs as the source on `torch` (`source:*`); every output (logits, pooled output, "
         "every hidden state) was compared with the source's.", "",
         result.report.to_markdown(), "", "## How to load", "",
-        *publish._loading("org/tiny-card", "AlbertForPreTraining", ["torch"], has_tokenizer=False)]) + "\n"
+        "With albert-bridge (`pip install albert-bridge[hub]`), in every framework:", "", "```python",
+        "from albert_bridge import AlbertForPreTraining", 'model = AlbertForPreTraining.from_pretrained("org/tiny-card")',
+        "```", "", "With transformers 4.x (PyTorch, TensorFlow with tf-keras, Flax):", "", "```python",
+        "from transformers import AlbertForPreTraining", 'model = AlbertForPreTraining.from_pretrained("org/tiny-card")',
+        "```", "", "With transformers 5 (PyTorch only: its TensorFlow and Flax classes ended with 4.x):", "", "```python",
+        "from transformers import AlbertForPreTraining", 'model = AlbertForPreTraining.from_pretrained("org/tiny-card")',
+        "```", ""]) + "\n"
     assert card.split("---\n", 2)[2] == "\n" + expected
 
 

@@ -9,6 +9,7 @@ survivors (`mutmut show NAME` in the scratch directory prints one's diff).
     python tools/mutation.py                       # every module, one after the other
     python tools/mutation.py config atomic         # some of them
     python tools/mutation.py parity --sample 0.3   # a seeded random 30% of the mutants
+    python tools/mutation.py parity --sample 0.3 --again  # its survivors again, against the tests as they are now
 
 mutmut 3 does not mutate decorated functions other than static/class methods: `atomic_directory` and
 `_SignalsRaise.deferred` (both `@contextmanager`) are outside its reach.
@@ -17,6 +18,7 @@ mutmut 3 does not mutate decorated functions other than static/class methods: `a
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import random
@@ -115,31 +117,47 @@ def mutant_names(directory: Path) -> dict[str, str]:
     return statuses
 
 
-def run_module(module: str, work: Path, max_children: int, sample: float, seed: int) -> dict:
-    directory = scratch_copy(module, work)
+def refresh_tests(module: str, directory: Path) -> None:
+    """The project's current tests, in a scratch copy that has its mutants already (mutmut collects new tests)."""
+    for target in (directory / "tests", directory / "mutants" / "tests"):
+        for test in (ROOT / "tests").glob("*.py"):
+            if test.name != "conftest.py":  # the scratch conftest carries the hooks above
+                shutil.copyfile(test, target / test.name)
+
+
+def run_module(module: str, work: Path, max_children: int, sample: float, seed: int, again: bool = False) -> dict:
+    """Mutate `module` in a fresh scratch copy; with `again`, rerun only the survivors of the last run there against
+    the current tests (same seed and sample: the same mutants)."""
+    directory = work / module if again else scratch_copy(module, work)
+    if again:
+        if not (directory / "mutants").is_dir():
+            raise SystemExit(f"--again: no earlier run of {module} in {directory}")
+        refresh_tests(module, directory)
     # One thread per pool: mutmut forks a child per mutant, and a fork taken while a BLAS or torch pool runs can hang.
     env = {**os.environ, "PYTHONPATH": str(directory), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     patterns = MODULES[module][1]
     names: list[str] = list(patterns or [])
     if sample < 1.0:  # generate the mutants first, then run a seeded sample of them
-        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "1", "no-such-mutant-*"],
-                       cwd=directory, env=env, capture_output=True)
-        import fnmatch
-
+        if not again:
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", "1", "no-such-mutant-*"],
+                           cwd=directory, env=env, capture_output=True)
         every = [n for n in mutant_names(directory) if not patterns or any(fnmatch.fnmatch(n, p) for p in patterns)]
         names = sorted(random.Random(seed).sample(every, max(1, round(len(every) * sample))))
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *names],
-                   cwd=directory, env=env, check=False)
-    statuses = mutant_names(directory)
-    if names:
-        import fnmatch
 
-        statuses = {n: s for n, s in statuses.items() if any(fnmatch.fnmatch(n, p) for p in names)}
+    def statuses() -> dict[str, str]:
+        found = mutant_names(directory)
+        return {n: s for n, s in found.items() if any(fnmatch.fnmatch(n, p) for p in names)} if names else found
+
+    to_run = sorted(n for n, s in statuses().items() if s in ("survived", "no tests")) if again else names
+    if to_run or not again:
+        subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children), *to_run],
+                       cwd=directory, env=env, check=False)
+    final = statuses()
     counts: dict[str, int] = {}
-    for status in statuses.values():
+    for status in final.values():
         counts[status] = counts.get(status, 0) + 1
-    survivors = sorted(n for n, s in statuses.items() if s in ("survived", "no tests"))
+    survivors = sorted(n for n, s in final.items() if s in ("survived", "no tests"))
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     tried = killed + len(survivors)
     return {"module": module, "directory": str(directory), "counts": counts, "sample": sample,
@@ -154,13 +172,15 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=1.0, help="fraction of the mutants to run (seeded)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--report", type=Path, help="write the results as JSON here")
+    parser.add_argument("--again", action="store_true",
+                        help="rerun the last run's survivors (same --sample and --seed) against the current tests")
     args = parser.parse_args()
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {', '.join(unknown)} (known: {', '.join(MODULES)})")
     results = []
     for module in args.modules or list(MODULES):
-        result = run_module(module, args.work, args.max_children, args.sample, args.seed)
+        result = run_module(module, args.work, args.max_children, args.sample, args.seed, args.again)
         results.append(result)
         print(f"{module}: {result['counts']} score {result['score']} ({len(result['survivors'])} survivors)",
               flush=True)
