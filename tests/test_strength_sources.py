@@ -195,7 +195,7 @@ def test_a_fetched_folder_without_what_was_asked_names_the_repo(tmp_path):
     spec = RepoSpec("org/m", "v1")
     with pytest.raises(BridgeError) as caught:
         sources._check_fetched(tmp_path / "missing", spec, None, True, "HF_HUB_OFFLINE is set")
-    assert str(caught.value) == "org/m@v1: no tokenizer files (spiece.model, tokenizer.json) in the cache " \
+    assert str(caught.value) == "org/m@v1: no tokenizer files (spiece.model, tokenizer.json, vocab.txt) in the cache " \
                                 "(HF_HUB_OFFLINE is set)"
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "spiece.model").write_bytes(b"x")
