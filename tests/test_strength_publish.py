@@ -257,3 +257,16 @@ def test_a_refused_commit_is_one_line_naming_the_repo(online, monkeypatch):  # n
     assert str(caught.value) == ("org/tiny-refused: the token may not do this (403 Forbidden: a read-only token, "
                                  "or someone else's namespace)")
     assert not [c for c in online.commits if c.repo == "org/tiny-refused"]
+
+
+def test_offline_a_push_asks_nothing_of_the_hub(online, monkeypatch):  # noqa: F811
+    """HF_HUB_OFFLINE set after huggingface_hub was imported (and used) online still holds: no request is made."""
+    from tests.hub_server import TOKEN
+
+    publish.huggingface_hub_client(publish.settings())  # imported and configured while online
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = len(online.requests)
+    with pytest.raises(BridgeError) as caught:
+        publish.push(FIXTURE, "org/tiny-offline", formats=["safetensors"], token=TOKEN)
+    assert str(caught.value) == "org/tiny-offline: HF_HUB_OFFLINE is set: the Hub is not asked"
+    assert len(online.requests) == before

@@ -133,6 +133,8 @@ def _hub_errors():
      "HF_HUB_OFFLINE is set: the Hub is not asked"),
     (lambda e: __import__("requests").ConnectionError("refused"), "org/m", _online(), None,
      "cannot reach the Hub at http://hub.test"),
+    (lambda e: e.OfflineModeIsEnabled("offline mode is enabled"), "org/m", _online(True), None,
+     "HF_HUB_OFFLINE is set: the Hub is not asked"),
     (lambda e: __import__("requests").Timeout("slow"), "org/m", _online(), None,
      "cannot reach the Hub at http://hub.test"),
     (lambda e: __import__("requests").HTTPError(response=_response(401, "Unauthorized")), "org/m", _online(), None,
