@@ -83,6 +83,7 @@ class AlbertTokenizerBase(EncodingAPI, ChatTemplateAPI, SaveLoad):
             if callable(getattr(type(self), key, None)):
                 raise AttributeError(f"{key} conflicts with the method {key} in {type(self).__name__}")
         self.chat_template = kwargs.pop("chat_template", None)
+        self.init_inputs: tuple = ()  # transformers' positional constructor arguments; ours are all keywords
         # bos_token ... mask_token come as keywords; those not given take DEFAULT_SPECIAL_TOKENS (their one owner).
         given = {attr: kwargs.pop(attr, DEFAULT_SPECIAL_TOKENS[attr]) for attr in SPECIAL_TOKEN_ATTRS}
         # Like transformers' AlbertTokenizer, [MASK] strips whitespace on its left by default

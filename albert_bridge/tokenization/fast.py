@@ -23,6 +23,7 @@ as Rust normalizers too, with the special tokens and a TemplateProcessing post-p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -538,10 +539,12 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         trained = json.loads(trainee.to_str())
         settings = {key: value for key, value in self.init_kwargs.items()
                     if key not in (*SPECIAL_TOKEN_ATTRS, "vocab_file")}
-        for attr in SPECIAL_TOKEN_ATTRS:
-            value = getattr(self, attr, None)
+        for attr in SPECIAL_TOKEN_ATTRS:  # kept in the form they had (str or AddedToken with its flags)
+            value = self._special_tokens_map.get(attr)
             if value is not None:
-                settings[attr] = rename.get(value, value)
+                content = rename.get(str(value), str(value))
+                settings[attr] = content if isinstance(value, str) else dataclasses.replace(AddedToken.of(value),
+                                                                                            content=content)
         extra = (self.additional_special_tokens or []) + [str(t) for t in new_special_tokens or []]
         if extra:
             settings["additional_special_tokens"] = extra
