@@ -1,6 +1,6 @@
 """Run transformers 4.57's own ALBERT tokenizer tests twice: with transformers' classes, and with ours in their place.
 
-    python tools/transformers_suite_tokenizers.py prepare --albert-test PATH   # once: lay out the suite (below)
+    python tools/transformers_suite_tokenizers.py prepare --albert-test PATH --sample-text PATH  # once (below)
     python tools/transformers_suite_tokenizers.py run [--json OUT] [-k EXPR]  # both runs, counts, the difference
 
 The suite is transformers' `tests/models/albert/test_tokenization_albert.py` with the mixin it imports,
@@ -8,8 +8,9 @@ The suite is transformers' `tests/models/albert/test_tokenization_albert.py` wit
 transformers', Apache-2.0); `prepare` lays it out under `.cache/transformers_suite_tokenizers/` (git-ignored):
 - `test_tokenization_common.py` and `LICENSE` from the transformers sdist on PyPI for the installed version
   (`pip download transformers==<version> --no-binary :all:`): exactly the released 4.57 file.
-- `test_tokenization_albert.py` from `--albert-test` (the sdist does not ship it; take it from huggingface/transformers,
-  see tests/data/transformers_suite/MANIFEST.md for the stored version used and why it is not the v4.57 tag's).
+- `test_tokenization_albert.py` from `--albert-test` and `fixtures/sample_text.txt` from `--sample-text` (the sdist
+  ships neither; take them from huggingface/transformers, see tests/data/transformers_suite/MANIFEST.md for the
+  versions used: the albert file reachable here is a later one, brought to 4.57's form by `adapt_albert_test`).
 - `fixtures/spiece.model`: transformers' fixture is albert-base-v2's 30,000-piece model (binary, not reachable here);
   our 1,200-piece `fixtures/tokenizer/spiece.model` stands in, so the tests that hard-code its ids fail with either
   side's classes and are not counted against ours.
@@ -39,6 +40,7 @@ SUITE_DIR = ROOT / ".cache" / "transformers_suite_tokenizers"
 TEST_FILE = pathlib.Path("tests/models/albert/test_tokenization_albert.py")
 COMMON_FILE = pathlib.Path("tests/test_tokenization_common.py")
 FIXTURE = pathlib.Path("tests/fixtures/spiece.model")
+SAMPLE_TEXT = pathlib.Path("tests/fixtures/sample_text.txt")  # the mixin's sample text (setUpClass reads it)
 IMPL_ENV = "ALBERT_BRIDGE_SUITE"
 REPORT_ENV = "ALBERT_BRIDGE_SUITE_REPORT"
 
@@ -94,7 +96,29 @@ _outcomes: dict[str, str] = {}
 
 
 # ---------------------------------------------------------------------------------------------- prepare
-def prepare(albert_test: pathlib.Path, suite_dir: pathlib.Path = SUITE_DIR) -> None:
+# The albert test file as stored at huggingface/transformers@046eae0032b26be7ca49b4ec118bf7fa5a93785d (the version
+# reachable here) predates the 4.57 mixin's class-level setup; 4.57's file differs in exactly these two places.
+_TO_457 = (
+    ("class AlbertTokenizationTest(TokenizerTesterMixin, unittest.TestCase):\n    tokenizer_class",
+     "class AlbertTokenizationTest(TokenizerTesterMixin, unittest.TestCase):\n"
+     "    from_pretrained_id = \"albert/albert-base-v1\"\n    tokenizer_class"),
+    ("    def setUp(self):\n        super().setUp()\n", "    @classmethod\n    def setUpClass(cls):\n"
+     "        super().setUpClass()\n"),
+    ("tokenizer.save_pretrained(self.tmpdirname)", "tokenizer.save_pretrained(cls.tmpdirname)"),
+)
+
+
+def adapt_albert_test(text: str) -> str:
+    if "from_pretrained_id" in text:
+        return text  # already the 4.57 form
+    for old, new in _TO_457:
+        if old not in text:
+            raise SystemExit(f"unexpected test_tokenization_albert.py: {old.strip()!r} not found")
+        text = text.replace(old, new, 1)
+    return text
+
+
+def prepare(albert_test: pathlib.Path, sample_text: pathlib.Path, suite_dir: pathlib.Path = SUITE_DIR) -> None:
     import transformers
 
     version = transformers.__version__
@@ -108,7 +132,8 @@ def prepare(albert_test: pathlib.Path, suite_dir: pathlib.Path = SUITE_DIR) -> N
             for inner, target in ((f"transformers-{version}/{COMMON_FILE}", COMMON_FILE),
                                   (f"transformers-{version}/LICENSE", pathlib.Path("LICENSE"))):
                 (suite_dir / target).write_bytes(tar.extractfile(inner).read())
-    shutil.copyfile(albert_test, suite_dir / TEST_FILE)
+    (suite_dir / TEST_FILE).write_text(adapt_albert_test(albert_test.read_text(encoding="utf-8")), encoding="utf-8")
+    shutil.copyfile(sample_text, suite_dir / SAMPLE_TEXT)
     shutil.copyfile(ROOT / "fixtures" / "tokenizer" / "spiece.model", suite_dir / FIXTURE)
     for package in ("tests", "tests/models", "tests/models/albert"):
         (suite_dir / package / "__init__.py").touch()
@@ -145,6 +170,7 @@ def compare(select: str | None = None, suite_dir: pathlib.Path = SUITE_DIR) -> d
     return {
         "tests": len(theirs),
         "passed_transformers": len(passed),
+        "passing_transformers": passed,
         "passed_ours": sum(ours.get(n) == "passed" for n in passed),
         "failed_ours_only": [n for n in passed if ours.get(n) != "passed"],
         "skipped_transformers": sorted(n for n, o in theirs.items() if o == "skipped"),
@@ -159,12 +185,13 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("prepare", help="lay out the suite under .cache/ (pip download of transformers' sdist)")
     p.add_argument("--albert-test", type=pathlib.Path, required=True,
                    help="transformers' tests/models/albert/test_tokenization_albert.py")
+    p.add_argument("--sample-text", type=pathlib.Path, required=True, help="transformers' tests/fixtures/sample_text.txt")
     r = sub.add_parser("run", help="run the suite with transformers' classes, then with ours")
     r.add_argument("-k", dest="select", help="pytest -k expression (a subset)")
     r.add_argument("--json", type=pathlib.Path, help="write the result here too")
     args = parser.parse_args(argv)
     if args.command == "prepare":
-        prepare(args.albert_test)
+        prepare(args.albert_test, args.sample_text)
         return 0
     result = compare(args.select)
     print(f"{result['tests']} tests; transformers' classes pass {result['passed_transformers']}, "

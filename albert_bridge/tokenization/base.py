@@ -104,9 +104,9 @@ class AlbertTokenizerBase(EncodingAPI, ChatTemplateAPI, SaveLoad):
         self._piece_to_id = spm_model.piece_to_id()
         self._unk_piece_id = spm_model.unk_id
         # What transformers keeps as init_kwargs (and passes on in train_new_from_iterator).
-        self.init_kwargs = {"vocab_file": self.vocab_file, "do_lower_case": do_lower_case,
-                            "remove_space": remove_space, "keep_accents": keep_accents, **given,
-                            "sp_model_kwargs": self.sp_model_kwargs}
+        # (transformers keeps no vocab_file here: AlbertTokenizer's is a required argument, the fast one's optional)
+        self.init_kwargs = {"do_lower_case": do_lower_case, "remove_space": remove_space,
+                            "keep_accents": keep_accents, **given, "sp_model_kwargs": self.sp_model_kwargs}
         for key, default, value in (("model_max_length", VERY_LARGE_INTEGER, model_max_length),
                                     ("padding_side", "right", padding_side),
                                     ("truncation_side", "right", truncation_side),

@@ -12,6 +12,7 @@ A mixin of `AlbertTokenizerBase`; jinja2 is imported when a template is rendered
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import pathlib
@@ -67,27 +68,36 @@ def compile_template(source: str):
         raise BridgeError(f"chat template: {exc.message} (line {exc.lineno})") from None
 
 
-def _final_text(message: Mapping[str, Any]) -> str:
-    content = message["content"]
+# continue_final_message: the final message's text gets this tag, and the render is cut where it lands, so an
+# earlier message with the same text, or a template that trims it, cannot move the cut (transformers' method).
+CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
+
+
+def _tag_final_message(chat: list) -> list:
+    """A copy of `chat` whose final message's (last) text ends with CONTINUE_TAG."""
+    chat = copy.deepcopy(chat)
+    content = chat[-1]["content"]
     if isinstance(content, (list, tuple)):
-        texts = [block["text"] for block in content if isinstance(block, Mapping) and "text" in block]
-        if not texts:
+        blocks = [b for b in content if isinstance(b, Mapping) and "text" in b]
+        if not blocks:
             raise ValueError("continue_final_message is set but we could not find any text to continue in the "
                              "final message!")
-        return texts[-1]
-    return content
+        blocks[-1]["text"] += CONTINUE_TAG
+    else:
+        chat[-1]["content"] = content + CONTINUE_TAG
+    return chat
 
 
-def _cut_after_final_message(rendered: str, final: str) -> str:
-    """The rendered chat up to the end of the final message's text (continue_final_message), as transformers cuts
-    it: the last occurrence, and the message's trailing whitespace only where the template kept it."""
-    if final.strip() not in rendered:
+def _cut_at_tag(rendered: str, final_text: str) -> str:
+    if final_text.strip() not in rendered or CONTINUE_TAG.strip() not in rendered:
         raise ValueError("continue_final_message is set but the final message does not appear in the chat after "
-                         "applying the chat template!")
-    start = rendered.rindex(final.strip())
-    if rendered[start:start + len(final.lstrip())] == final:
-        return rendered[:start + len(final.lstrip())]
-    return rendered[:start + len(final.strip())]
+                         "applying the chat template! This can happen if the chat template deletes portions of the "
+                         "final message. Please verify the chat template and final message in your chat to ensure "
+                         "they are compatible.")
+    at = rendered.rindex(CONTINUE_TAG.strip())
+    if rendered[at:at + len(CONTINUE_TAG)] == CONTINUE_TAG:
+        return rendered[:at]
+    return rendered[:at].rstrip()  # the template trimmed the message's end, and the tag's space with it
 
 
 def read_chat_templates(directory: pathlib.Path, config: Mapping[str, Any]) -> str | dict[str, str] | None:
@@ -194,8 +204,8 @@ class ChatTemplateAPI:
         if continue_final_message and add_generation_prompt:
             raise ValueError("continue_final_message and add_generation_prompt are not compatible. Use "
                              "continue_final_message when you want the model to continue the final message, and "
-                             "add_generation_prompt when you want to add a header that will prompt it to generate "
-                             "a new assistant message instead.")
+                             "add_generation_prompt when you want to add a header that will prompt it to start a new "
+                             "assistant message instead.")
         if tools is not None and any(callable(tool) for tool in tools):
             raise NotYetSupported("tools as Python functions are not supported: pass their JSON schemas (dicts)")
         template = compile_template(self.get_chat_template(chat_template, tools))
@@ -204,12 +214,21 @@ class ChatTemplateAPI:
         chats = conversation if batched else [conversation]
         variables = {**self.special_tokens_map, **kwargs}
         rendered = []
+        if documents is not None and not all(isinstance(d, dict) for d in documents):
+            raise TypeError("Documents should be a list of dicts with 'title' and 'text' keys!")
         for chat in chats:
             chat = list(getattr(chat, "messages", chat))
-            text = template.render(messages=chat, tools=tools, documents=documents,
-                                   add_generation_prompt=add_generation_prompt, **variables)
             if continue_final_message:
-                text = _cut_after_final_message(text, _final_text(chat[-1]))
+                tagged = _tag_final_message(chat)
+                final = tagged[-1]["content"]
+                final_text = (final if isinstance(final, str) else
+                              [b for b in final if isinstance(b, Mapping) and "text" in b][-1]["text"])
+                text = template.render(messages=tagged, tools=tools, documents=documents,
+                                       add_generation_prompt=add_generation_prompt, **variables)
+                text = _cut_at_tag(text, final_text.removesuffix(CONTINUE_TAG))
+            else:
+                text = template.render(messages=chat, tools=tools, documents=documents,
+                                       add_generation_prompt=add_generation_prompt, **variables)
             rendered.append(text)
         if not batched:
             rendered = rendered[0]

@@ -537,8 +537,7 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
                                                      **kwargs)
         trainee.train_from_iterator(text_iterator, length=length, trainer=trainer)
         trained = json.loads(trainee.to_str())
-        settings = {key: value for key, value in self.init_kwargs.items()
-                    if key not in (*SPECIAL_TOKEN_ATTRS, "vocab_file")}
+        settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_ATTRS}
         for attr in SPECIAL_TOKEN_ATTRS:  # kept in the form they had (str or AddedToken with its flags)
             value = self._special_tokens_map.get(attr)
             if value is not None:

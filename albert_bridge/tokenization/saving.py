@@ -146,4 +146,4 @@ class SaveLoad:
 
     @classmethod
     def _from_tokenizer_json(cls, tokenizer_file: pathlib.Path, **kwargs: Any):
-        return cls(spm_model=spm_model_from_tokenizer_json(tokenizer_file), **kwargs)
+        return cls(None, spm_model=spm_model_from_tokenizer_json(tokenizer_file), **kwargs)

@@ -40,7 +40,7 @@ class AlbertTokenizer(AlbertTokenizerBase):
 
     def __init__(
         self,
-        vocab_file: str | os.PathLike | None = None,
+        vocab_file: str | os.PathLike | None,  # required, as in transformers (None with spm_model=)
         do_lower_case: bool = True,
         remove_space: bool = True,
         keep_accents: bool = False,
