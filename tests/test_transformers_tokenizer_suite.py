@@ -36,11 +36,13 @@ def test_transformers_suite_with_our_classes():
     if not (suite.SUITE_DIR / suite.TEST_FILE).is_file():
         pytest.skip("transformers' test files are not laid out: run tools/transformers_suite_tokenizers.py prepare")
     expected = json.loads(EXPECTED.read_text())
-    ours = suite.run_once("ours")
-    theirs = expected["passing_with_transformers"]
+    # The documented subset: all but the two subword-sampling tests (~30 s of the ~55 s on 2 cores; sampling is
+    # compared with transformers' in tests/test_dropin_tokenizers.py; `tools/... run` runs them too).
+    ours = suite.run_once("ours", select="not subword_regularization")
+    theirs = [name for name in expected["passing_with_transformers"] if "subword_regularization" not in name]
     failing = sorted(name for name in theirs if ours.get(name) != "passed")
     assert failing == sorted(expected["failing_with_ours"]), failing
-    assert len(theirs) - len(failing) >= expected["target"]
+    assert len(theirs) - len(failing) >= expected["target"] - 2
 
 
 # ------------------------------------------------------------------------------------------- apply_chat_template
