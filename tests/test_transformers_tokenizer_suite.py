@@ -162,3 +162,49 @@ def test_chat_template_jinja_file_wins_over_config(tmp_path):
     (tmp_path / "chat_template.jinja").write_text("b")
     assert AlbertTokenizer.from_pretrained(tmp_path).chat_template == "b"
     assert transformers.AlbertTokenizer.from_pretrained(tmp_path).chat_template == "b"
+
+
+# ------------------------------------------------------------------------------- the smaller API the suite uses
+def test_smaller_api_as_transformers(pairs):
+    """The pieces transformers' suite exercises, compared directly (the suite itself needs transformers' files)."""
+    for theirs, ours in pairs:
+        for tok in (theirs, ours):
+            tok.model_max_length = 40
+        assert (ours.max_len_single_sentence, ours.max_len_sentences_pair) == \
+            (theirs.max_len_single_sentence, theirs.max_len_sentences_pair)
+        assert ours.init_inputs == theirs.init_inputs == ()
+        if not ours.is_fast:
+            for token in ("<pad>", "▁the", "not-a-piece"):
+                assert ours._convert_token_to_id(token) == theirs._convert_token_to_id(token)
+            assert [ours._convert_id_to_token(i) for i in range(9)] == [theirs._convert_id_to_token(i) for i in range(9)]
+        ids = ours.convert_tokens_to_ids(["▁a", "[MASK]"])
+        for tok in (theirs, ours):
+            tok.additional_special_tokens_ids = ids
+        assert ours.additional_special_tokens == theirs.additional_special_tokens
+        assert ours.additional_special_tokens_ids == theirs.additional_special_tokens_ids == ids
+        for tok in (theirs, ours):
+            tok.additional_special_tokens = None
+        assert ours.additional_special_tokens is None and theirs.additional_special_tokens is None
+        src, tgt = ["A first source text that is long", "b"], ["Its target text", "a longer second target text"]
+        with pytest.warns(FutureWarning):
+            got = ours.prepare_seq2seq_batch(src, tgt, max_length=5, max_target_length=7, src_lang="en")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = pairs[0][0].prepare_seq2seq_batch(src, tgt, max_length=5, max_target_length=7, src_lang="en")
+        assert dict(got) == dict(want)  # ids: transformers' slow tokenizer's (ours, slow and fast)
+        for key in ("add_special_tokens", "get_vocab"):
+            with pytest.raises(AttributeError, match="conflicts with the method"):
+                type(ours)(SPIECE, **{key: True})
+            with pytest.raises(AttributeError, match="conflicts with the method"):
+                type(theirs)(str(SPIECE), **{key: True})
+
+
+def test_added_token_hashable_as_tokenizers():
+    from tokenizers import AddedToken as RustAddedToken
+
+    from albert_bridge.tokenization import AddedToken
+
+    ours = [AddedToken("<x>", lstrip=True), AddedToken("<x>", lstrip=True), AddedToken("<x>")]
+    theirs = [RustAddedToken("<x>", lstrip=True), RustAddedToken("<x>", lstrip=True), RustAddedToken("<x>")]
+    assert len(set(ours)) == len(set(theirs)) == 2
+    assert (ours[0] == ours[1], ours[0] == ours[2]) == (theirs[0] == theirs[1], theirs[0] == theirs[2])
