@@ -303,10 +303,13 @@ def test_a_push_to_a_new_branch_creates_it_and_commits_there(online):  # noqa: F
 
 @pytest.mark.torch
 def test_a_format_without_a_parity_backend_is_named_in_the_card(tmp_path, monkeypatch):
+    from dataclasses import replace
+
     from albert_bridge.parity import BACKENDS
 
-    for name in [n for n, b in BACKENDS.items() if b.framework == "tf"]:
-        monkeypatch.delitem(BACKENDS, name)
+    for name, backend in list(BACKENDS.items()):  # (setitem keeps the registry's order; delitem would not)
+        if backend.framework == "tf":
+            monkeypatch.setitem(BACKENDS, name, replace(backend, framework="not-tf"))
     result = publish.push(FIXTURE, "org/tiny-unchecked", formats=["safetensors", "tf"], dry_run=tmp_path / "out")
     card = (tmp_path / "out" / "README.md").read_text()
     assert "\nNot checked: tf_model.h5 (no parity backend for tf).\n" in card
