@@ -118,6 +118,8 @@ class AlbertConfig:
     """Same constructor arguments and attributes as transformers' AlbertConfig."""
 
     model_type = "albert"
+    # transformers' composite-config registry: ALBERT nests no other config (transformers' AlbertConfig: {} too).
+    sub_configs: dict[str, type] = {}
 
     def __init__(self, **kwargs: Any):
         object.__setattr__(self, "_ready", False)  # fields are validated together once all are set
@@ -187,6 +189,14 @@ class AlbertConfig:
             object.__setattr__(self, name, value)
         else:
             self.update({name: value})
+
+    def __delattr__(self, name: str) -> None:
+        """Remove a field this config was read with or given (transformers' `delattr(config, name)`, e.g. the
+        consumed `gradient_checkpointing`); to_dict() no longer writes it. ALBERT's own fields cannot be removed."""
+        if name not in self._extra:
+            raise AttributeError(f"{name!r} is not a removable config field (only keys beyond ALBERT's own are)")
+        del self._extra[name]
+        object.__delattr__(self, name)
 
     def update(self, config_dict: dict[str, Any]) -> None:
         """Set these fields as one change, validated together: nothing changes if the result is invalid."""
@@ -352,6 +362,8 @@ class AlbertConfig:
 
     def _apply_overrides(self, kwargs: dict[str, Any], source: object) -> dict[str, Any]:
         kwargs = dict(kwargs)
+        if "name_or_path" in kwargs:  # passed by transformers' AutoConfig: where the config came from
+            self._name_or_path = str(kwargs.pop("name_or_path"))
         if "attn_implementation" in kwargs:
             try:
                 self._attn_implementation = kwargs.pop("attn_implementation")
@@ -532,7 +544,7 @@ def _optional_int(name: str) -> ConfigRule:
 def _pruned_heads_ok(value: Any, c: AlbertConfig) -> bool:
     layers, heads = c.num_hidden_groups * c.inner_group_num, c.num_attention_heads
     return isinstance(value, dict) and all(
-        _is_int(layer) and 0 <= layer < layers and isinstance(pruned, list)
+        _is_int(layer) and -layers <= layer < layers and isinstance(pruned, list)
         and all(_is_int(h) and 0 <= h < heads for h in pruned) for layer, pruned in value.items())
 
 
@@ -547,8 +559,9 @@ RULES: tuple[ConfigRule, ...] = (
          "hidden_size {value} is not divisible by num_attention_heads {c.num_attention_heads}"),
     *_count("num_labels", lambda c: MAX_SIZE, str(MAX_SIZE)),
     *(_probability(name) for name in _PROBABILITIES),
-    ConfigRule("layer_norm_eps", lambda v, c: _is_number(v) and 0 < v < 1,
-         "layer_norm_eps must be a positive number below 1, got {value!r}"),
+    # up to 1 (transformers' tests set 1.0 to steady LayerNorm); 10**20 overflows in Flax's compiled LayerNorm
+    ConfigRule("layer_norm_eps", lambda v, c: _is_number(v) and 0 < v <= 1,
+         "layer_norm_eps must be a positive number no larger than 1, got {value!r}"),
     ConfigRule("initializer_range", lambda v, c: _is_number(v) and v >= 0,
          "initializer_range must be a non-negative number, got {value!r}"),
     ConfigRule("hidden_act", lambda v, c: isinstance(v, str) and v in ACTIVATIONS,
@@ -564,7 +577,9 @@ RULES: tuple[ConfigRule, ...] = (
     ConfigRule("dtype", lambda v, c: v is None or isinstance(v, str),
          "dtype must be a dtype name such as 'float32', got {value!r}"),
     ConfigRule("pruned_heads", _pruned_heads_ok,
-         lambda v, c: f"pruned_heads must map layer indices below {c.num_hidden_groups * c.inner_group_num} to lists "
+         # a negative layer index counts from the last distinct layer, as Python's (and transformers') indexing
+         lambda v, c: f"pruned_heads must map layer indices in [-{c.num_hidden_groups * c.inner_group_num}, "
+                      f"{c.num_hidden_groups * c.inner_group_num}) to lists "
                       f"of head indices below {c.num_attention_heads}, got {v!r}"),
     # the embeddings' padding index
     ConfigRule("pad_token_id", lambda v, c: v is None or (_is_int(v) and 0 <= v < c.vocab_size),
