@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "TFAlbertPreTrainedModel": _TF,
     "TFAlbertForPreTrainingOutput": _TF,
     "FlaxAlbertPreTrainedModel": _FLAX,
+    "SaveConfigCallback": "albert_bridge.models.trainer",  # imports transformers: for Trainer users
     **{f"Albert{h}": _TORCH for h in _HEADS},
     **{f"TFAlbert{h}": _TF for h in _HEADS},
     **{f"FlaxAlbert{h}": _FLAX for h in _HEADS},

@@ -58,6 +58,7 @@ _GENERIC: dict[str, Any] = {
     "pruned_heads": {},
     "finetuning_task": None,
     "tokenizer_class": None,
+    "torchscript": False,          # PyTorch: tuple outputs (use_return_dict is False), as transformers
 }
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa")
@@ -120,6 +121,7 @@ class AlbertConfig:
     model_type = "albert"
     # transformers' composite-config registry: ALBERT nests no other config (transformers' AlbertConfig: {} too).
     sub_configs: dict[str, type] = {}
+    _commit_hash: str | None = None  # transformers' pipelines read it (the Hub revision a config came from)
 
     def __init__(self, **kwargs: Any):
         object.__setattr__(self, "_ready", False)  # fields are validated together once all are set
@@ -223,7 +225,7 @@ class AlbertConfig:
 
     @property
     def use_return_dict(self) -> bool:
-        return bool(self.return_dict)
+        return bool(self.return_dict) and not self.torchscript
 
     @property
     def torch_dtype(self) -> str | None:

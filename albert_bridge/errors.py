@@ -27,6 +27,18 @@ class NotFound(BridgeError, OSError):
     no such files): the OSError transformers' from_pretrained raises, so `except OSError:` code keeps working."""
 
 
+class ConfigMissing(NotFound):
+    """A checkpoint without its config beside it. The message ends with how to pass one: the CLI's `--config` unless
+    the caller names its own way (`from_pretrained`'s `config=`, through `with_remedy`)."""
+
+    def __init__(self, message: str, *, file: object = None, remedy: str = "pass one with --config"):
+        self.what, self.remedy = message, remedy
+        super().__init__(f"{message} ({remedy})", file=file)
+
+    def with_remedy(self, remedy: str) -> "ConfigMissing":
+        return ConfigMissing(self.what, file=self.file, remedy=remedy)
+
+
 def did_you_mean(value: str, known: Iterable[str]) -> str:
     """" (did you mean X?)" naming the closest known spelling of a mistyped name, or "" when none is close."""
     close = difflib.get_close_matches(str(value).lower(), list(known), n=1, cutoff=0.6)

@@ -237,7 +237,8 @@ def hub_error(exc: Exception, spec: RepoSpec | str, current: HubSettings, cache_
         message = f"neither a local path nor in the Hub cache, and {cache_only or f'{endpoint} cannot be reached'}"
     elif isinstance(exc, errors.EntryNotFoundError):
         message = "a file is missing in the repository"
-    elif isinstance(exc, (requests.ConnectionError, requests.Timeout)):  # OfflineModeIsEnabled is one too
+    elif isinstance(exc, (requests.ConnectionError, requests.Timeout, errors.OfflineModeIsEnabled)):
+        # (OfflineModeIsEnabled is the builtin ConnectionError, not requests'; HF_HUB_OFFLINE raises it)
         message = ("HF_HUB_OFFLINE is set: the Hub is not asked" if current.offline else
                    f"cannot reach the Hub at {endpoint}")
     elif isinstance(exc, requests.HTTPError) and exc.response is not None:

@@ -20,11 +20,15 @@ ADDED_TOKENS_FILE = "added_tokens.json"  # older tokenizers keep their added tok
 # BERT's WordPiece vocabulary, one token a line: what the Chinese ALBERT releases (Google's albert_*_google_zh,
 # brightmart's albert_zh) ship instead of a SentencePiece model, to be read by BertTokenizer.
 WORDPIECE_VOCAB_FILE = "vocab.txt"
+# Chat templates (transformers >= 4.50 saves them as Jinja files; older ones wrote chat_template.json).
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
+CHAT_TEMPLATE_JSON_FILE = "chat_template.json"
+ADDITIONAL_CHAT_TEMPLATES_DIR = "additional_chat_templates"  # <name>.jinja for each named template
 
 TOKENIZER_FILES = (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, ADDED_TOKENS_FILE,
-                   WORDPIECE_VOCAB_FILE)
+                   WORDPIECE_VOCAB_FILE, CHAT_TEMPLATE_FILE, CHAT_TEMPLATE_JSON_FILE)
 # As Hub file patterns (fnmatch): a lone *.model is the SentencePiece model (the TF1 release's 30k-clean.model).
-TOKENIZER_PATTERNS = (*TOKENIZER_FILES, "*.model")
+TOKENIZER_PATTERNS = (*TOKENIZER_FILES, "*.model", f"{ADDITIONAL_CHAT_TEMPLATES_DIR}/*.jinja")
 
 
 def find_tokenizer_files(directory: str | os.PathLike) -> dict[str, pathlib.Path]:

@@ -257,3 +257,57 @@ def test_a_refused_commit_is_one_line_naming_the_repo(online, monkeypatch):  # n
     assert str(caught.value) == ("org/tiny-refused: the token may not do this (403 Forbidden: a read-only token, "
                                  "or someone else's namespace)")
     assert not [c for c in online.commits if c.repo == "org/tiny-refused"]
+
+
+def test_offline_a_push_asks_nothing_of_the_hub(online, monkeypatch):  # noqa: F811
+    """HF_HUB_OFFLINE set after huggingface_hub was imported (and used) online still holds: no request is made."""
+    from tests.hub_server import TOKEN
+
+    publish.huggingface_hub_client(publish.settings())  # imported and configured while online
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = len(online.requests)
+    with pytest.raises(BridgeError) as caught:
+        publish.push(FIXTURE, "org/tiny-offline", formats=["safetensors"], token=TOKEN)
+    assert str(caught.value) == "org/tiny-offline: HF_HUB_OFFLINE is set: the Hub is not asked"
+    assert len(online.requests) == before
+
+
+@pytest.mark.torch
+def test_a_private_hub_source_is_fetched_with_the_push_token_and_its_card_read(online, tmp_path):  # noqa: F811
+    """The token given to push opens a private source repo too; the source's README.md comes along, so its license
+    reaches the new card; the result names the dry-run folder."""
+    from tests.hub_server import TOKEN
+
+    files = {name: (FIXTURE / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    files["README.md"] = b"---\nlicense: apache-2.0\n---\n# private source\n"
+    online.add_repo("org/private-src", files, private=True)
+    result = publish.push("org/private-src", "org/tiny-from-private", formats=["safetensors"], token=TOKEN,
+                          dry_run=tmp_path / "out")
+    assert result.folder == tmp_path / "out"
+    metadata = card_metadata((tmp_path / "out" / "README.md").read_text())
+    assert (metadata["license"], metadata["base_model"]) == ("apache-2.0", "org/private-src")
+
+
+@pytest.mark.torch
+def test_a_push_to_a_new_branch_creates_it_and_commits_there(online):  # noqa: F811
+    from tests.hub_server import TOKEN
+
+    online.add_repo("org/tiny-branch", {"README.md": b"# on main\n"})
+    result = publish.push(FIXTURE, "org/tiny-branch", formats=["safetensors"], token=TOKEN, revision="dev")
+    (commit,) = [c for c in online.commits if c.repo == "org/tiny-branch"]
+    assert commit.revision == "dev" and not commit.create_pr
+    assert sorted(online.files("org/tiny-branch", "dev")) == ["README.md", "config.json", "model.safetensors"]
+    assert online.files("org/tiny-branch") == {"README.md": b"# on main\n"}  # main untouched
+    assert result.files == {"config.json": "added", "model.safetensors": "added", "README.md": "updated"}
+
+
+@pytest.mark.torch
+def test_a_format_without_a_parity_backend_is_named_in_the_card(tmp_path, monkeypatch):
+    from albert_bridge.parity import BACKENDS
+
+    for name in [n for n, b in BACKENDS.items() if b.framework == "tf"]:
+        monkeypatch.delitem(BACKENDS, name)
+    result = publish.push(FIXTURE, "org/tiny-unchecked", formats=["safetensors", "tf"], dry_run=tmp_path / "out")
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "\nNot checked: tf_model.h5 (no parity backend for tf).\n" in card
+    assert result.verdict.endswith("; not run: tf_model.h5 (no parity backend for tf)")

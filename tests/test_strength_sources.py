@@ -133,6 +133,8 @@ def _hub_errors():
      "HF_HUB_OFFLINE is set: the Hub is not asked"),
     (lambda e: __import__("requests").ConnectionError("refused"), "org/m", _online(), None,
      "cannot reach the Hub at http://hub.test"),
+    (lambda e: e.OfflineModeIsEnabled("offline mode is enabled"), "org/m", _online(True), None,
+     "HF_HUB_OFFLINE is set: the Hub is not asked"),
     (lambda e: __import__("requests").Timeout("slow"), "org/m", _online(), None,
      "cannot reach the Hub at http://hub.test"),
     (lambda e: __import__("requests").HTTPError(response=_response(401, "Unauthorized")), "org/m", _online(), None,
@@ -216,3 +218,30 @@ def test_without_huggingface_hub_a_repo_id_says_what_to_install(monkeypatch):
     with pytest.raises(BridgeError) as caught:
         sources.huggingface_hub_client(_online())
     assert str(caught.value) == "Hub access needs huggingface_hub: pip install 'albert-bridge[hub]'"
+
+
+# ---- fetching, against the loopback Hub ------------------------------------------------------------------------------
+
+def test_local_files_only_asks_the_cache_alone(online):  # noqa: F811 - the conftest fixture
+    from tests.helpers import FIXTURE
+
+    files = {name: (FIXTURE / name).read_bytes() for name in ("config.json", "model.safetensors")}
+    online.add_repo("org/cached-later", files)
+    before = len(online.requests)
+    with pytest.raises(BridgeError) as caught:
+        sources.resolve_source("org/cached-later", "safetensors", local_files_only=True)
+    assert str(caught.value) == ("org/cached-later: neither a local path nor in the Hub cache, and local_files_only "
+                                 "is set")
+    assert len(online.requests) == before  # not asked at all
+    folder = sources.resolve_source("org/cached-later", "safetensors")  # fetched once ...
+    asked = len(online.requests)
+    assert sources.resolve_source("org/cached-later", "safetensors", local_files_only=True) == folder
+    assert len(online.requests) == asked  # ... then served by the cache alone
+
+
+def test_a_repo_without_a_checkpoint_says_what_was_looked_for(online):  # noqa: F811
+    online.add_repo("org/just-a-card", {"README.md": b"# nothing else\n"})
+    with pytest.raises(BridgeError) as caught:
+        sources.resolve_source("org/just-a-card")
+    looked_for = ", ".join(f.describe for f in FORMATS.values() if f.available)
+    assert str(caught.value) == f"org/just-a-card: the repository holds no ALBERT checkpoint (looked for {looked_for})"

@@ -118,11 +118,22 @@ def mutant_names(directory: Path) -> dict[str, str]:
 
 
 def refresh_tests(module: str, directory: Path) -> None:
-    """The project's current tests, in a scratch copy that has its mutants already (mutmut collects new tests)."""
-    for target in (directory / "tests", directory / "mutants" / "tests"):
-        for test in (ROOT / "tests").glob("*.py"):
-            if test.name != "conftest.py":  # the scratch conftest carries the hooks above
-                shutil.copyfile(test, target / test.name)
+    """The project as it is now (tests, fixtures, every module but the mutated ones) in a scratch copy that holds its
+    mutants already (mutmut collects new tests). A mutated file that changed since is only reported: its mutants
+    are of the code as it was."""
+    mutated = set(MODULES[module][0])
+    for target in (directory, directory / "mutants"):
+        for name in ("tests", "fixtures"):
+            shutil.copytree(ROOT / name, target / name, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+                "__pycache__", "*.pyc", "conftest.py"))  # the scratch conftest carries the hooks above
+        for source in (ROOT / "albert_bridge").rglob("*.py"):
+            relative = source.relative_to(ROOT).as_posix()
+            if relative not in mutated:
+                (target / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target / relative)
+    for relative in sorted(mutated):
+        if (ROOT / relative).read_bytes() != (directory / relative).read_bytes():
+            print(f"--again: {relative} changed since the run; its mutants are of the code as it was", flush=True)
 
 
 def run_module(module: str, work: Path, max_children: int, sample: float, seed: int, again: bool = False) -> dict:

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport, iter_shards
 from ..config import CONFIG_NAME, AlbertConfig, read_json
-from ..errors import BridgeError
+from ..errors import BridgeError, ConfigMissing
 from ..schema import ARCHITECTURES, HeadKind, head_from_architecture, infer_head
 from ..tokenizer_files import TOKENIZER_FILES, find_tokenizer_files
 from .mapping import Mapping
@@ -68,7 +68,7 @@ def load_config_and_head(directory: Path, canonical_keys: set[str],
     """The config (given, else next to the weights), and the head its `architectures` (else its tensors) show."""
     if config is None:
         if not (directory / CONFIG_NAME).is_file():
-            raise BridgeError(f"no {CONFIG_NAME} next to the weights (pass one with --config)", file=directory)
+            raise ConfigMissing(f"no {CONFIG_NAME} next to the weights", file=directory)
         config = AlbertConfig.from_pretrained(directory)
     for arch in config.architectures or ():
         head = head_from_architecture(arch)
@@ -80,8 +80,13 @@ def load_config_and_head(directory: Path, canonical_keys: set[str],
 def save_config(ckpt: Checkpoint, directory: Path) -> Path:
     """config.json with `architectures` as transformers writes it from every framework (no TF/Flax prefix),
     so one config serves a directory that holds several formats."""
-    config = AlbertConfig.from_dict(ckpt.config.to_dict())
-    config.architectures = [ARCHITECTURES[ckpt.head]]
+    return write_config(ckpt.config, ckpt.head, directory)
+
+
+def write_config(config: AlbertConfig, head: HeadKind, directory: Path) -> Path:
+    """save_config for a config and head (a model's, beside weights written by someone else: Trainer)."""
+    config = AlbertConfig.from_dict(config.to_dict())
+    config.architectures = [ARCHITECTURES[head]]
     return config.save_pretrained(directory)
 
 

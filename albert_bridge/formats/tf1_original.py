@@ -53,7 +53,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig, parse_json
-from ..errors import BridgeError
+from ..errors import BridgeError, ConfigMissing
 from ..schema import ARCHITECTURES, HeadKind, config_from_tensors, expected_tensors, head_from_architecture, infer_head
 from ..tokenizer_files import WORDPIECE_VOCAB_FILE
 from .tf1_layouts import GOOGLE_MAPPING, GOOGLE_TOKEN_MAPPING, Layout, detect_layout, unknown_layout
@@ -346,7 +346,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     tensors = layout.mapping.to_canonical(native, report)
 
     if config is None:
-        raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (pass one with --config)", file=source.where)
+        raise ConfigMissing(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint", file=source.where)
     if layout.adapt is not None:
         config, notes = _guarded(lambda: layout.adapt(config, shapes), source.where)
         report.inferred += notes

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import ORIGINAL_CONFIG_NAME, AlbertConfig
-from ..errors import BridgeError
+from ..errors import BridgeError, ConfigMissing
 from ..protowire import WireError, known_fields
 from ..schema import HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, Transform
@@ -237,8 +237,8 @@ def load(source, head: HeadKind | None = None, config: AlbertConfig | None = Non
 
     if config is None:
         if source.config is None:
-            raise BridgeError(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (TF Hub SavedModels ship none: pass "
-                              "one with --config)", file=where)
+            raise ConfigMissing(f"no {ORIGINAL_CONFIG_NAME} beside the checkpoint (TF Hub SavedModels ship none)",
+                                file=where)
         config = source.config()
     config = AlbertConfig.from_dict(config.to_dict())  # a copy: num_labels may change below
     if (config.num_hidden_groups, config.inner_group_num) != (1, 1):

@@ -590,16 +590,17 @@ class AlbertModel(AlbertPreTrainedModel):
             # Additive mask over keys: 0 where attended, the dtype's minimum where padded (as transformers).
             keep = attention_mask.to(embeddings.device)[:, None, None, :].to(embeddings.dtype)
             extended = (1.0 - keep) * torch.finfo(embeddings.dtype).min
-            if bool((attention_mask != 0).all()):
-                extended = None  # nothing masked: lets SDPA take its fastest kernel
+            if not torch.jit.is_tracing() and bool((attention_mask != 0).all()):
+                extended = None  # nothing masked: lets SDPA take its fastest kernel (a trace keeps the mask)
         encoder = self.encoder(embeddings, extended, self.get_head_mask(head_mask, config.num_hidden_layers),
                                output_attentions, output_hidden_states, return_dict=True)
         sequence = encoder.last_hidden_state
         pooled = self.pooler_activation(self.pooler(sequence[:, 0])) if self.pooler is not None else None
         if not return_dict:
             return tuple(v for v in (sequence, pooled, encoder.hidden_states, encoder.attentions) if v is not None)
-        return BaseModelOutputWithPooling(last_hidden_state=sequence, pooler_output=pooled,
-                                          hidden_states=encoder.hidden_states, attentions=encoder.attentions)
+        return _traceable(BaseModelOutputWithPooling(last_hidden_state=sequence, pooler_output=pooled,
+                                                     hidden_states=encoder.hidden_states,
+                                                     attentions=encoder.attentions))
 
 
 class AlbertMLMHead(nn.Module):
@@ -627,9 +628,18 @@ class AlbertSOPHead(nn.Module):
 
 
 def _finish(output_cls, return_dict: bool, loss, outputs, **fields):
-    """Build the output object, or transformers' tuple form when return_dict is False."""
-    result = output_cls(loss=loss, **fields, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
-    return result if return_dict else result.to_tuple()
+    """Build the output object, or transformers' tuple form when return_dict is False. `outputs` is AlbertModel's
+    (read by key: while tracing, it is a dict)."""
+    result = output_cls(loss=loss, **fields, hidden_states=outputs.get("hidden_states"),
+                        attentions=outputs.get("attentions"))
+    return _traceable(result) if return_dict else result.to_tuple()
+
+
+def _traceable(output):
+    """While tracing (torch.jit.trace, the TorchScript-based torch.onnx.export), an output is a plain dict of its
+    fields that are not None: tracers take only dicts and tuples at a model's output (and a dict only with
+    strict=False), and a transformers model traced so returns the same dict (see models/outputs.py)."""
+    return dict(output.items()) if torch.jit.is_tracing() else output
 
 
 class AlbertForPreTraining(AlbertPreTrainedModel):
@@ -652,8 +662,8 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               output_attentions, output_hidden_states, return_dict=True)
-        prediction_scores = self.predictions(outputs.last_hidden_state)
-        sop_scores = self.sop_classifier(outputs.pooler_output)
+        prediction_scores = self.predictions(outputs["last_hidden_state"])
+        sop_scores = self.sop_classifier(outputs["pooler_output"])
         loss = None
         if labels is not None and sentence_order_label is not None:
             loss_fct = CrossEntropyLoss()
@@ -682,7 +692,7 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               output_attentions, output_hidden_states, return_dict=True)
-        logits = self.predictions(outputs.last_hidden_state)
+        logits = self.predictions(outputs["last_hidden_state"])
         loss = None
         if labels is not None:
             loss = CrossEntropyLoss()(logits.view(-1, self.config.vocab_size), labels.view(-1))
@@ -706,7 +716,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               output_attentions, output_hidden_states, return_dict=True)
-        logits = self.classifier(self.dropout(outputs.pooler_output))
+        logits = self.classifier(self.dropout(outputs["pooler_output"]))
         loss = None
         if labels is not None:
             if self.config.problem_type is None:
@@ -743,7 +753,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               output_attentions, output_hidden_states, return_dict=True)
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        logits = self.classifier(self.dropout(outputs["last_hidden_state"]))
         loss = None
         if labels is not None:
             loss = CrossEntropyLoss()(logits.view(-1, self.num_labels), labels.view(-1))
@@ -766,7 +776,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         outputs = self.albert(input_ids, attention_mask, token_type_ids, position_ids, head_mask, inputs_embeds,
                               output_attentions, output_hidden_states, return_dict=True)
-        logits = self.qa_outputs(outputs.last_hidden_state)
+        logits = self.qa_outputs(outputs["last_hidden_state"])
         start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))
         loss = None
         if start_positions is not None and end_positions is not None:
@@ -803,7 +813,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
         outputs = self.albert(flat(input_ids), flat(attention_mask), flat(token_type_ids), flat(position_ids),
                               head_mask, flat(inputs_embeds), output_attentions, output_hidden_states,
                               return_dict=True)
-        logits = self.classifier(self.dropout(outputs.pooler_output)).view(-1, num_choices)
+        logits = self.classifier(self.dropout(outputs["pooler_output"])).view(-1, num_choices)
         loss = CrossEntropyLoss()(logits, labels) if labels is not None else None
         return _finish(MultipleChoiceModelOutput, return_dict, loss, outputs, logits=logits)
 

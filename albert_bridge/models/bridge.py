@@ -26,7 +26,7 @@ import numpy as np
 
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import LOADER_ONLY, AlbertConfig, to_albert_config
-from ..errors import BridgeError, NotFound, NotYetSupported, ShapeMismatch
+from ..errors import BridgeError, ConfigMissing, NotFound, NotYetSupported, ShapeMismatch
 from ..formats import get_format
 from ..formats import load as load_checkpoint
 from ..formats.hf_layout import parse_size, stale_weight_files
@@ -193,7 +193,7 @@ class CheckpointBridge:
         elif path is None:
             raise TypeError(f"{cls.__name__}.from_pretrained() needs a path, a Hub id, or state_dict= with config=")
         else:
-            ckpt = _load_or_not_found(path, kwargs, format)
+            ckpt = _load_or_not_found(path, kwargs, format, config)
         for message in ckpt.report.warnings:  # e.g. a tf_model.h5 whose two MLM biases disagree
             warnings.warn(message, stacklevel=3)
         if ckpt.report.unknown:  # `convert` refuses these; a model load goes on without them, but says so
@@ -277,10 +277,19 @@ def _log_where_transformers_logs(framework: str | None, message: str) -> None:
         logging.getLogger(logger_name).warning(message)
 
 
-def _load_or_not_found(path: str | os.PathLike, options: dict[str, Any], format: str | None) -> Checkpoint:
-    """The checkpoint at a path or Hub id; nothing there is transformers' OSError (a CheckpointNotFoundError)."""
+def _load_or_not_found(path: str | os.PathLike, options: dict[str, Any], format: str | None,
+                       config: AlbertConfig | None = None) -> Checkpoint:
+    """The checkpoint at a path or Hub id; nothing there is transformers' OSError (a CheckpointNotFoundError). Weights
+    without a config beside them (what Trainer saves for a model that is not transformers' own) are read with
+    `config`, and without one the error names from_pretrained's argument."""
     try:
-        return load_checkpoint(resolve_pretrained(path, options, format), format)
+        source = resolve_pretrained(path, options, format)
+        try:
+            return load_checkpoint(source, format)
+        except ConfigMissing as exc:
+            if config is None:
+                raise exc.with_remedy("pass config=, e.g. the trained model's config or a config.json path") from None
+            return load_checkpoint(source, format, config=config)
     except BridgeError as exc:
         if Path(path).exists() or type(exc) not in (BridgeError, NotFound):
             raise

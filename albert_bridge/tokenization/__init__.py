@@ -6,6 +6,7 @@ is built, numpy / torch / tensorflow / jax only when tensors are requested (or a
 
 Modules, in dependency order:
 - `spm_model`: the SentencePiece proto, read and written without protobuf.
+- `chat_template`: apply_chat_template (jinja2) and the chat-template files, as transformers 4.57.
 - `files`: file names and config keys; find / describe / resolve local tokenizer files.
 - `batch`: BatchEncoding, padding and truncation (after text has become ids).
 - `added_tokens`: AddedToken and splitting text around added/special tokens.

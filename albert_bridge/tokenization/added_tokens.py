@@ -27,6 +27,10 @@ class AddedToken:
     def __str__(self) -> str:
         return self.content
 
+    def __hash__(self) -> int:
+        # Hashable like tokenizers' AddedToken (which hashes its content): sets and dict keys of tokens work.
+        return hash(self.content)
+
     def __repr__(self) -> str:
         return (f'AddedToken("{self.content}", rstrip={self.rstrip}, lstrip={self.lstrip}, '
                 f"single_word={self.single_word}, normalized={self.normalized}, special={self.special})")

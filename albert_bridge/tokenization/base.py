@@ -31,6 +31,7 @@ from albert_bridge.tokenization.files import (
     SPECIAL_TOKEN_ATTRS,
     VOCAB_FILE,
 )
+from albert_bridge.tokenization.chat_template import ChatTemplateAPI
 from albert_bridge.tokenization.encoding import EncodingAPI
 from albert_bridge.tokenization.saving import SaveLoad
 from albert_bridge.tokenization.spm_model import SpmModel
@@ -49,7 +50,7 @@ def import_tokenizers():
     return tokenizers
 
 
-class AlbertTokenizerBase(EncodingAPI, SaveLoad):
+class AlbertTokenizerBase(EncodingAPI, ChatTemplateAPI, SaveLoad):
     """Shared behaviour; see AlbertTokenizer / AlbertTokenizerFast. The encode API (`__call__`, padding,
     truncation) is in `encoding`, save/load in `saving`."""
 
@@ -78,6 +79,11 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
     ):
         if padding_side not in ("right", "left") or truncation_side not in ("right", "left"):
             raise InvalidInput("padding_side and truncation_side must be 'right' or 'left'")
+        for key in kwargs:  # transformers sets unknown keywords as attributes, and refuses to shadow a method
+            if callable(getattr(type(self), key, None)):
+                raise AttributeError(f"{key} conflicts with the method {key} in {type(self).__name__}")
+        self.chat_template = kwargs.pop("chat_template", None)
+        self.init_inputs: tuple = ()  # transformers' positional constructor arguments; ours are all keywords
         # bos_token ... mask_token come as keywords; those not given take DEFAULT_SPECIAL_TOKENS (their one owner).
         given = {attr: kwargs.pop(attr, DEFAULT_SPECIAL_TOKENS[attr]) for attr in SPECIAL_TOKEN_ATTRS}
         # Like transformers' AlbertTokenizer, [MASK] strips whitespace on its left by default
@@ -98,6 +104,7 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
         self._piece_to_id = spm_model.piece_to_id()
         self._unk_piece_id = spm_model.unk_id
         # What transformers keeps as init_kwargs (and passes on in train_new_from_iterator).
+        # (transformers keeps no vocab_file here: AlbertTokenizer's is a required argument, the fast one's optional)
         self.init_kwargs = {"do_lower_case": do_lower_case, "remove_space": remove_space,
                             "keep_accents": keep_accents, **given, "sp_model_kwargs": self.sp_model_kwargs}
         for key, default, value in (("model_max_length", VERY_LARGE_INTEGER, model_max_length),
@@ -123,6 +130,7 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
                 token_content(value)  # type check
             self._special_tokens_map[attr] = value
         self._special_tokens_map["additional_special_tokens"] = list(additional_special_tokens or [])
+        self._additional_unset = False
         self._splitter: AddedTokenSplitter | None = None
         self._add_tokens(
             [t for t in self.all_special_tokens_extended
@@ -184,6 +192,7 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
                 added += 1
             if token.special and token.content not in self.all_special_tokens:
                 self._special_tokens_map["additional_special_tokens"].append(token)
+                self._additional_unset = False
             replaced = self._added_tokens_decoder.get(index)
             if replaced is not None and self._added_tokens_encoder.get(replaced.content) == index:
                 del self._added_tokens_encoder[replaced.content]  # one token per id (a saved file may reuse an id)
@@ -210,6 +219,7 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
             if key not in (*SPECIAL_TOKEN_ATTRS, "additional_special_tokens"):
                 raise InvalidInput(f"Key {key} is not a special token")
             if key == "additional_special_tokens":
+                self._additional_unset = False
                 if not isinstance(value, (list, tuple)):
                     raise InvalidInput(f"Tokens {value} for key {key} should all be str or AddedToken instances")
                 value = list(dict.fromkeys(value))  # keeps order, drops repeats
@@ -274,20 +284,52 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
         return out
 
     @property
-    def additional_special_tokens(self) -> list[str]:
+    def additional_special_tokens(self) -> list[str] | None:
+        """None after `tokenizer.additional_special_tokens = None` (as in transformers), else a list."""
+        if self._additional_unset:
+            return None
         return [str(t) for t in self._special_tokens_map["additional_special_tokens"]]
 
     @additional_special_tokens.setter
     def additional_special_tokens(self, value: Sequence[Any] | None) -> None:
+        if value is not None and (isinstance(value, str) or not all(isinstance(t, str) or hasattr(t, "content")
+                                                                   for t in value)):
+            raise InvalidInput("additional_special_tokens takes a list of str or AddedToken (or None)")
+        self._additional_unset = value is None
         self._special_tokens_map["additional_special_tokens"] = list(value or [])
         self._splitter = None
 
     @property
     def additional_special_tokens_ids(self) -> list[int]:
-        return self.convert_tokens_to_ids(self.additional_special_tokens)
+        return self.convert_tokens_to_ids(self.additional_special_tokens or [])
+
+    @additional_special_tokens_ids.setter
+    def additional_special_tokens_ids(self, values: Sequence[int]) -> None:
+        self.additional_special_tokens = [self.convert_ids_to_tokens(int(i)) for i in to_py(values)]
 
     def num_special_tokens_to_add(self, pair: bool = False) -> int:
         return 3 if pair else 2
+
+    @property
+    def max_len_single_sentence(self) -> int:
+        """The longest text (in tokens) that fits model_max_length with [CLS] and [SEP]."""
+        return self.model_max_length - self.num_special_tokens_to_add(pair=False)
+
+    @property
+    def max_len_sentences_pair(self) -> int:
+        """The longest pair (in tokens, both texts) that fits model_max_length with [CLS] and two [SEP]."""
+        return self.model_max_length - self.num_special_tokens_to_add(pair=True)
+
+    def _convert_token_to_id(self, token: str) -> int:
+        """One piece's id in the SentencePiece vocabulary (<unk>'s id if absent), as AlbertTokenizer's."""
+        return self._piece_to_id.get(token, self._unk_piece_id)
+
+    def _convert_id_to_token(self, index: int) -> str:
+        """The SentencePiece piece of `index`, as AlbertTokenizer's."""
+        pieces = self.spm_model.pieces
+        if not 0 <= int(index) < len(pieces):
+            raise InvalidInput(f"token id must be in [0, {len(pieces)}), got {index}")
+        return pieces[int(index)]
 
     def convert_tokens_to_ids(self, tokens: str | Iterable[str]) -> int | list[int]:
         if tokens is None:
@@ -448,7 +490,7 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
             tokens = [tokens]
         special = set(self.all_special_tokens)
         standalone = (set(self._added_tokens_encoder) - special) | {
-            t for t in self.additional_special_tokens if self.convert_tokens_to_ids(t) >= self.vocab_size
+            t for t in self.additional_special_tokens or [] if self.convert_tokens_to_ids(t) >= self.vocab_size
         }
         sub_texts: list[str] = []
         current: list[str] = []
@@ -478,6 +520,31 @@ class AlbertTokenizerBase(EncodingAPI, SaveLoad):
                         clean_up_tokenization_spaces=clean_up_tokenization_spaces, **kwargs)
             for seq in to_py(sequences)
         ]
+
+    def prepare_seq2seq_batch(self, src_texts: list[str], tgt_texts: list[str] | None = None,
+                              max_length: int | None = None, max_target_length: int | None = None,
+                              padding: Any = "longest", return_tensors: str | None = None, truncation: Any = True,
+                              **kwargs: Any):
+        """transformers 4.57's deprecated helper (it warns the same way): the sources encoded, with the targets'
+        input_ids as `labels`. ALBERT is an encoder; this is for code written against the generic API."""
+        import warnings
+
+        warnings.warn("`prepare_seq2seq_batch` is deprecated and will be removed in version 5 of HuggingFace "
+                      "Transformers. Use the regular `__call__` method to prepare your inputs and targets.",
+                      FutureWarning, stacklevel=2)
+        kwargs.pop("src_lang", None)  # mBART's, ignored by every other tokenizer
+        kwargs.pop("tgt_lang", None)
+        if max_length is None:
+            max_length = self.model_max_length
+        inputs = self(src_texts, add_special_tokens=True, return_tensors=return_tensors, max_length=max_length,
+                      padding=padding, truncation=truncation, **kwargs)
+        if tgt_texts is None:
+            return inputs
+        labels = self(tgt_texts, add_special_tokens=True, return_tensors=return_tensors, padding=padding,
+                      max_length=max_length if max_target_length is None else max_target_length,
+                      truncation=truncation, **kwargs)
+        inputs["labels"] = labels["input_ids"]
+        return inputs
 
     def __repr__(self) -> str:
         return (

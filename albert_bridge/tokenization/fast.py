@@ -23,6 +23,7 @@ as Rust normalizers too, with the special tokens and a TemplateProcessing post-p
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -192,10 +193,11 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         pad_token: Any = DEFAULT_SPECIAL_TOKENS["pad_token"],
         cls_token: Any = DEFAULT_SPECIAL_TOKENS["cls_token"],
         mask_token: Any = DEFAULT_SPECIAL_TOKENS["mask_token"],
-        *,
-        spm_model: SpmModel | None = None,
         **kwargs: Any,
     ):
+        # spm_model=: an SpmModel instead of the files (from_pretrained, training); a keyword outside the signature,
+        # which transformers' tests expect to be all init_kwargs.
+        spm_model: SpmModel | None = kwargs.pop("spm_model", None)
         if spm_model is None:
             if vocab_file is not None:  # preferred: the exact scores and normalizer of the original model
                 spm_model = SpmModel.read(vocab_file)
@@ -536,11 +538,13 @@ class AlbertTokenizerFast(AlbertTokenizerBase):
         trainee.train_from_iterator(text_iterator, length=length, trainer=trainer)
         trained = json.loads(trainee.to_str())
         settings = {key: value for key, value in self.init_kwargs.items() if key not in SPECIAL_TOKEN_ATTRS}
-        for attr in SPECIAL_TOKEN_ATTRS:
-            value = getattr(self, attr, None)
+        for attr in SPECIAL_TOKEN_ATTRS:  # kept in the form they had (str or AddedToken with its flags)
+            value = self._special_tokens_map.get(attr)
             if value is not None:
-                settings[attr] = rename.get(value, value)
-        extra = self.additional_special_tokens + [str(t) for t in new_special_tokens or []]
+                content = rename.get(str(value), str(value))
+                settings[attr] = content if isinstance(value, str) else dataclasses.replace(AddedToken.of(value),
+                                                                                            content=content)
+        extra = (self.additional_special_tokens or []) + [str(t) for t in new_special_tokens or []]
         if extra:
             settings["additional_special_tokens"] = extra
         settings.setdefault("model_max_length", self.model_max_length)

@@ -25,6 +25,7 @@ from albert_bridge.tokenizer_files import (  # noqa: F401 - the file names, re-e
     WORDPIECE_VOCAB_FILE,
     find_tokenizer_files,
 )
+from albert_bridge.tokenization.chat_template import read_chat_templates
 from albert_bridge.tokenization.json_fields import (
     BOOL,
     ID,
@@ -99,7 +100,11 @@ FILE_FIELDS = {
         "model_max_length": Optional(INT), "padding_side": _SIDE, "truncation_side": _SIDE,
         "clean_up_tokenization_spaces": Optional(BOOL), "sp_model_kwargs": Optional(_SP_MODEL_KWARGS),
         "tokenize_chinese_chars": Optional(BOOL), "strip_accents": Optional(BOOL),  # BertTokenizer's
-        "added_tokens_decoder": Optional(MapOf(ID, _ADDED_TOKEN)), **_SPECIAL_TOKENS}),
+        "added_tokens_decoder": Optional(MapOf(ID, _ADDED_TOKEN)), **_SPECIAL_TOKENS,
+        # one template, or named ones as [{"name", "template"}] (transformers' form for several)
+        "chat_template": Optional(Either((STR, ListOf(Obj({"name": STR, "template": STR},
+                                                          required=("name", "template")))))),
+    }),
     SPECIAL_TOKENS_MAP_FILE: Obj(_SPECIAL_TOKENS),
     ADDED_TOKENS_FILE: MapOf(STR, ID),  # content -> id
     TOKENIZER_FILE: Obj({
@@ -179,6 +184,9 @@ def resolve_tokenizer_source(path: str | os.PathLike) -> TokenizerSource:
         if SPECIAL_TOKENS_MAP_FILE in files else {}
     keys = (*CONFIG_KEYS, *BERT_CONFIG_KEYS) if wordpiece else CONFIG_KEYS
     init.update({k: config[k] for k in keys if config.get(k) is not None})
+    chat_template = read_chat_templates(path, config)
+    if chat_template is not None:
+        init["chat_template"] = chat_template
     added = _added_tokens(config, files, wordpiece is not None)
     if added:
         init["added_tokens_decoder"] = added

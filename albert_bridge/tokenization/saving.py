@@ -13,6 +13,7 @@ from typing import Any
 
 from albert_bridge.errors import BridgeError, NotYetSupported
 from albert_bridge.tokenization.added_tokens import AddedToken
+from albert_bridge.tokenization.chat_template import write_chat_templates
 from albert_bridge.tokenization.files import (
     ADDED_TOKENS_FILE,
     CONFIG_FILE,
@@ -83,6 +84,7 @@ class SaveLoad:
         if kwargs.pop("push_to_hub", False):
             raise NotYetSupported("push_to_hub is not supported; albert_bridge never touches the network")
         kwargs.pop("legacy_format", None)
+        save_jinja_files = kwargs.pop("save_jinja_files", True)
         if kwargs:
             raise TypeError(f"unexpected keyword arguments: {sorted(kwargs)}")
         directory = pathlib.Path(save_directory)
@@ -90,8 +92,13 @@ class SaveLoad:
             raise BridgeError("save_pretrained needs a directory, this is a file", file=directory)
         directory.mkdir(parents=True, exist_ok=True)
         prefix = filename_prefix + "-" if filename_prefix else ""
-        payloads = [(CONFIG_FILE, self._config()), (SPECIAL_TOKENS_MAP_FILE, self._special_tokens_map_json())]
-        written = []
+        config, written = self._config(), []
+        if self.chat_template is not None:
+            files, in_config = write_chat_templates(self.chat_template, directory, prefix, save_jinja_files)
+            written.extend(files)
+            if in_config is not None:
+                config["chat_template"] = in_config
+        payloads = [(CONFIG_FILE, config), (SPECIAL_TOKENS_MAP_FILE, self._special_tokens_map_json())]
         for name, payload in payloads:
             path = directory / (prefix + name)
             path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -139,4 +146,4 @@ class SaveLoad:
 
     @classmethod
     def _from_tokenizer_json(cls, tokenizer_file: pathlib.Path, **kwargs: Any):
-        return cls(spm_model=spm_model_from_tokenizer_json(tokenizer_file), **kwargs)
+        return cls(None, spm_model=spm_model_from_tokenizer_json(tokenizer_file), **kwargs)

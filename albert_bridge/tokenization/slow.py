@@ -40,7 +40,7 @@ class AlbertTokenizer(AlbertTokenizerBase):
 
     def __init__(
         self,
-        vocab_file: str | os.PathLike | None = None,
+        vocab_file: str | os.PathLike | None,  # required, as in transformers (None with spm_model=)
         do_lower_case: bool = True,
         remove_space: bool = True,
         keep_accents: bool = False,
@@ -52,10 +52,11 @@ class AlbertTokenizer(AlbertTokenizerBase):
         cls_token: Any = DEFAULT_SPECIAL_TOKENS["cls_token"],
         mask_token: Any = DEFAULT_SPECIAL_TOKENS["mask_token"],
         sp_model_kwargs: dict[str, Any] | None = None,
-        *,
-        spm_model: SpmModel | None = None,
         **kwargs: Any,
     ):
+        # spm_model=: an SpmModel instead of the files (from_pretrained, training); a keyword outside the signature,
+        # which transformers' tests expect to be all init_kwargs.
+        spm_model: SpmModel | None = kwargs.pop("spm_model", None)
         if spm_model is None:
             if vocab_file is None:
                 raise BridgeError("AlbertTokenizer needs a vocab_file (spiece.model)")
