@@ -132,6 +132,7 @@ class AlbertConfig:
         num_labels = kwargs.pop("num_labels", None)
         kwargs.pop("model_type", None)
         kwargs.pop("transformers_version", None)  # written by transformers; says nothing about this config
+        commit_hash = kwargs.pop("_commit_hash", None)  # transformers' AutoConfig passes it; kept as its attribute
         attn = kwargs.pop("attn_implementation", kwargs.pop("_attn_implementation", None))
         if "torch_dtype" in kwargs:  # transformers < 4.56 wrote torch_dtype
             torch_dtype = kwargs.pop("torch_dtype")
@@ -147,6 +148,8 @@ class AlbertConfig:
         for name, value in kwargs.items():
             setattr(self, name, value)
         self._attn_implementation = attn
+        if commit_hash is not None:
+            self._commit_hash = commit_hash
         if num_labels is not None:
             _check_count("num_labels", num_labels, MAX_SIZE)
         if id2label is not None:
