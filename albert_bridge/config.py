@@ -119,6 +119,8 @@ class AlbertConfig:
     """Same constructor arguments and attributes as transformers' AlbertConfig."""
 
     model_type = "albert"
+    # transformers' composite-config registry: ALBERT nests no other config (transformers' AlbertConfig: {} too).
+    sub_configs: dict[str, type] = {}
     _commit_hash: str | None = None  # transformers' pipelines read it (the Hub revision a config came from)
 
     def __init__(self, **kwargs: Any):
@@ -130,6 +132,7 @@ class AlbertConfig:
         num_labels = kwargs.pop("num_labels", None)
         kwargs.pop("model_type", None)
         kwargs.pop("transformers_version", None)  # written by transformers; says nothing about this config
+        commit_hash = kwargs.pop("_commit_hash", None)  # transformers' AutoConfig passes it; kept as its attribute
         attn = kwargs.pop("attn_implementation", kwargs.pop("_attn_implementation", None))
         if "torch_dtype" in kwargs:  # transformers < 4.56 wrote torch_dtype
             torch_dtype = kwargs.pop("torch_dtype")
@@ -145,6 +148,8 @@ class AlbertConfig:
         for name, value in kwargs.items():
             setattr(self, name, value)
         self._attn_implementation = attn
+        if commit_hash is not None:
+            self._commit_hash = commit_hash
         if num_labels is not None:
             _check_count("num_labels", num_labels, MAX_SIZE)
         if id2label is not None:
@@ -189,6 +194,14 @@ class AlbertConfig:
             object.__setattr__(self, name, value)
         else:
             self.update({name: value})
+
+    def __delattr__(self, name: str) -> None:
+        """Remove a field this config was read with or given (transformers' `delattr(config, name)`, e.g. the
+        consumed `gradient_checkpointing`); to_dict() no longer writes it. ALBERT's own fields cannot be removed."""
+        if name not in self._extra:
+            raise AttributeError(f"{name!r} is not a removable config field (only keys beyond ALBERT's own are)")
+        del self._extra[name]
+        object.__delattr__(self, name)
 
     def update(self, config_dict: dict[str, Any]) -> None:
         """Set these fields as one change, validated together: nothing changes if the result is invalid."""
@@ -354,6 +367,8 @@ class AlbertConfig:
 
     def _apply_overrides(self, kwargs: dict[str, Any], source: object) -> dict[str, Any]:
         kwargs = dict(kwargs)
+        if "name_or_path" in kwargs:  # passed by transformers' AutoConfig: where the config came from
+            self._name_or_path = str(kwargs.pop("name_or_path"))
         if "attn_implementation" in kwargs:
             try:
                 self._attn_implementation = kwargs.pop("attn_implementation")
@@ -534,7 +549,7 @@ def _optional_int(name: str) -> ConfigRule:
 def _pruned_heads_ok(value: Any, c: AlbertConfig) -> bool:
     layers, heads = c.num_hidden_groups * c.inner_group_num, c.num_attention_heads
     return isinstance(value, dict) and all(
-        _is_int(layer) and 0 <= layer < layers and isinstance(pruned, list)
+        _is_int(layer) and -layers <= layer < layers and isinstance(pruned, list)
         and all(_is_int(h) and 0 <= h < heads for h in pruned) for layer, pruned in value.items())
 
 
@@ -549,8 +564,9 @@ RULES: tuple[ConfigRule, ...] = (
          "hidden_size {value} is not divisible by num_attention_heads {c.num_attention_heads}"),
     *_count("num_labels", lambda c: MAX_SIZE, str(MAX_SIZE)),
     *(_probability(name) for name in _PROBABILITIES),
-    ConfigRule("layer_norm_eps", lambda v, c: _is_number(v) and 0 < v < 1,
-         "layer_norm_eps must be a positive number below 1, got {value!r}"),
+    # up to 1 (transformers' tests set 1.0 to steady LayerNorm); 10**20 overflows in Flax's compiled LayerNorm
+    ConfigRule("layer_norm_eps", lambda v, c: _is_number(v) and 0 < v <= 1,
+         "layer_norm_eps must be a positive number no larger than 1, got {value!r}"),
     ConfigRule("initializer_range", lambda v, c: _is_number(v) and v >= 0,
          "initializer_range must be a non-negative number, got {value!r}"),
     ConfigRule("hidden_act", lambda v, c: isinstance(v, str) and v in ACTIVATIONS,
@@ -566,7 +582,9 @@ RULES: tuple[ConfigRule, ...] = (
     ConfigRule("dtype", lambda v, c: v is None or isinstance(v, str),
          "dtype must be a dtype name such as 'float32', got {value!r}"),
     ConfigRule("pruned_heads", _pruned_heads_ok,
-         lambda v, c: f"pruned_heads must map layer indices below {c.num_hidden_groups * c.inner_group_num} to lists "
+         # a negative layer index counts from the last distinct layer, as Python's (and transformers') indexing
+         lambda v, c: f"pruned_heads must map layer indices in [-{c.num_hidden_groups * c.inner_group_num}, "
+                      f"{c.num_hidden_groups * c.inner_group_num}) to lists "
                       f"of head indices below {c.num_attention_heads}, got {v!r}"),
     # the embeddings' padding index
     ConfigRule("pad_token_id", lambda v, c: v is None or (_is_int(v) and 0 <= v < c.vocab_size),

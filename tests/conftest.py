@@ -48,3 +48,7 @@ def online(server, tmp_path, monkeypatch):
 def saved(tmp_path, head):
     """A tiny random checkpoint of this head (seed 11), written by our safetensors adapter."""
     return save_checkpoint(tmp_path, head, seed=11)
+
+# transformers' own ALBERT tests and their helpers (tests/data/transformers_suite): inputs of
+# tools/transformers_suite.py, run by it in their own pytest session, never collected with ours.
+collect_ignore = ["data"]

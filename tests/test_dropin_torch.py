@@ -122,8 +122,12 @@ def test_embeddings_api_and_resize_keep_the_decoder_tied(saved, tmp_path):
     for model in (ours, theirs):
         model.resize_token_embeddings(90)
     assert_same_logits(ours, theirs, vocab_size=90)
-    with pytest.raises(ValueError, match="not an integer"):
-        ours.resize_token_embeddings(100, pad_to_multiple_of=2.5)
+    messages = []
+    for model in (ours, theirs):  # transformers' words, typo included: its own test suite matches on them
+        with pytest.raises(ValueError, match="not and integer") as raised:
+            model.resize_token_embeddings(100, pad_to_multiple_of=2.5)
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
     embeddings = torch.nn.Embedding(90, 24)
     torch.nn.init.normal_(embeddings.weight, std=0.02, generator=torch.Generator().manual_seed(0))  # as trained ones
     ours.set_input_embeddings(embeddings)
@@ -218,3 +222,55 @@ def test_push_to_hub_uploads_what_save_pretrained_writes(saved, tmp_path, monkey
         assert sorted(mine.files) == sorted(reference.files) == ["README.md", "config.json", "model.safetensors"]
         downloaded = albert_bridge.AlbertForSequenceClassification.from_pretrained("org/ours", token=TOKEN)
         assert_same_logits(downloaded, theirs)
+
+
+def test_pretrainedmodel_attributes_and_from_config_as_transformers():
+    """What transformers' tests and clients read off a model class, and `_from_config`, on both classes."""
+    for name in ("_supports_sdpa", "_supports_flash_attn", "_supports_flex_attn", "_supports_attention_backend",
+                 "_keys_to_ignore_on_load_missing", "_keys_to_ignore_on_load_unexpected", "_keep_in_fp32_modules"):
+        assert getattr(albert_bridge.AlbertModel, name) == getattr(transformers.AlbertModel, name), name
+    assert albert_bridge.AlbertConfig.sub_configs == transformers.AlbertConfig.sub_configs == {}
+    ours, theirs = (module.AlbertModel._from_config(module.AlbertConfig(**TINY), attn_implementation="eager",
+                                                    dtype=torch.float16) for module in (albert_bridge, transformers))
+    assert ours.config._attn_implementation == theirs.config._attn_implementation == "eager"
+    assert ours.dtype == theirs.dtype == torch.float16
+    assert ours.vocab_size == theirs.config.vocab_size == TINY["vocab_size"]
+
+
+def test_set_attn_implementation_switches_the_kernel_at_once():
+    """Ours switches between eager and SDPA on a built model (transformers' ALBERT only warns: its attention class is
+    fixed at construction); the outputs agree, and an unknown name raises transformers' ValueError."""
+    model = albert_bridge.AlbertModel(AlbertConfig(**{**TINY, **NO_DROPOUT})).eval()
+    with torch.no_grad():
+        model.set_attn_implementation("eager")
+        eager = model(**inputs()).last_hidden_state
+        model.set_attn_implementation("sdpa")
+        sdpa = model(**inputs()).last_hidden_state
+    assert model.config._attn_implementation == "sdpa"
+    torch.testing.assert_close(eager, sdpa, atol=ATOL, rtol=0)
+    with pytest.raises(ValueError, match='Specified `attn_implementation="foo"` is not supported'):
+        model.set_attn_implementation("foo")
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_keys_to_ignore_on_load_filter_the_loading_info_as_in_transformers(saved):
+    """A subclass's `_keys_to_ignore_on_load_unexpected` / `_missing` (regex patterns) leave those names out of the
+    loading info, in ours as in transformers."""
+    infos = []
+    for module in (albert_bridge, transformers):
+        class Quiet(module.AlbertForSequenceClassification):
+            _keys_to_ignore_on_load_unexpected = [r"^predictions\."]
+            _keys_to_ignore_on_load_missing = [r"classifier", r"^albert\.pooler\."]
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _, info = Quiet.from_pretrained(saved / "mlm", output_loading_info=True)
+        infos.append(info)
+    assert infos[0]["unexpected_keys"] == infos[1]["unexpected_keys"] == []
+    assert infos[0]["missing_keys"] == infos[1]["missing_keys"] == []
+
+
+def test_from_pretrained_under_a_meta_device_context_raises_as_transformers(saved):
+    for module in (albert_bridge, transformers):
+        with torch.device("meta"), pytest.raises(RuntimeError, match="meta device context manager"):
+            module.AlbertForSequenceClassification.from_pretrained(saved / "cls")

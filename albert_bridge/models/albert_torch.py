@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 
 from ..checkpoint import LazyTensor
-from ..config import AlbertConfig
+from ..config import ATTENTION_IMPLEMENTATIONS, AlbertConfig, to_albert_config
 from ..errors import NotYetSupported
 from ..formats.hf_pytorch import MAPPING, numpy_to_torch, torch_to_numpy
 from ..schema import HeadKind
@@ -256,10 +256,55 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         if not next(self.parameters()).is_meta:  # built for from_pretrained: the checkpoint will fill it
             self.apply(self._init_weights)
         self.tie_weights()
+        if getattr(self.config, "gradient_checkpointing", False):  # transformers' old config flag: consumed here
+            self.gradient_checkpointing_enable()
+            del self.config.gradient_checkpointing
+
+    # --- transformers' PreTrainedModel attributes and attention switching -------------------------------------------
+    # The attention kernels AlbertAttention really runs: its eager path and torch's scaled_dot_product_attention
+    # (config._attn_implementation, read at every call). No flash or flex attention, no AttentionInterface backends.
+    _supports_sdpa = True
+    _supports_flash_attn = False
+    _supports_flex_attn = False
+    _supports_attention_backend = False
+    _keep_in_fp32_modules = None  # every parameter takes from_pretrained's dtype (transformers' ALBERT: the same)
 
     @classmethod
-    def can_generate(cls) -> bool:
-        return False
+    def _can_set_attn_implementation(cls) -> bool:
+        """True: the attention reads config._attn_implementation at each call, so a switch applies at once
+        (transformers' ALBERT says False: its attention class is chosen at construction)."""
+        return True
+
+    def set_attn_implementation(self, attn_implementation: str | dict) -> None:
+        """Switch this model's attention: "eager" or "sdpa" (a dict: its "" entry; ALBERT has no sub-models)."""
+        requested = attn_implementation.get("", self.config._attn_implementation) \
+            if isinstance(attn_implementation, dict) else attn_implementation
+        if requested not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f'Specified `attn_implementation="{requested}"` is not supported. The only possible '
+                             f'arguments are {", ".join(f"`attn_implementation={a!r}`" for a in ATTENTION_IMPLEMENTATIONS)}')
+        self.config._attn_implementation = requested
+
+    @classmethod
+    def _from_config(cls, config: Any, **kwargs: Any):
+        """A new model with random weights from a config, as transformers' `_from_config`: `dtype` (default:
+        config.dtype) and `attn_implementation` (set on the config) are taken from the keyword arguments; the
+        rest go to the constructor."""
+        dtype = kwargs.pop("dtype", None) or kwargs.pop("torch_dtype", None) or getattr(config, "dtype", None)
+        if dtype == "auto":
+            dtype = getattr(config, "dtype", None)
+        attn = kwargs.pop("attn_implementation", None)
+        config = to_albert_config(config)
+        if attn is not None:
+            config._attn_implementation = attn
+        model = cls(config, **kwargs)
+        if dtype is not None:
+            model = model.to(_torch_dtype(str(dtype), config, None))
+        return model
+
+    @property
+    def vocab_size(self) -> int:
+        """Rows of the word embeddings (config.vocab_size; transformers sets this attribute after a resize)."""
+        return self.get_input_embeddings().num_embeddings
 
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -310,8 +355,9 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         if new_num_tokens is None and pad_to_multiple_of is None:
             return embeddings
         if pad_to_multiple_of is not None and not isinstance(pad_to_multiple_of, int):
+            # transformers' words, its typo ("not and integer") included: code and tests match on them
             raise ValueError(f"Asking to pad the embedding matrix to a multiple of `{pad_to_multiple_of}`, which is "
-                             "not an integer. Please make sure to pass an integer")
+                             "not and integer. Please make sure to pass an integer")
         old = embeddings.num_embeddings
         size = old if new_num_tokens is None else new_num_tokens
         if pad_to_multiple_of is not None:
@@ -336,7 +382,9 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
     def prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
         """Remove attention heads: {distinct layer g * K + k: [heads]} (ALBERT's layers are shared: index the
         G * K distinct ones), recorded in config.pruned_heads as transformers does."""
-        pruned = {layer: list(heads) for layer, heads in self.config.pruned_heads.items()}
+        layers = self.config.num_hidden_groups * self.config.inner_group_num
+        heads_to_prune = {_layer_index(layer, layers): heads for layer, heads in heads_to_prune.items()}
+        pruned = {_layer_index(layer, layers): list(heads) for layer, heads in self.config.pruned_heads.items()}
         for layer, heads in heads_to_prune.items():
             pruned[layer] = sorted(set(pruned.get(layer, [])) | set(heads))
         self.config.pruned_heads = pruned
@@ -429,6 +477,12 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         "auto" (config.dtype, else the stored one). `state_dict`: weights by transformers' names, used instead of
         the files' (with `config=`, the path may be None). `ignore_mismatched_sizes`, `attn_implementation`,
         `output_loading_info` and config overrides as in transformers."""
+        if torch.empty(0).device.type == "meta":  # inside `with torch.device("meta")`: no weights could be loaded
+            raise RuntimeError(
+                "You are using `from_pretrained` with a meta device context manager or "
+                "`torch.set_default_device('meta')`.\nThis is an anti-pattern as `from_pretrained` wants to load "
+                "existing weights.\nIf you want to initialize an empty model on the meta device, use the context "
+                "manager or global device with `from_config`, or `ModelClass(config)`")
         native = None
         if state_dict is not None:
             native = {name: LazyTensor.of(torch_to_numpy(t), f"state_dict: {name}") for name, t in state_dict.items()}
@@ -451,6 +505,15 @@ class AlbertPreTrainedModel(CheckpointBridge, nn.Module):
         atomically and stale shards of an earlier save removed."""
         self._save_weights(save_directory, self.to_checkpoint(), max_shard_size,
                            None if safe_serialization else "pytorch")
+
+
+def _layer_index(layer: int | str, layers: int) -> int:
+    """A distinct-layer index for prune_heads / config.pruned_heads; a negative one counts from the last of the G * K
+    distinct layers (Python's indexing; transformers' for K = 1)."""
+    layer = int(layer)
+    if not -layers <= layer < layers:
+        raise ValueError(f"layer index {layer} is outside the {layers} distinct layers (g * K + k)")
+    return layer % layers
 
 
 def _added_rows(weight: torch.Tensor, count: int) -> torch.Tensor:
@@ -495,8 +558,9 @@ class AlbertModel(AlbertPreTrainedModel):
         return self
 
     def _prune_heads(self, heads_to_prune: dict[int, list[int]]) -> None:
+        layers = self.config.num_hidden_groups * self.config.inner_group_num
         for layer, heads in heads_to_prune.items():  # layer g * K + k: inner layer k of group g
-            group, inner = divmod(int(layer), self.config.inner_group_num)
+            group, inner = divmod(_layer_index(layer, layers), self.config.inner_group_num)
             self.encoder.albert_layer_groups[group].albert_layers[inner].attention.prune_heads(heads)
 
     def get_head_mask(self, head_mask, num_layers: int):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import math
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -39,6 +41,10 @@ MISMATCHED = "shape differs from the model's (ignore_mismatched_sizes)"
 _TF_LOADING_INFO = frozenset({"tf"})
 # Model arguments in every backend (the compute or parameter dtype), never config overrides.
 _NOT_CONFIG = frozenset({"dtype", "torch_dtype"})
+# The logger transformers' loading messages go to, per framework: where transformers' logging is set up in this
+# process, ours go there too (besides the Python warning), so `transformers.logging` verbosity and capture see them.
+_TRANSFORMERS_LOGGERS = {"torch": "transformers.modeling_utils", "tf": "transformers.modeling_tf_utils",
+                         "flax": "transformers.modeling_flax_utils"}
 
 
 class CheckpointNotFoundError(NotFound, ValueError):
@@ -53,6 +59,10 @@ class CheckpointBridge:
     mapping: ClassVar[Mapping]            # native parameter names <-> canonical keys
     weights_format: ClassVar[str]         # what save_pretrained writes by default
     tied_parameters: ClassVar[frozenset[str]] = frozenset()  # native names that alias another parameter
+    # transformers' names: regex patterns (re.search) of native names left out of the loading info's missing /
+    # unexpected keys and of their warnings.
+    _keys_to_ignore_on_load_missing: ClassVar[list[str] | None] = None
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str] | None] = None
     config: AlbertConfig
 
     def __init_subclass__(cls, **kwargs: Any):
@@ -69,6 +79,12 @@ class CheckpointBridge:
 
         __init__._converts_config = True
         cls.__init__ = __init__
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """False in every backend: ALBERT is an encoder (transformers' answer too; save_pretrained writes no
+        generation_config.json)."""
+        return False
 
     # --- the backend's hooks ------------------------------------------------------------------------------
     def _native_arrays(self) -> dict[str, np.ndarray]:
@@ -121,21 +137,29 @@ class CheckpointBridge:
             else:
                 found[name] = tensor
         missing = sorted(set(own) - set(found) - set(mismatched) - self.tied_parameters)
+        reported_missing = _not_ignored(missing, self._keys_to_ignore_on_load_missing)
+        unexpected = _not_ignored(unexpected, self._keys_to_ignore_on_load_unexpected)
         # Largest first: a mapped tensor's file pages count in the process while it is copied, so the big ones are
         # copied while little else is held, and peak memory stays near the model's own size.
         found = dict(sorted(found.items(), key=lambda item: -item[1].nbytes))
         self._assign_native(found, sorted([*missing, *mismatched]), **options)
         name = type(self).__name__
-        if missing:
-            warnings.warn(f"{name}: weights not in the checkpoint were newly initialised: {', '.join(missing)}",
-                          stacklevel=3)
+        framework = get_format(self.weights_format).framework
+        messages = []
+        if reported_missing:
+            messages.append(f"{name}: weights not in the checkpoint were newly initialised: "
+                            f"{', '.join(reported_missing)}")
         if mismatched:
-            warnings.warn(f"{name}: weights newly initialised because their shapes did not match: " + "; ".join(
+            messages.append(f"{name}: weights newly initialised because the shapes did not match: " + "; ".join(
                 f"{k}: {list(found)} in the checkpoint, {list(model)} in the model"
-                for k, (found, model) in sorted(mismatched.items())), stacklevel=3)
+                for k, (found, model) in sorted(mismatched.items())))
         if unexpected:
-            warnings.warn(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}", stacklevel=3)
-        if get_format(self.weights_format).framework in _TF_LOADING_INFO:
+            messages.append(f"{name}: checkpoint weights not used: {', '.join(sorted(unexpected))}")
+        for message in messages:
+            warnings.warn(message, stacklevel=3)
+            _log_where_transformers_logs(framework, message)
+        missing = reported_missing
+        if framework in _TF_LOADING_INFO:
             return {"missing_keys": missing, "unexpected_keys": sorted(unexpected),
                     "mismatched_keys": [(k, *mismatched[k]) for k in sorted(mismatched)]}
         return {"missing_keys": missing, "unexpected_keys": sorted(unexpected), "mismatched_keys": sorted(mismatched),
@@ -152,6 +176,8 @@ class CheckpointBridge:
         rest go to the model's constructor; the config is validated. `native`: weights by this backend's names
         (PyTorch's `state_dict=`), used instead of the files' (`path` may then be None, given a config)."""
         kwargs = dict(kwargs)
+        if not kwargs.get("adapter_kwargs"):  # transformers' Auto classes pass an empty one (no PEFT adapter)
+            kwargs.pop("adapter_kwargs", None)
         ignore_mismatched = bool(kwargs.pop("ignore_mismatched_sizes", False))
         attn = kwargs.pop("attn_implementation", None)
         if isinstance(config, (str, os.PathLike)):
@@ -235,6 +261,20 @@ class CheckpointBridge:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return [directory / file.name for file in written]
+
+
+def _not_ignored(names: list[str], patterns: list[str] | None) -> list[str]:
+    """The names no pattern matches (re.search, as transformers applies _keys_to_ignore_on_load_*)."""
+    return [n for n in names if not any(re.search(p, n) for p in patterns or ())]
+
+
+def _log_where_transformers_logs(framework: str | None, message: str) -> None:
+    """Also log a loading message on the logger transformers uses for it, when transformers has set up its logging
+    in this process (it adds a handler to the "transformers" logger on import): code that reads or silences
+    transformers' loading messages sees ours. Without transformers, the Python warning alone is given."""
+    logger_name = _TRANSFORMERS_LOGGERS.get(framework or "")
+    if logger_name and logging.getLogger("transformers").handlers:
+        logging.getLogger(logger_name).warning(message)
 
 
 def _load_or_not_found(path: str | os.PathLike, options: dict[str, Any], format: str | None,
