@@ -428,3 +428,74 @@ def test_backend_names():
         parse_backends("torch,nope,nada")
     with pytest.raises(ValueError, match=r"^unknown backend \[\] \(known: "):
         parse_backends([])
+
+
+# ---- the harness's own edges: labels, golden files, devices, and the NumPy reference's inputs -----------------------
+
+def test_several_sources_are_labelled_by_their_position():
+    from albert_bridge.parity.harness import _plan
+
+    assert _plan(["a", "b"], ["numpy", "torch"], None) == [
+        ("a", "numpy", "src1:numpy"), ("a", "torch", "src1:torch"), ("b", "numpy", "src2:numpy"),
+        ("b", "torch", "src2:torch")]
+    assert _plan("a", ["numpy"], None) == [("a", "numpy", "numpy")]
+
+
+def test_golden_files_that_cannot_be_read_say_why(tmp_path):
+    import numpy as np
+
+    from albert_bridge.errors import BridgeError
+    from albert_bridge.parity.harness import load_expected
+
+    with pytest.raises(BridgeError) as caught:
+        load_expected(tmp_path / "missing.npz")
+    assert str(caught.value) == f"{tmp_path / 'missing.npz'}: file not found"
+    np.savez(tmp_path / "bad.npz", **{"input/input_ids": np.zeros((1, 2)), "output/x": np.zeros(1),
+                                      "meta": np.asarray("{not json")})
+    with pytest.raises(BridgeError) as caught:
+        load_expected(tmp_path / "bad.npz")
+    assert str(caught.value) == f"{tmp_path / 'bad.npz'}: its metadata is not JSON"
+
+
+def test_saved_outputs_name_the_run_they_came_from(tmp_path):
+    from albert_bridge.parity import check
+    from albert_bridge.parity.harness import load_expected
+    from tests.helpers import FIXTURE
+
+    check(FIXTURE, ["numpy"], save_outputs_to=tmp_path / "golden.npz")
+    _, outputs, meta = load_expected(tmp_path / "golden.npz")
+    assert meta == {"checkpoint": str(FIXTURE), "backend": "numpy", "head": "pretraining", "device": "cpu",
+                    "dtype": "float32"}
+    assert "prediction_logits" in outputs
+
+
+def test_an_unknown_device_names_the_known_ones():
+    from albert_bridge.parity import check
+    from tests.helpers import FIXTURE
+
+    with pytest.raises(ValueError) as caught:
+        check(FIXTURE, ["numpy"], device="gpu")
+    assert str(caught.value) == "unknown device 'gpu' (expected one of: cpu, cuda, tpu)"
+
+
+@pytest.mark.torch
+def test_the_numpy_reference_reads_the_mask_and_the_token_types():
+    """The float64 reference the harness and ONNX validation trust, against transformers 4.57 on a padded
+    two-segment batch (every input changes the result)."""
+    pytest.importorskip("torch")
+    import torch
+    import transformers
+
+    from albert_bridge import numpy_forward
+    from albert_bridge.formats import load
+    from albert_bridge.testing import make_inputs
+    from tests.helpers import FIXTURE, assert_close
+
+    ckpt = load(FIXTURE)
+    batch = make_inputs(ckpt.head, vocab_size=ckpt.config.vocab_size)
+    theirs = transformers.AlbertForPreTraining.from_pretrained(FIXTURE).eval()
+    with torch.no_grad():
+        out = theirs(**{k: torch.from_numpy(v) for k, v in batch.items()})
+    ours = numpy_forward.forward(ckpt, batch, output_hidden_states=False)
+    assert_close(ours, {"prediction_logits": out.prediction_logits.numpy(), "sop_logits": out.sop_logits.numpy()},
+                 atol=1e-4, scaled=True)

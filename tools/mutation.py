@@ -145,7 +145,10 @@ def run_module(module: str, work: Path, max_children: int, sample: float, seed: 
             raise SystemExit(f"--again: no earlier run of {module} in {directory}")
         refresh_tests(module, directory)
     # One thread per pool: mutmut forks a child per mutant, and a fork taken while a BLAS or torch pool runs can hang.
-    env = {**os.environ, "PYTHONPATH": str(directory), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    # The mutated package first: the parity harness's worker processes import it too, and run the mutant the
+    # environment names (MUTANT_UNDER_TEST), like the forked test process.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(directory / "mutants"), str(directory)]),
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
     patterns = MODULES[module][1]
     names: list[str] = list(patterns or [])
