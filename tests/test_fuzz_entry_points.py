@@ -407,8 +407,8 @@ def test_classifier_dropout_prob_null_means_hidden_dropout_prob_in_every_head(tm
 
 
 @pytest.mark.parametrize("pruned, message", [
-    ({"0": "x"}, "pruned_heads must map layer indices below 4 to lists of head indices below 4"),
-    ({"9": [1]}, "pruned_heads must map layer indices below 4"),
+    ({"0": "x"}, r"pruned_heads must map layer indices in \[-4, 4\) to lists of head indices below 4"),
+    ({"9": [1]}, r"pruned_heads must map layer indices in \[-4, 4\)"),
     ({"0": [1]}, "a config with pruned_heads cannot be loaded"),
 ])
 def test_pruned_heads_are_checked_and_a_pruned_config_is_refused(tmp_path, pruned, message):
