@@ -499,3 +499,22 @@ def test_the_numpy_reference_reads_the_mask_and_the_token_types():
     ours = numpy_forward.forward(ckpt, batch, output_hidden_states=False)
     assert_close(ours, {"prediction_logits": out.prediction_logits.numpy(), "sop_logits": out.sop_logits.numpy()},
                  atol=1e-4, scaled=True)
+
+
+def test_worker_environments(monkeypatch):
+    """JAX is pinned to the CPU only for a Flax run on the CPU (a cuda run must see the GPU); the reference peer
+    is refused, with the reason, once transformers has no such classes."""
+    import importlib.metadata
+
+    from albert_bridge.parity import BACKENDS
+
+    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
+    assert BACKENDS["flax"].environment("cpu")["JAX_PLATFORMS"] == "cpu"
+    assert "JAX_PLATFORMS" not in BACKENDS["flax"].environment("cuda")
+    assert "JAX_PLATFORMS" not in BACKENDS["torch"].environment("cpu")
+    pytest.importorskip("transformers")
+    real = importlib.metadata.version
+    if BACKENDS["hf-tf"].missing() is None:  # transformers 4.x with its TF classes usable here
+        monkeypatch.setattr(importlib.metadata, "version",
+                            lambda name: "5.0.1" if name == "transformers" else real(name))
+        assert BACKENDS["hf-tf"].missing() == "transformers 5.0.1 has no tf classes (they ended with 4.x)"
