@@ -117,7 +117,7 @@ def mutant_names(directory: Path) -> dict[str, str]:
     return statuses
 
 
-def refresh_tests(module: str, directory: Path) -> None:
+def refresh_scratch(module: str, directory: Path) -> None:
     """The project as it is now (tests, fixtures, every module but the mutated ones) in a scratch copy that holds its
     mutants already (mutmut collects new tests). A mutated file that changed since is only reported: its mutants
     are of the code as it was."""
@@ -143,7 +143,7 @@ def run_module(module: str, work: Path, max_children: int, sample: float, seed: 
     if again:
         if not (directory / "mutants").is_dir():
             raise SystemExit(f"--again: no earlier run of {module} in {directory}")
-        refresh_tests(module, directory)
+        refresh_scratch(module, directory)
     # One thread per pool: mutmut forks a child per mutant, and a fork taken while a BLAS or torch pool runs can hang.
     # The mutated package first: the parity harness's worker processes import it too, and run the mutant the
     # environment names (MUTANT_UNDER_TEST), like the forked test process.

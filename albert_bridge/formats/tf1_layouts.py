@@ -180,7 +180,7 @@ LAYOUTS: tuple[Layout, ...] = (
            fold=_fold_projection, adapt=_brightmart_config),
     # Keys are object paths that depend on how the model was wrapped: its own reader finds the Keras names in the
     # bundle's object graph.
-    Layout("TF2 object-based", (tf2_objects.SIGNATURE.pattern + "|^" + tf2_objects.OBJECT_GRAPH + "$",),
+    Layout("TF2 object-based", (tf2_objects.SIGNATURE.pattern,),
            loader=tf2_objects.load),
 )
 

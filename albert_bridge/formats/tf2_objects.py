@@ -35,15 +35,15 @@ from ..protowire import WireError, known_fields
 from ..schema import HeadKind, expected_tensors, head_from_architecture, infer_head
 from .mapping import IDENTITY, Transform
 
-FAMILY = "tf2-objects"  # the layout's short name, for the TF1 adapter's table of layout families
 DESCRIBE = "TF2 object-based: TF Model Garden checkpoint or TF Hub SavedModel variables"
 OBJECT_GRAPH = "_CHECKPOINTABLE_OBJECT_GRAPH"
-# The signature (what the TF1 adapter used to refuse by name): object-path keys, which TF1 name-based keys never are.
-SIGNATURE = re.compile(r"/\.ATTRIBUTES/|(^|/)layer_with_weights-\d+/")
+# The signature (the TF1 adapter's layout table uses it): object-path keys, which TF1 name-based keys never are, or
+# the object graph itself.
+SIGNATURE = re.compile(rf"/\.ATTRIBUTES/|(^|/)layer_with_weights-\d+/|^{OBJECT_GRAPH}$")
 
 
 def matches(names: list[str]) -> bool:
-    return any(SIGNATURE.search(n) for n in names) or OBJECT_GRAPH in names
+    return any(SIGNATURE.search(n) for n in names)
 
 
 # ---- the attention reshapes: EinsumDense per-head layouts <-> canonical 2-D ------------------------------------------
