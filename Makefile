@@ -12,6 +12,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,test]"
 	@# transformers' TF classes (a test-only reference) need tf-keras; --no-deps keeps the full tensorflow wheel out.
 	$(BIN)/python -m pip install -q --no-deps -c constraints.txt tf-keras
+	@# keras-hub (a parity backend) and LiteRT and Ray (extras); keras-hub's tensorflow-text requires the full
+	@# tensorflow wheel, which tensorflow-cpu already provides as the same module: --no-deps for those two.
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[litert,ray]" kagglehub kagglesdk regex rich absl-py
+	$(BIN)/python -m pip install -q --no-deps -c constraints.txt keras-hub tensorflow-text
 	@# transformers 5 (PyTorch only) beside it, for the test that a pushed folder loads there: its own directory,
 	@# since it needs huggingface_hub >= 1 and transformers 4.57 needs < 1.
 	$(BIN)/python -m pip install -q --target $(VENV)/transformers5 'transformers>=5,<6'
