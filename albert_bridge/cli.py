@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 parity mismatch, 2 usage, 3 invalid input or refused output.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import traceback
@@ -18,11 +19,15 @@ import click
 from .convert import convert as run_convert
 from .errors import BridgeError, Terminated, did_you_mean
 from .formats import FORMATS
+from .fleet import coordinator
+from .fleet.manifest import hub_search as search_hub
+from .fleet.manifest import read_manifest
 from .formats.hf_layout import parse_size
 from .inspection import describe, render_text
 from .parity import check
 from .parity.backends import parse_backends
 from .parity.report import nothing_to_compare
+from .publish import publish_formats
 from .publish import push as run_push
 from .schema import HeadKind
 
@@ -408,6 +413,127 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
         click.echo(f"opened a pull request on {where} with {', '.join(result.committed)}: {result.pr_url}")
     else:
         click.echo(f"committed {', '.join(result.committed)} to {where}: {result.commit_url}")
+
+
+class _RunByDefault(click.Group):
+    """`fleet MANIFEST ...` runs a manifest; `fleet status ...` summarises a ledger."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group("fleet", cls=_RunByDefault)
+@_common_options
+def fleet() -> None:
+    """Convert, check and publish many checkpoints, resumably: `fleet MANIFEST --ledger F (--dry-run DIR |
+    --create-pr | --no-pr)`, or `fleet status --ledger F`. Exit 0 all done and passing, 1 some failed, 3 bad
+    manifest or ledger."""
+
+
+@fleet.command("run")
+@_common_options
+@click.argument("manifest", required=False, type=click.Path(dir_okay=False, path_type=str))
+@click.option("--ledger", "ledger_path", required=True, type=click.Path(dir_okay=False, path_type=str),
+              help="The SQLite ledger (created when missing): what is done is skipped, a killed run resumes.")
+@click.option("--hub-search", metavar="QUERY", help="Instead of MANIFEST: the Hub's models matching QUERY "
+              "(words; author:NAME keeps one author's).")
+@click.option("--formats", default="safetensors", show_default=True, callback=_published_formats,
+              metavar="FMT[,FMT...]", help="Formats each source gets (as push's --formats).")
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=str), metavar="DIR",
+              help="Write each source's folder to DIR/<org>--<name>/; upload nothing.")
+@click.option("--create-pr", is_flag=True, help="Open a pull request on each repo (one: an open one of ours is reused).")
+@click.option("--no-pr", is_flag=True, help="Commit to each repo's main branch directly (only when asked).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--workers", type=click.IntRange(1, 4096), default=2, show_default=True,
+              help="Local worker processes (ray: the local Ray's CPUs when no --address).")
+@click.option("--address", help="Ray cluster address (default: start a local Ray).")
+@click.option("--retries", type=click.IntRange(0, 100), default=2, show_default=True,
+              help="A failed source is run again by a later run until it has failed this many more times.")
+@click.option("--backends", callback=lambda ctx, p, v: None if v is None else _backend_names(ctx, p, v),
+              metavar="NAME[,NAME...]", help="Parity backends (default: push's: ours and transformers' of each "
+              "published format's framework; the first installed runs the source).")
+@click.option("--endpoint-concurrency", type=click.IntRange(1, 1024), default=4, show_default=True,
+              help="Hub requests in flight at once, over all workers.")
+@click.option("--cpus-per-task", type=float, default=1.0, show_default=True, help="Ray: CPUs each task requests.")
+@click.option("--memory-per-task", help="Ray: memory each task requests (e.g. 4GB).")
+@click.option("--token", help="Hub token (default: HF_TOKEN, else the huggingface_hub login). Never printed; "
+                              "workers get it through their environment.")
+@click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one parity run may take.")
+@_report_option("json", "the status of this manifest's sources")
+@_report_option("junit", "the status")
+@_report_option("markdown", "the status")
+def fleet_run(manifest, ledger_path, hub_search, formats, dry_run, create_pr, no_pr, engine, workers, address, retries,
+              backends, endpoint_concurrency, cpus_per_task, memory_per_task, token, timeout, json_path, junit_path,
+              markdown_path) -> None:
+    """Run MANIFEST (one source a line: org/name[@revision] or a path, optionally followed by the repo to publish
+    to; # comments) through resolve, inspect, convert, parity and push, recording each source in the ledger."""
+    if bool(manifest) == bool(hub_search):
+        raise click.UsageError("give a MANIFEST or --hub-search QUERY (one of them)")
+    if sum(map(bool, (dry_run, create_pr, no_pr))) != 1:
+        raise click.UsageError("give one of --dry-run DIR, --create-pr, --no-pr")
+    names = [f.name for f in publish_formats(formats)]
+    memory = None
+    if memory_per_task:
+        try:
+            memory = parse_size(memory_per_task)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--memory-per-task") from None
+    if token:
+        os.environ["HF_TOKEN"] = token  # the workers' environment (Ray: its runtime_env), never a task argument
+    entries = read_manifest(manifest) if manifest else search_hub(hub_search, token)
+    mode = "dry-run" if dry_run else "pr" if create_pr else "main"
+    activity = _Activity("fleet", _quiet(), _verbose())
+
+    def line(row, result) -> None:
+        what = getattr(result, "error", None) or getattr(result, "pr_url", None) or getattr(result, "note", None) \
+            or getattr(result, "output", None) or getattr(result, "why", "")
+        activity.line(f"{getattr(result, 'state', 'lost')} {row.source}" + (f"@{row.revision}" if row.revision else "")
+                      + (f": {what}" if what else ""))
+
+    with activity:
+        summary = coordinator.run_fleet(entries, ledger_path, formats=names, mode=mode, out_dir=dry_run,
+                                        engine=engine, workers=workers, address=address, retries=retries,
+                                        backends=backends, endpoint_limit=endpoint_concurrency, cpus=cpus_per_task,
+                                        memory=memory, timeout=timeout, on_outcome=line)
+    _fleet_reports(ledger_path, summary.run, json_path, junit_path, markdown_path)
+    counts = summary.counts
+    click.echo(", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending", "running"))
+               + (f"; {summary.reclaimed} reclaimed from a run that stopped" if summary.reclaimed else "")
+               + f" ({summary.seconds:.1f} s)", err=json_path == "-")
+    sys.exit(summary.exit_code)
+
+
+def _fleet_reports(ledger_path, run, json_path, junit_path, markdown_path) -> None:
+    if json_path and json_path != "-":
+        coordinator.write_json(Path(json_path), ledger_path, run)
+        json_path = None
+    _write_reports(json=(json_path, lambda: json.dumps(coordinator.status(ledger_path, run), indent=1) + "\n"),
+                   junit=(junit_path, lambda: coordinator.to_junit(ledger_path, run)),
+                   markdown=(markdown_path, lambda: coordinator.to_markdown(ledger_path, run)))
+
+
+@fleet.command("status")
+@_common_options
+@click.option("--ledger", "ledger_path", required=True, type=click.Path(dir_okay=False, path_type=str))
+@_report_option("json", "the status")
+@_report_option("junit", "the status")
+@_report_option("markdown", "the status")
+def fleet_status(ledger_path, json_path, junit_path, markdown_path) -> None:
+    """Summarise a ledger: counts by state, and each failed source's error. Exit 1 when some failed."""
+    info = coordinator.status(ledger_path)
+    if json_path or junit_path or markdown_path:
+        _fleet_reports(ledger_path, None, json_path, junit_path, markdown_path)
+    if json_path != "-":
+        counts = info["counts"]
+        click.echo(", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending", "running")))
+        for row in info["sources"]:
+            if row["state"] == "failed":
+                click.echo(f"failed {row['source']}" + (f"@{row['revision']}" if row["revision"] else "")
+                           + f": {row['error']}")
+    if info["counts"]["failed"] or any(r["parity_passed"] is False for r in info["sources"]):
+        sys.exit(1)
 
 
 @cli.command("formats")

@@ -93,12 +93,15 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
          commit_message: str | None = None, token: str | None = None, dry_run: str | os.PathLike | None = None,
          force: bool = False, license: str | None = None, base_model: str | None = None,
          src_format: str | None = None, timeout: float | None = None,
-         on_run: Callable[[Any], None] | None = None) -> PushResult:
+         on_run: Callable[[Any], None] | None = None, backends: Sequence[str] | None = None,
+         marker: str | None = None) -> PushResult:
     """Convert SRC into a Hub-ready folder, prove with the parity harness that each published file loads with SRC's
     outputs, write the model card, and upload what differs from the repo in one commit (`create_pr`: a pull
     request). Parity that fails or could not be checked stops the push (ParityError / BridgeError) unless `force`,
     which says so in the card and the commit message. `dry_run`: write the folder there and upload nothing.
-    `on_run` gets each parity run as it finishes."""
+    `on_run` gets each parity run as it finishes. `backends` narrows the parity runs (the first installed one runs
+    SRC; each published file runs on those of its framework); `marker` ends the commit title (a fleet finds its own
+    open pull request by it)."""
     target = parse_repo_id(repo_id)
     if target is None or target.revision:
         raise BridgeError("expected a Hub repo id org/name (the branch goes in --revision)", file=repo_id)
@@ -119,7 +122,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
     with _workspace(dry_run) as folder:
         conversion = conversion_module.convert(source, folder, [f.name for f in fmts], src_format=src_format)
         ckpt = conversion.checkpoint
-        report, unchecked = _parity(source, folder, fmts, shown, timeout, on_run)
+        report, unchecked = _parity(source, folder, fmts, shown, timeout, on_run, backends)
         verdict, forced = _judge(report, unchecked, force, dry_run is not None)
         published = sorted(p.name for p in folder.iterdir() if p.is_file())
         result = PushResult(str(target), Path(dry_run) if dry_run else None, report, verdict, forced,
@@ -144,6 +147,8 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
                                      + (" (parity-checked)" if forced is None else ""))
         if forced:
             message = f"[{forced.split(':')[0]}] {message}"
+        if marker:
+            message = f"{message} [{marker}]"
         info = _commit(api, target, revision, create_pr, folder, result, message, current)
         result.commit_url, result.pr_url = info.commit_url, info.pr_url
     return result
@@ -168,16 +173,18 @@ def _workspace(dry_run: str | os.PathLike | None) -> Iterator[Path]:
 
 
 def _parity(source: Path, folder: Path, fmts: list[Format], shown: str, timeout: float | None,
-            on_run: Callable[[Any], None] | None = None):
+            on_run: Callable[[Any], None] | None = None, chosen: Sequence[str] | None = None):
     """SRC on our first installed backend against every published file on each backend of its framework (ours
-    and transformers'): the proof is that the uploaded files themselves load with SRC's outputs."""
-    reference = next((b for b in REFERENCE_BACKENDS if not BACKENDS[b].missing()), REFERENCE_BACKENDS[0])
+    and transformers'): the proof is that the uploaded files themselves load with SRC's outputs. `chosen` narrows
+    the backends (its first installed one runs SRC)."""
+    candidates = tuple(chosen) if chosen else REFERENCE_BACKENDS
+    reference = next((b for b in candidates if not BACKENDS[b].missing()), candidates[0])
     runs = [(source, reference, f"source:{reference}")]
     shown_as = {str(source): shown}
     unchecked = []
     for fmt in fmts:
         weights = fmt.detect(folder)  # its single file or shard index, beside the others in the folder
-        backends = [b.name for b in BACKENDS.values() if b.framework == fmt.framework]
+        backends = [b.name for b in BACKENDS.values() if b.framework == fmt.framework and (not chosen or b.name in chosen)]
         if not backends:
             unchecked.append(f"{weights.name} (no parity backend for {fmt.framework})")
         runs += [(weights, name, f"{name}:{weights.name}") for name in backends]

@@ -1,7 +1,8 @@
 """A loopback stand-in for the Hugging Face Hub: the endpoints huggingface_hub 0.36 calls to create a repo or a
 branch, list and describe it, preupload, upload LFS objects (basic transfer), commit (NDJSON, optionally as a pull
-request) and download files, with repos kept in memory so what is pushed can be downloaded back. Every request is
-recorded (method, path, query, headers, body) for the tests to assert on.
+request, which opens a discussion), list models (search, author) and a repo's discussions, and download files,
+with repos kept in memory so what is pushed can be downloaded back. Every request is recorded (method, path, query,
+headers, body) for the tests to assert on; `fail` answers the next matching requests with an error (429, 5xx).
 
     with HubServer() as hub:                    # hub.url -> HF_ENDPOINT
         hub.add_repo("org/name", {"config.json": b"{}"})
@@ -37,6 +38,8 @@ class Repo:
     gated: bool = False
     branches: dict[str, str] = field(default_factory=dict)            # name (or refs/pr/N) -> commit
     snapshots: dict[str, dict[str, bytes]] = field(default_factory=dict)  # commit -> files
+    granted: tuple[str, ...] | None = None  # a gated repo's tokens with access (None: every valid token)
+    discussions: list[dict] = field(default_factory=list)                # pull requests opened by commits
 
 
 @dataclass
@@ -69,16 +72,19 @@ class HubServer:
         self.commits: list[Commit] = []
         self.lock = threading.Lock()
         self._counter = 0
+        self.faults: list[list] = []  # [method, path regex, status, times left, Retry-After]
 
     # --- state ----------------------------------------------------------------------------------------------------
     def _new_commit(self, files: dict[str, bytes]) -> str:
         self._counter += 1
         return hashlib.sha1(f"commit {self._counter} {sorted(files)}".encode()).hexdigest()
 
-    def add_repo(self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False) -> str:
-        """A repo whose main branch holds these files; returns its commit."""
+    def add_repo(self, repo_id: str, files: dict[str, bytes], private: bool = False, gated: bool = False,
+                 granted: tuple[str, ...] | None = None) -> str:
+        """A repo whose main branch holds these files; returns its commit. A gated repo answers every token unless
+        `granted` lists the ones with access."""
         commit = self._new_commit(files)
-        self.repos[repo_id] = Repo(private, gated, {"main": commit}, {commit: dict(files)})
+        self.repos[repo_id] = Repo(private, gated, {"main": commit}, {commit: dict(files)}, granted)
         for path, data in files.items():
             if is_lfs(path, data):
                 self.lfs[hashlib.sha256(data).hexdigest()] = data
@@ -93,6 +99,14 @@ class HubServer:
         if revision in repo.branches:
             return repo.branches[revision]
         return revision if revision in repo.snapshots else None
+
+    def fail(self, method: str, path: str, status: int, times: int = 1, retry_after: str | None = None) -> None:
+        """The next `times` requests whose path fully matches the regex `path` are answered `status` (429, 503)."""
+        with self.lock:
+            self.faults.append([method, path, status, times, retry_after])
+
+    def pull_requests(self, repo_id: str) -> list[dict]:
+        return [d for d in self.repos[repo_id].discussions if d["isPullRequest"]]
 
     def bodies(self) -> bytes:
         return b"\n".join(r.body for r in self.requests)
@@ -159,6 +173,11 @@ def _handler(hub: HubServer):
                 hub.requests.append(Recorded(self.command, url.path, parse_qs(url.query), headers, body))
             try:
                 with hub.lock:
+                    for fault in hub.faults:
+                        if fault[3] > 0 and fault[0] == self.command and re.fullmatch(fault[1], url.path):
+                            fault[3] -= 1
+                            raise _Reply(fault[2], {"error": "injected"},
+                                         {"Retry-After": fault[4]} if fault[4] is not None else {})
                     self._route(url.path, parse_qs(url.query), body)
             except _Reply as reply:
                 self._send(reply.status, reply.body, reply.headers)
@@ -190,8 +209,8 @@ def _handler(hub: HubServer):
                 raise _Reply(401, {"error": "write access needs a token"})
             if repo is None or (repo.private and token is None):
                 raise _not_found("RepoNotFound", 401 if token is None else 404)
-            if files and repo.gated and token is None:
-                raise _not_found("GatedRepo", 401)
+            if files and repo.gated and (token is None or (repo.granted is not None and token not in repo.granted)):
+                raise _not_found("GatedRepo", 401 if token is None else 403)
             return repo
 
         def _revision(self, repo: Repo, revision: str) -> str:
@@ -205,6 +224,8 @@ def _handler(hub: HubServer):
             routes = [
                 ("POST", r"/api/repos/create", self.create_repo),
                 ("GET", r"/api/whoami-v2", self.whoami),
+                ("GET", r"/api/models", self.list_models),
+                ("GET", rf"/api/models/{REPO}/discussions", self.discussions),
                 ("POST", r"/api/validate-yaml", lambda **_: {"errors": [], "warnings": []}),
                 ("GET", rf"/api/models/{REPO}(?:/revision/(?P<revision>[^/]+))?", self.model_info),
                 ("GET", rf"/api/models/{REPO}/tree/(?P<revision>[^/]+)(?:/(?P<sub>.+))?", self.tree),
@@ -240,6 +261,25 @@ def _handler(hub: HubServer):
             commit = hub._new_commit({})
             hub.repos[repo_id] = Repo(bool(payload.get("private")), False, {"main": commit}, {commit: {}})
             return {"url": f"{hub.url}/{repo_id}", "name": repo_id, "id": repo_id}
+
+        def list_models(self, query, **_):
+            token = self._token()
+            search = (query.get("search") or [""])[0].lower()
+            author = (query.get("author") or [None])[0]
+            found = [{"id": name, "modelId": name, "private": repo.private, "gated": repo.gated}
+                     for name, repo in sorted(hub.repos.items())
+                     if search in name.lower() and (author is None or name.split("/")[0] == author)
+                     and (token is not None or not repo.private)]
+            return found[:int(query["limit"][0])] if "limit" in query else found
+
+        def discussions(self, repo, query, **_):
+            found = self._repo(repo)
+            wanted = [d for d in found.discussions
+                      if query.get("type", ["all"])[0] in ("all", "pull_request" if d["isPullRequest"] else "discussion")
+                      and query.get("status", ["all"])[0] in ("all", d["status"])]
+            page = int(query.get("p", ["0"])[0])
+            return {"discussions": wanted[50 * page:50 * page + 50], "count": len(wanted), "start": 50 * page,
+                    "numClosedDiscussions": sum(d["status"] != "open" for d in found.discussions)}
 
         def model_info(self, repo, revision="main", **_):
             found = self._repo(repo)
@@ -327,6 +367,10 @@ def _handler(hub: HubServer):
                 number = 1 + sum(name.startswith("refs/pr/") for name in found.branches)
                 branch = f"refs/pr/{number}"
                 answer["pullRequestUrl"] = f"{hub.url}/{repo}/discussions/{number}"
+                found.discussions.append({
+                    "num": number, "title": header["summary"], "status": "open", "isPullRequest": True,
+                    "author": {"name": "tester"}, "createdAt": "2026-01-01T00:00:00.000Z",
+                    "repo": {"name": repo, "type": "model"}})
             found.branches[branch] = oid
             hub.commits.append(Commit(repo, branch, create_pr, header["summary"], header.get("description", ""),
                                       added, deleted, oid))

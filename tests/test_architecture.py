@@ -36,6 +36,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("convert",),
     ("parity",),
     ("publish",),                             # push: convert + parity + model card + one commit
+    ("fleet",),                               # many sources: ledger, engines (process pool, Ray), politeness
     ("cli", "__main__"),
 ]
 # Outside the floors: test helpers that no production module may import.
