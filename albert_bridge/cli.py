@@ -499,7 +499,7 @@ def fleet_run(manifest, ledger_path, hub_search, formats, dry_run, create_pr, no
                                         memory=memory, timeout=timeout, on_outcome=line)
     _fleet_reports(ledger_path, summary.run, json_path, junit_path, markdown_path)
     counts = summary.counts
-    click.echo(", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending", "running"))
+    click.echo(", ".join(f"{counts[s]} {s}" for s in coordinator.SHOWN)
                + (f"; {summary.reclaimed} reclaimed from a run that stopped" if summary.reclaimed else "")
                + f" ({summary.seconds:.1f} s)", err=json_path == "-")
     sys.exit(summary.exit_code)
@@ -527,7 +527,7 @@ def fleet_status(ledger_path, json_path, junit_path, markdown_path) -> None:
         _fleet_reports(ledger_path, None, json_path, junit_path, markdown_path)
     if json_path != "-":
         counts = info["counts"]
-        click.echo(", ".join(f"{counts[s]} {s}" for s in ("done", "failed", "pending", "running")))
+        click.echo(", ".join(f"{counts[s]} {s}" for s in coordinator.SHOWN))
         for row in info["sources"]:
             if row["state"] == "failed":
                 click.echo(f"failed {row['source']}" + (f"@{row['revision']}" if row["revision"] else "")

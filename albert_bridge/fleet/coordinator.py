@@ -19,10 +19,11 @@ import albert_bridge
 from ..errors import BridgeError
 from .engines import Job, Lost, make_engine
 from .job import Outcome, Task, process
-from .ledger import STATES, Ledger, Row
+from .ledger import Ledger, Row
 from .manifest import Entry
 
 HEARTBEAT_SECONDS = 5.0
+SHOWN = ("done", "failed", "pending", "running")  # the order summaries list the states in
 MOST_LOST = 2                  # a row whose worker died this many times more is failed
 
 
@@ -151,7 +152,7 @@ def to_markdown(ledger_path: str | Path, run: str | None = None) -> str:
     ledger = Ledger(ledger_path, create=False)
     try:
         counts = ledger.counts(run)
-        lines = ["# albert-bridge fleet", "", ", ".join(f"{counts[s]} {s}" for s in STATES), "",
+        lines = ["# albert-bridge fleet", "", ", ".join(f"{counts[s]} {s}" for s in SHOWN), "",
                  "| source | state | attempts | seconds | parity | pull request / output | error |",
                  "|---|---|---|---|---|---|---|"]
         for r in ledger.rows(run):

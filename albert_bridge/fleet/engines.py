@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -57,6 +59,31 @@ class _Semaphore:
 def _init_worker(semaphore: Any, job: Job) -> None:
     global _WORKER_LIMITER, _WORKER_JOB
     _WORKER_LIMITER, _WORKER_JOB = _Semaphore(semaphore), job
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A worker outlives no coordinator: an orphan finishing its job (a pull request) while a resumed run redoes it
+    would publish twice. Linux: the kernel kills it with its parent (PR_SET_PDEATHSIG); elsewhere a thread watches."""
+    parent = os.getppid()
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0:  # PR_SET_PDEATHSIG
+            if os.getppid() != parent:  # the parent died before the call
+                os._exit(1)
+            return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _pool_job(task: Task) -> Outcome:

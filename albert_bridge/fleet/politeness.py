@@ -90,3 +90,12 @@ def install(limiter: Limiter | None = None) -> None:
 
     configure_http_backend(backend_factory=factory)  # also drops the sessions made before
     _INSTALLED = True
+
+
+def uninstall() -> None:
+    """huggingface_hub's own sessions again (tests that install the adapter in their own process)."""
+    global _LIMITER, _INSTALLED
+    from huggingface_hub import configure_http_backend
+
+    configure_http_backend()
+    _LIMITER, _INSTALLED = Unlimited(), False
