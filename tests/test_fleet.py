@@ -169,18 +169,19 @@ def test_a_coordinator_killed_mid_run_resumes_each_repo_once_without_duplicate_p
     first = subprocess.Popen([sys.executable, "-m", "albert_bridge.cli", *args, "-q"], cwd=tmp_path,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        _wait_for(ledger, done=6)
+        _wait_for(ledger, done=4)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
     before = status(ledger)["counts"]
-    assert before["running"] >= 1 and before["done"] >= 6, before  # killed with work in flight
+    assert before["running"] >= 1 and before["done"] >= 4, before  # killed with work in flight
 
-    code, out, err = call(capsys, *args, "--json", tmp_path / "status.json")
+    resume = [*args[:-4], "--workers", "1", "--retries", "0"]  # one worker starts faster and is enough now
+    code, out, err = call(capsys, *resume, "--json", tmp_path / "status.json")
     assert code == 1, err  # some sources failed, as they should
     rows = _rows(ledger)
     _check_outcomes(rows, expected, "pr")
-    assert f"{before['running']} reclaimed" in err
+    assert f"{before['running']} reclaimed from a run that stopped" in out
     for spec, kind in expected.items():
         repo = spec.split("@")[0]
         prs = hub.pull_requests(repo) if repo in hub.repos else []
@@ -193,13 +194,13 @@ def test_a_coordinator_killed_mid_run_resumes_each_repo_once_without_duplicate_p
     # The failures ran once (--retries 0): a rerun touches nothing and opens nothing.
     assert all(r["attempts"] == 1 for r in rows.values() if r["state"] == "failed"), rows
     commits = len(hub.commits)
-    code, _, err = call(capsys, *args)
+    code, _, err = call(capsys, *resume)
     assert code == 1 and len(hub.commits) == commits and _rows(ledger) == rows, err
     # The JSON written by --json is the schema's, and no token is anywhere in what the fleet wrote.
     written = json.loads((tmp_path / "status.json").read_text())
     _validate(written)
     assert written["counts"] == status(ledger)["counts"]
-    assert TOKEN.encode() not in ledger.read_bytes() + (tmp_path / "status.json").read_bytes() + err.encode()
+    assert TOKEN.encode() not in ledger.read_bytes() + (tmp_path / "status.json").read_bytes() + (out + err).encode()
 
 
 def _validate(document: dict) -> None:
