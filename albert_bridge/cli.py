@@ -480,8 +480,25 @@ def fleet_run(manifest, ledger_path, hub_search, formats, dry_run, create_pr, no
             memory = parse_size(memory_per_task)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--memory-per-task") from None
+    previous = os.environ.get("HF_TOKEN")
     if token:
         os.environ["HF_TOKEN"] = token  # the workers' environment (Ray: its runtime_env), never a task argument
+    try:
+        summary = _run_fleet(manifest, hub_search, token, ledger_path, names, dry_run, create_pr, engine, workers,
+                             address, retries, backends, endpoint_concurrency, cpus_per_task, memory, timeout)
+    finally:
+        if token:
+            os.environ.pop("HF_TOKEN") if previous is None else os.environ.update(HF_TOKEN=previous)
+    _fleet_reports(ledger_path, summary.run, json_path, junit_path, markdown_path)
+    counts = summary.counts
+    click.echo(", ".join(f"{counts[s]} {s}" for s in coordinator.SHOWN)
+               + (f"; {summary.reclaimed} reclaimed from a run that stopped" if summary.reclaimed else "")
+               + f" ({summary.seconds:.1f} s)", err=json_path == "-")
+    sys.exit(summary.exit_code)
+
+
+def _run_fleet(manifest, hub_search, token, ledger_path, names, dry_run, create_pr, engine, workers, address, retries,
+               backends, endpoint_concurrency, cpus_per_task, memory, timeout):
     entries = read_manifest(manifest) if manifest else search_hub(hub_search, token)
     mode = "dry-run" if dry_run else "pr" if create_pr else "main"
     activity = _Activity("fleet", _quiet(), _verbose())
@@ -493,16 +510,10 @@ def fleet_run(manifest, ledger_path, hub_search, formats, dry_run, create_pr, no
                       + (f": {what}" if what else ""))
 
     with activity:
-        summary = coordinator.run_fleet(entries, ledger_path, formats=names, mode=mode, out_dir=dry_run,
-                                        engine=engine, workers=workers, address=address, retries=retries,
-                                        backends=backends, endpoint_limit=endpoint_concurrency, cpus=cpus_per_task,
-                                        memory=memory, timeout=timeout, on_outcome=line)
-    _fleet_reports(ledger_path, summary.run, json_path, junit_path, markdown_path)
-    counts = summary.counts
-    click.echo(", ".join(f"{counts[s]} {s}" for s in coordinator.SHOWN)
-               + (f"; {summary.reclaimed} reclaimed from a run that stopped" if summary.reclaimed else "")
-               + f" ({summary.seconds:.1f} s)", err=json_path == "-")
-    sys.exit(summary.exit_code)
+        return coordinator.run_fleet(entries, ledger_path, formats=names, mode=mode, out_dir=dry_run,
+                                     engine=engine, workers=workers, address=address, retries=retries,
+                                     backends=backends, endpoint_limit=endpoint_concurrency, cpus=cpus_per_task,
+                                     memory=memory, timeout=timeout, on_outcome=line)
 
 
 def _fleet_reports(ledger_path, run, json_path, junit_path, markdown_path) -> None:

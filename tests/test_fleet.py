@@ -262,13 +262,19 @@ def test_a_dry_run_of_every_kind_on_the_pool_then_a_rerun_retries_only_the_failu
     _validate(json.loads(out_text))
 
 
-def test_all_done_exits_0(hub_env, tmp_path, capsys):
+def test_a_hub_search_whose_repos_are_all_done_exits_0(hub_env, tmp_path, capsys):
     hub, expected, _ = hub_env
-    manifest = tmp_path / "good.txt"
-    manifest.write_text("complete0/albert-complete\ncomplete1/albert-complete  # already hold model.safetensors\n")
-    code, _, err = call(capsys, "fleet", manifest, "--ledger", tmp_path / "l.sqlite", "--create-pr")
+    commits = len(hub.commits)
+    code, _, err = call(capsys, "fleet", "--hub-search", "albert-complete", "--ledger", tmp_path / "l.sqlite",
+                        "--create-pr", "--workers", "1")
     assert code == 0, err
-    assert {r["state"] for r in status(tmp_path / "l.sqlite")["sources"]} == {"done"} and not hub.commits
+    rows = status(tmp_path / "l.sqlite")["sources"]
+    assert sorted(r["source"] for r in rows) == sorted(s for s, k in expected.items() if k == "complete")
+    assert {r["state"] for r in rows} == {"done"} and len(hub.commits) == commits
+    code, _, err = call(capsys, "fleet", "--hub-search", "albert author:complete2", "--ledger", tmp_path / "m.sqlite",
+                        "--dry-run", tmp_path / "out", "--workers", "1")
+    assert code == 0 and [r["source"] for r in status(tmp_path / "m.sqlite")["sources"]] == ["complete2/albert-complete"]
+    assert not (tmp_path / "out").exists()  # nothing to write for a repo that has it all
 
 
 def test_bad_manifest_ledger_and_usage_exit_3_or_2(hub_env, tmp_path, capsys):

@@ -74,7 +74,6 @@ def _schedule(ledger: Ledger, run: str, reclaimed: int, start: float, entries: I
               out_dir, engine, workers, address, retries, backends, endpoint_limit, cpus, memory, timeout, window,
               job, on_outcome) -> RunSummary:
     version = albert_bridge.__version__
-    targets = {}
 
     def checked(items: Iterable[Entry]) -> Iterator[tuple[str, str | None, str]]:
         for entry in items:
@@ -95,7 +94,7 @@ def _schedule(ledger: Ledger, run: str, reclaimed: int, start: float, entries: I
             if len(in_flight) < window:
                 for row in ledger.claim(run, window - len(in_flight)):
                     in_flight[row.id] = row
-                    runner.submit(row.id, _task(row, mode, out_dir, backends, timeout, targets))
+                    runner.submit(row.id, _task(row, mode, out_dir, backends, timeout))
             if not in_flight:
                 break
             for key, result in runner.poll(1.0):
@@ -115,7 +114,7 @@ def _schedule(ledger: Ledger, run: str, reclaimed: int, start: float, entries: I
     return RunSummary(run, ledger.counts(run), ledger.failed_parity(run), reclaimed, time.perf_counter() - start)
 
 
-def _task(row: Row, mode: str, out_dir, backends, timeout: float, _cache: dict) -> Task:
+def _task(row: Row, mode: str, out_dir, backends, timeout: float) -> Task:
     entry = Entry(row.source, row.revision, row.target)
     output = str(Path(out_dir) / entry.folder_name()) if mode == "dry-run" else None
     return Task(row.id, row.source, row.revision, entry.repo(), row.formats, mode, output,
