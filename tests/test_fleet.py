@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from albert_bridge.fleet import Ledger, run_fleet, status
+from albert_bridge.fleet import Entry, Ledger, run_fleet, status
 from albert_bridge.fleet import politeness
 from albert_bridge.fleet.manifest import read_manifest
 from albert_bridge.formats import get_format
@@ -372,3 +372,35 @@ def test_hub_429_and_503_are_retried_with_backoff_honouring_retry_after(fleet_hu
     assert politeness.retry_wait(1, None, rng=lambda: 0.0) == 0.5
     assert politeness.retry_wait(12, None) == politeness.LONGEST_WAIT
     assert politeness.retry_wait(1, "Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
+
+
+def _held_job(task, limiter):
+    """A job without weights: holds one Hub slot for 0.1 s and records when; the job of row 2 SIGKILLs its own
+    worker on its first try."""
+    from albert_bridge.fleet import Outcome
+
+    log = Path(task.output)
+    if task.row == 2 and not (log.parent / "killed").exists():
+        (log.parent / "killed").touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    limiter.acquire()
+    try:
+        start = time.time()
+        time.sleep(0.1)
+        log.write_text(f"{start} {time.time()}")
+    finally:
+        limiter.release()
+    return Outcome(task.row, "done", parity_passed=True, output=str(log))
+
+
+def test_the_hub_slots_are_shared_by_all_workers_and_a_killed_worker_is_replaced(tmp_path):
+    entries = [Entry(f"org/m{i}", None, None) for i in range(6)]
+    summary = run_fleet(entries, tmp_path / "l.sqlite", formats=["safetensors"], mode="dry-run", out_dir=tmp_path,
+                        workers=2, endpoint_limit=1, job=_held_job)
+    assert summary.exit_code == 0 and summary.counts["done"] == 6
+    spans = sorted(tuple(map(float, (tmp_path / f"org--m{i}").read_text().split())) for i in range(6))
+    assert all(end <= next_start + 1e-3 for (_, end), (next_start, _) in zip(spans, spans[1:])), spans  # one at a time
+    rows = list(Ledger(tmp_path / "l.sqlite").rows())
+    # The pool breaks with its worker: the jobs in flight then (row 2's among them) run again, and a lost try is
+    # not an attempt.
+    assert rows[1].lost == 1 and all(r.attempts == 1 and r.lost <= 1 for r in rows), rows
