@@ -109,8 +109,10 @@ def _schedule(ledger: Ledger, run: str, reclaimed: int, start: float, entries: I
             if time.monotonic() - beat > HEARTBEAT_SECONDS:
                 ledger.heartbeat(run)
                 beat = time.monotonic()
-    finally:
-        runner.close()
+    except BaseException:  # Ctrl-C, SIGTERM, a ledger error: leave now; rows left running are reclaimed by the next run
+        runner.close(wait=False)
+        raise
+    runner.close()
     return RunSummary(run, ledger.counts(run), ledger.failed_parity(run), reclaimed, time.perf_counter() - start)
 
 

@@ -136,8 +136,8 @@ class LocalEngine:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self._start()
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+    def close(self, wait: bool = True) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=True)
 
 
 # --- Ray -----------------------------------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ class RayEngine:
                 results.append((key, Lost(f"Ray: {type(exc).__name__}")))
         return results
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         for ref in list(self.refs):
             self.ray.cancel(ref, force=True)
         self.refs.clear()
