@@ -169,6 +169,7 @@ def test_a_coordinator_killed_mid_run_resumes_each_repo_once_without_duplicate_p
         prs = hub.pull_requests(repo) if repo in hub.repos else []
         commits = [c for c in hub.commits if c.repo == repo]
         assert len(prs) == len(commits) == (1 if KINDS[kind][2] == "pr" else 0), (spec, prs, commits)
+        assert all(c.create_pr and c.revision.startswith("refs/pr/") for c in commits), commits  # never main
         if prs:
             assert prs[0]["title"].endswith("]") and "[albert-bridge " in prs[0]["title"]
             assert rows[spec]["pr_url"].endswith(f"/{repo}/discussions/{prs[0]['num']}")
@@ -260,6 +261,21 @@ def test_a_hub_search_whose_repos_are_all_done_exits_0(hub_env, tmp_path, capsys
     assert {r["state"] for r in rows} == {"done"} and len(hub.commits) == commits
     assert [e.spec for e in hub_search("albert author:complete2")] == ["complete2/albert-complete"]
     assert [e.spec for e in hub_search("author:gated0")] == ["gated0/albert-gated"]
+
+
+@pytest.mark.slow
+def test_no_pr_commits_to_the_main_branch_of_the_repo_the_manifest_names(hub_env, tmp_path, capsys):
+    hub, _, _ = hub_env
+    manifest = tmp_path / "manifest.txt"
+    manifest.write_text("flax0/albert-flax-only  tester/flax0-pt   # another repo to publish to\n")
+    code, out, err = call(capsys, "fleet", manifest, "--ledger", tmp_path / "l.sqlite", "--no-pr", "--workers", "1",
+                          "--backends", BACKENDS)
+    assert code == 0, err
+    (row,) = status(tmp_path / "l.sqlite")["sources"]
+    assert row["state"] == "done" and row["parity_passed"] and "/tester/flax0-pt/commit/" in row["pr_url"]
+    (commit,) = [c for c in hub.commits if c.repo == "tester/flax0-pt"]
+    assert commit.revision == "main" and not commit.create_pr and "model.safetensors" in commit.files
+    assert not [c for c in hub.commits if c.repo == "flax0/albert-flax-only" and not c.create_pr]  # the source: untouched
 
 
 def test_bad_manifest_ledger_and_usage_exit_3_or_2(hub_env, tmp_path, capsys):
