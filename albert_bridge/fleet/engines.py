@@ -181,9 +181,10 @@ class RayEngine:
     def poll(self, timeout: float) -> list[tuple[Any, Outcome | Lost]]:
         if not self.refs:
             return []
-        ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=timeout)
+        ready, _ = self.ray.wait(list(self.refs), num_returns=1, timeout=timeout)
         if not ready:
             return []
+        ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=0)  # all that are ready now
         results = []
         for ref in ready:
             key = self.refs.pop(ref)
