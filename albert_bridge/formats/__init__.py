@@ -34,6 +34,8 @@ class Format:
     publish: bool = False       # one of the files `push --formats all` publishes
     streams_writes: bool = False  # its save is done with each tensor's array before it reads the next
     family: str = "transformers"  # the family of names it holds (an adapter reading several says which per load)
+    preparer: str | None = None  # a function (checkpoint, force) -> (checkpoint it holds, notes); refuses what it can't
+    own_directory: bool = False  # its files name themselves like another format's (config.json): it shares no DST
 
     def require(self) -> "Format":
         if self.module is None:
@@ -66,6 +68,13 @@ class Format:
         if self.validator is None:
             return None
         return getattr(importlib.import_module(self.require().module), self.validator)(Path(directory), ckpt)
+
+    def prepare(self, ckpt: Checkpoint, force: bool = False) -> tuple[Checkpoint, list[str]]:
+        """The checkpoint this format will hold (a head it lacks re-targeted, what it cannot compute refused unless
+        `force`), and the notes to tell the user."""
+        if self.preparer is None:
+            return ckpt, []
+        return getattr(importlib.import_module(self.require().module), self.preparer)(ckpt, force)
 
     def native_transform(self, key: str, head: HeadKind) -> Transform:
         """How the canonical tensor `key` is laid out in this format's files (a transpose, or as is): conversions
@@ -105,6 +114,13 @@ FORMATS: dict[str, Format] = {
         Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
                marker_files=("model.onnx",), needs="onnx", validator="validate",
                hub_files=("model.onnx*",), framework="onnx", publish=True, family="albert-bridge ONNX export"),
+        # After the transformers formats: its config.json is a Keras object (`registered_name`), theirs is not.
+        Format("keras-hub", "albert_bridge.formats.keras_hub_preset", "keras-hub preset (Keras 3, AlbertBackbone)",
+               marker_files=("model.weights.h5",), hf_layout=False,
+               hub_files=("model.weights.h5", "task.weights.h5", "metadata.json", "task.json", "preprocessor.json",
+                          "assets/tokenizer/*"),
+               framework="keras-hub", publish=True, streams_writes=True, family="keras-hub (Keras 3 preset)",
+               preparer="prepare", own_directory=True),
     )
 }
 
