@@ -25,6 +25,7 @@ from .config import CONFIG_NAME
 from .errors import BridgeError, ParityError
 from .formats import FORMATS, Format, get_format
 from .formats.hf_layout import weight_file_pattern
+from .formats.keras_hub_preset import TARGET_HEADS, TASKS
 from .parity import BACKENDS, check
 from .schema import ARCHITECTURES, HeadKind
 from .sources import (
@@ -41,8 +42,9 @@ from .sources import (
 )
 from .tokenizer_files import TOKENIZER_FILE, VOCAB_FILE, WORDPIECE_VOCAB_FILE
 
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX"}
-FRAMEWORK_TAGS = {"torch": ("pytorch", "safetensors"), "tf": ("tf",), "flax": ("jax",), "onnx": ("onnx",)}
+FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX", "keras-hub": "keras-hub"}
+FRAMEWORK_TAGS = {"torch": ("pytorch", "safetensors"), "tf": ("tf",), "flax": ("jax",), "onnx": ("onnx",),
+                  "keras-hub": ("keras-hub", "keras")}
 PIPELINE_TAGS = {
     HeadKind.BASE: "feature-extraction",
     HeadKind.PRETRAINING: "fill-mask",
@@ -61,8 +63,14 @@ def publish_formats(names: Sequence[str] | str | None) -> list[Format]:
     if names is None or names == "all" or list(names) == ["all"]:
         return [f for f in FORMATS.values() if f.publish and f.available]
     formats = [get_format(n) for n in ([names] if isinstance(names, str) else names)]
+    alone = [fmt.name for fmt in formats if fmt.own_directory]
+    if alone and len(formats) > 1:
+        # keras-hub reads config.json at the root of what it loads, and its `hf://org/name` handle names a whole
+        # repo (hf_hub_download(repo_id=...) refuses a subfolder): a preset cannot share a repo with transformers.
+        raise BridgeError(f"format {alone[0]!r} needs a Hub repository of its own (keras-hub reads config.json at "
+                          "the repo root, where transformers' is): push it to another repo, alone")
     for fmt in formats:
-        if not fmt.publish:
+        if not fmt.publish and not fmt.own_directory:
             why = ("PyTorch weights are published as model.safetensors" if fmt.framework == "torch" else
                    "transformers does not load it")
             raise BridgeError(f"format {fmt.name!r} cannot be published: {why} "
@@ -121,7 +129,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
         ckpt = conversion.checkpoint
         report, unchecked = _parity(source, folder, fmts, shown, timeout, on_run)
         verdict, forced = _judge(report, unchecked, force, dry_run is not None)
-        published = sorted(p.name for p in folder.iterdir() if p.is_file())
+        published = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
         result = PushResult(str(target), Path(dry_run) if dry_run else None, report, verdict, forced,
                             warnings=list(conversion.warnings))
         remote: dict[str, Any] = {}
@@ -320,11 +328,12 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
     head = ckpt.head
     frameworks = [f.framework for f in fmts]
     data = ModelCardData(
-        library_name="transformers", pipeline_tag=PIPELINE_TAGS[head], license=license, base_model=base_model,
+        library_name="keras-hub" if frameworks == ["keras-hub"] else "transformers", pipeline_tag=PIPELINE_TAGS[head],
+        license=license, base_model=base_model,
         tags=["albert", "albert-bridge", *dict.fromkeys(t for fw in frameworks for t in FRAMEWORK_TAGS[fw])])
     architecture = ARCHITECTURES[head]
-    framework_of = {p.name: FRAMEWORK_NAMES[get_format(name).framework] for name, paths in written.items()
-                    for p in paths}
+    framework_of = {p.relative_to(folder).as_posix(): FRAMEWORK_NAMES[get_format(name).framework]
+                    for name, paths in written.items() for p in paths}
     origin = (f"the Hub repository `{source_repo}` at commit `{source.name}`" if source_repo  # a snapshot dir
               else f"the local checkpoint `{result.report.runs[0].checkpoint}`")
     lines = [f"# {target.repo_id.split('/')[1]}", ""]
@@ -368,6 +377,15 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
 
 def _loading(repo_id: str, architecture: str, frameworks: list[str], tokenizer: str | None) -> list[str]:
     """How to load the repo; `tokenizer`: our class that reads its tokenizer (the fast one reads BERT's vocab.txt)."""
+    if frameworks == ["keras-hub"]:
+        head = next(h for h, arch in ARCHITECTURES.items() if arch == architecture)
+        cls = TASKS.get(TARGET_HEADS.get(head, head), "AlbertBackbone")
+        return ["A keras-hub preset (Keras 3; `pip install keras-hub`). It has a repository of its own: keras-hub "
+                "reads `config.json` at the root of what it loads, and `hf://org/name` names a whole repository (no "
+                "subfolder), so it cannot share a repository with transformers' files.", "", "```python",
+                "import keras_hub", f'model = keras_hub.models.{cls}.from_preset("hf://{repo_id}")', "```", "",
+                "albert-bridge reads it back as a source (`albert-bridge convert " + repo_id
+                + " OUT --to safetensors`).", ""]
     prefixes = {"torch": "", "tf": "TF", "flax": "Flax"}
     ours = theirs_4 = [f"{prefixes[fw]}{architecture}" for fw in frameworks if fw in prefixes]  # the same names
     lines = ["With albert-bridge (`pip install albert-bridge[hub]`), in every framework:", "", "```python",

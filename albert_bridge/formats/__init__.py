@@ -31,7 +31,7 @@ class Format:
     validator: str | None = None  # a function (directory, checkpoint) running a written model (ONNX) numerically
     hub_files: tuple[str, ...] = ()  # its files in a Hub repo (fnmatch patterns): what to fetch for it
     framework: str | None = None  # whose transformers class loads it, and whose parity backends check it
-    publish: bool = False       # one of the files `push --formats all` publishes
+    publish: bool = False       # one of the files `push --formats all` publishes (own_directory ones: alone, by name)
     streams_writes: bool = False  # its save is done with each tensor's array before it reads the next
     family: str = "transformers"  # the family of names it holds (an adapter reading several says which per load)
     preparer: str | None = None  # a function (checkpoint, force) -> (checkpoint it holds, notes); refuses what it can't
@@ -119,7 +119,7 @@ FORMATS: dict[str, Format] = {
                marker_files=("model.weights.h5",), hf_layout=False,
                hub_files=("model.weights.h5", "task.weights.h5", "metadata.json", "task.json", "preprocessor.json",
                           "assets/tokenizer/*"),
-               framework="keras-hub", publish=True, streams_writes=True, family="keras-hub (Keras 3 preset)",
+               framework="keras-hub", streams_writes=True, family="keras-hub (Keras 3 preset)",
                preparer="prepare", own_directory=True),
     )
 }
