@@ -397,6 +397,10 @@ def prepare(ckpt: Checkpoint, force: bool) -> tuple[Checkpoint, list[str]]:
         raise BridgeError(f"head {ckpt.head.value} has no keras-hub task (keras-hub has AlbertBackbone, "
                           "AlbertMaskedLM, AlbertTextClassifier): convert with --head base to keep the encoder",
                           file=where)
+    layers, groups = ckpt.config.num_hidden_layers, ckpt.config.num_hidden_groups
+    if layers % groups:
+        raise BridgeError(f"keras-hub's AlbertBackbone needs num_hidden_layers ({layers}) to be a multiple of "
+                          f"num_hidden_groups ({groups}); it cannot hold this checkpoint", file=where)
     notes: list[str] = []
     if target is not ckpt.head:
         dropped = sorted(set(ckpt.tensors) - set(ckpt.with_head(target).tensors))
