@@ -283,7 +283,8 @@ def _albert_config(preset: dict, where: Path) -> AlbertConfig:
 
 # ---- detect / load -------------------------------------------------------------------------------------------------
 def detect(path: Path) -> Path | None:
-    """A directory whose config.json is a Keras object (`registered_name`), as keras-hub decides."""
+    """The backbone's weights file of a directory whose config.json is a Keras object (`registered_name`), as
+    keras-hub decides."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent if path.name in FILES else None
     if folder is None or not (folder / CONFIG_FILE).is_file() or not (folder / MODEL_WEIGHTS).is_file():
@@ -293,7 +294,7 @@ def detect(path: Path) -> Path | None:
             head = f.read(1 << 16)
     except OSError:
         return None
-    return folder if b'"registered_name"' in head else None
+    return folder / MODEL_WEIGHTS if b'"registered_name"' in head else None
 
 
 def _task_head(task: dict, where: Path) -> HeadKind:
@@ -306,10 +307,11 @@ def _task_head(task: dict, where: Path) -> HeadKind:
 
 
 def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None = None) -> Checkpoint:
-    folder = detect(path)
-    if folder is None:
+    weights = detect(path)
+    if weights is None:
         raise ConfigMissing(f"not a keras-hub preset (no {CONFIG_FILE} with registered_name beside "
                             f"{MODEL_WEIGHTS})", file=path)
+    folder = weights.parent
     preset = _read_json(folder / CONFIG_FILE)
     name = str(preset.get("registered_name"))
     if name not in (BACKBONE, f"keras_hub>{BACKBONE}"):
@@ -386,6 +388,14 @@ def mlm_eps_note(ckpt: Checkpoint, reading: bool) -> str:
     return (f"keras-hub's AlbertMaskedLM normalises its MLM transform with eps {MLM_HEAD_EPS:g}, this checkpoint "
             f"with {ckpt.config.layer_norm_eps:g}: keras-hub's logits differ by max |diff| {diff:.2e} (NumPy "
             "reference, both ways)")
+
+
+def expected_differences(ckpt: Checkpoint) -> dict[str, tuple[float, str]]:
+    """What keras-hub's run of a preset of this checkpoint differs in by design: the MLM logits (its head's eps)."""
+    if ckpt.head is not HeadKind.MASKED_LM or _differences(ckpt.config):
+        return {}
+    return {"logits": (measure(ckpt)["logits"], f"keras-hub's MLM head LayerNorm eps {MLM_HEAD_EPS:g} "
+                       f"(this checkpoint: {ckpt.config.layer_norm_eps:g})")}
 
 
 def prepare(ckpt: Checkpoint, force: bool) -> tuple[Checkpoint, list[str]]:

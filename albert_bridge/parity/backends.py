@@ -396,7 +396,8 @@ def _run_keras_hub(backend: Backend, source: Path, head: HeadKind, inputs: dict,
         tf.config.set_visible_devices([], "GPU")
         placement, result.device = "/CPU:0", _cpu_label(job)
     with tempfile.TemporaryDirectory(prefix="albert-parity-keras-hub-") as tmp, tf.device(placement):
-        preset = FORMATS["keras-hub"].detect(source)
+        weights = FORMATS["keras-hub"].detect(source)
+        preset = weights.parent if weights is not None else None
         if preset is None:
             preset = Path(tmp) / "preset"
             convert(source, preset, ["keras-hub"], head=head, force=True, verify=False, validate=False)
