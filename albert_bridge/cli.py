@@ -51,8 +51,8 @@ def _format_list(value: str, choices: tuple[str, ...]) -> list[str]:
 
 
 def _split_formats(ctx, param, value: str) -> list[str]:
-    if value == "all":  # every format this installation writes
-        return [name for name, fmt in FORMATS.items() if fmt.available]
+    if value == "all":  # every format this installation writes into one directory (keras-hub needs its own)
+        return [name for name, fmt in FORMATS.items() if fmt.available and not fmt.own_directory]
     return _format_list(value, FORMAT_NAMES)
 
 
