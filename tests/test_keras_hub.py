@@ -86,12 +86,11 @@ def _by_run(report) -> dict[tuple[str, str], object]:
     return {(c.b, c.output): c for c in report.comparisons}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("head", HEADS)
-def test_a_preset_keras_hub_saved_converts_to_safetensors_tf1_and_back(presets, tmp_path, head):
+def _saved_preset_both_ways(presets: Path, tmp_path: Path, head: str) -> None:
     """keras-hub's own preset -> safetensors and TF1 -> keras-hub again: the weights come back bit for bit, keras-hub
     runs the re-written presets with exactly its outputs, and the safetensors/TF1 files compute keras-hub's outputs
     within fp32 tolerance (the MLM logits: within the eps difference the conversion measured and reported)."""
+    tmp_path.mkdir()
     preset = presets / head
     assert detect_format(preset).name == "keras-hub"
     ckpt = load(preset)
@@ -147,12 +146,11 @@ def _transformers_checkpoint(directory: Path, head: str) -> Path:
     return directory
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("head", [*HEADS, "pretraining"])
-def test_a_transformers_checkpoint_as_a_preset_computes_transformers_outputs_in_keras_hub(tmp_path, head):
+def _transformers_checkpoint_as_a_preset(tmp_path: Path, head: str) -> None:
     """transformers 4.57 -> preset: keras-hub's own class of the head gives transformers' outputs within fp32
     tolerance (MLM logits: within the eps difference reported); pretraining becomes AlbertMaskedLM, its
     sentence-order head named as dropped."""
+    tmp_path.mkdir()
     hf = _transformers_checkpoint(tmp_path / "hf", head)
     result = convert(hf, tmp_path / "preset", ["keras-hub"])
     target = "masked-lm" if head == "pretraining" else head
@@ -172,7 +170,18 @@ def test_a_transformers_checkpoint_as_a_preset_computes_transformers_outputs_in_
             assert c.passed, c
 
 
-def test_keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets):
+@pytest.mark.slow
+def test_keras_hub_classes_run_presets_both_ways(presets, tmp_path):
+    """One test, so that one process holds keras-hub's worker (its import is the cost): presets keras-hub saved, in
+    and out of every other world; transformers' checkpoints as presets; keras-hub's tokenizer on the carried model."""
+    for head in HEADS:
+        _saved_preset_both_ways(presets, tmp_path / f"saved-{head}", head)
+    for head in [*HEADS, "pretraining"]:
+        _transformers_checkpoint_as_a_preset(tmp_path / f"transformers-{head}", head)
+    _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets)
+
+
+def _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets: Path) -> None:
     from albert_bridge import AlbertTokenizer
 
     ours = AlbertTokenizer.from_pretrained(load(presets / "masked-lm").assets["spiece.model"])
