@@ -1,8 +1,8 @@
 """keras-hub presets against keras-hub 0.32's own classes (Keras 3, TensorFlow backend).
 
-keras-hub is imported in two processes only: one subprocess that saves presets with keras-hub itself (module fixture)
-and the parity harness's keras-hub worker (shared by every harness call of this process). The Hub test adds a third
-(keras-hub loading `hf://` from the loopback Hub) and is marked slow.
+keras-hub is imported in three processes, all for one test: a subprocess that saves presets with keras-hub itself
+(the module fixture), the parity harness's keras-hub worker (shared by every harness call and the push's parity), and
+a subprocess loading `hf://` from the loopback Hub. The rest needs no keras-hub.
 """
 
 from __future__ import annotations
@@ -170,15 +170,18 @@ def _transformers_checkpoint_as_a_preset(tmp_path: Path, head: str) -> None:
             assert c.passed, c
 
 
+@pytest.mark.hub
 @pytest.mark.slow
-def test_keras_hub_classes_run_presets_both_ways(presets, tmp_path):
-    """One test, so that one process holds keras-hub's worker (its import is the cost): presets keras-hub saved, in
-    and out of every other world; transformers' checkpoints as presets; keras-hub's tokenizer on the carried model."""
+def test_keras_hub_classes_run_presets_both_ways_and_from_the_hub(presets, tmp_path, online, capsys):
+    """One test, so that one process holds keras-hub's parity worker (its import is the cost): presets keras-hub
+    saved, in and out of every other world; transformers' checkpoints as presets; keras-hub's tokenizer on the
+    carried model; a pushed preset loaded by keras-hub from the (loopback) Hub and read back as a source."""
     for head in HEADS:
         _saved_preset_both_ways(presets, tmp_path / f"saved-{head}", head)
     for head in [*HEADS, "pretraining"]:
         _transformers_checkpoint_as_a_preset(tmp_path / f"transformers-{head}", head)
     _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets)
+    _push_a_preset_that_keras_hub_loads_from_the_hub_and_read_it_back(online, tmp_path / "hub", capsys)
 
 
 def _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets: Path) -> None:
@@ -292,9 +295,8 @@ print("MAXDIFF", float(np.max(np.abs(np.asarray(model(feed)) - np.asarray(local(
 """
 
 
-@pytest.mark.hub
-@pytest.mark.slow
-def test_push_a_preset_that_keras_hub_loads_from_the_hub_and_read_it_back(online, tmp_path, capsys):
+def _push_a_preset_that_keras_hub_loads_from_the_hub_and_read_it_back(online, tmp_path: Path, capsys) -> None:
+    tmp_path.mkdir()
     src = _transformers_checkpoint(tmp_path / "hf", "masked-lm")
     code, out, err = cli(capsys, "push", src, "org/tiny-keras", "--formats", "keras-hub,safetensors", "--token", TOKEN)
     one_line_error(err, "keras-hub", "repository of its own")
