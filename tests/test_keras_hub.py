@@ -181,7 +181,20 @@ def test_keras_hub_classes_run_presets_both_ways_and_from_the_hub(presets, tmp_p
     for head in [*HEADS, "pretraining"]:
         _transformers_checkpoint_as_a_preset(tmp_path / f"transformers-{head}", head)
     _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets)
+    _forced_difference_is_what_keras_hub_computes(tmp_path / "forced")
     _push_a_preset_that_keras_hub_loads_from_the_hub_and_read_it_back(online, tmp_path / "hub", capsys)
+
+
+def _forced_difference_is_what_keras_hub_computes(tmp_path: Path) -> None:
+    """The difference `--force` prints (the NumPy reference both ways) is the one keras-hub's own run shows."""
+    tmp_path.mkdir()
+    src = _small(tmp_path, "sequence-classification", hidden_act="gelu")
+    result = convert(src, tmp_path / "preset", ["keras-hub"], force=True)
+    [line] = [w for w in result.warnings if "--force" in w]
+    reported = float(re.search(r"logits ([0-9.e+-]+)", line).group(1))
+    report = check(runs=[(src, "numpy"), (tmp_path / "preset", "keras-hub")])
+    [logits] = [c for c in report.comparisons if c.output == "logits"]
+    assert reported > 1e-5 and not logits.passed and abs(logits.max_abs_diff - reported) <= 1e-5 + 0.01 * reported
 
 
 def _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets: Path) -> None:
