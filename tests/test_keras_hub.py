@@ -22,7 +22,9 @@ from albert_bridge.convert import convert
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import FORMATS, detect_format, load
 from albert_bridge.parity import check
-from albert_bridge.schema import HeadKind
+from albert_bridge.inputs import flatten_outputs, make_inputs
+from albert_bridge.parity.harness import save_outputs
+from albert_bridge.schema import ARCHITECTURES, HeadKind
 from tests.helpers import ROOT, assert_same_tensors, cli, one_line_error
 from tests.hub_server import TOKEN
 
@@ -159,8 +161,19 @@ def _transformers_checkpoint_as_a_preset(tmp_path: Path, head: str) -> None:
         skipped = result.checkpoint.report.skipped
         assert {"head.sop.kernel", "head.sop.bias"} <= set(skipped) and "sentence-order" in skipped["head.sop.kernel"]
         assert any("sentence-order head dropped (head.sop.bias, head.sop.kernel)" in w for w in result.warnings)
-    report = check(runs=[(hf, "hf-torch"), (tmp_path / "preset", "keras-hub")], head=target)
+    # transformers' outputs computed here (this process has torch and transformers already): no worker to start
+    import torch
+    import transformers
+
+    inputs = make_inputs(target, batch=3, seq_len=16, vocab_size=99)
+    model = getattr(transformers, ARCHITECTURES[HeadKind(target)]).from_pretrained(hf).eval()
+    with torch.no_grad():
+        out = model(**{k: torch.from_numpy(v) for k, v in inputs.items()}, output_hidden_states=True, return_dict=True)
+    save_outputs(tmp_path / "transformers.npz", inputs, flatten_outputs(out, skip=("loss", "attentions")),
+                 {"backend": "transformers 4.57 (PyTorch)", "head": target})
+    report = check(runs=[(tmp_path / "preset", "keras-hub")], expect=tmp_path / "transformers.npz", head=target)
     assert all(run.ok for run in report.runs), [(r.label, r.error, r.skipped) for r in report.runs]
+    assert {c.a for c in report.comparisons} == {"expected"}
     assert len(report.comparisons) == (7 if head == "base" else 6)
     for c in report.comparisons:
         if target == "masked-lm" and c.output == "logits":
@@ -172,7 +185,7 @@ def _transformers_checkpoint_as_a_preset(tmp_path: Path, head: str) -> None:
 
 @pytest.mark.hub
 @pytest.mark.slow
-def test_keras_hub_classes_run_presets_both_ways_and_from_the_hub(presets, tmp_path, online, capsys):
+def test_keras_hub_classes_run_presets_both_ways_and_from_the_hub(presets, tmp_path, online, capsys, monkeypatch):
     """One test, so that one process holds keras-hub's parity worker (its import is the cost): presets keras-hub
     saved, in and out of every other world; transformers' checkpoints as presets; keras-hub's tokenizer on the
     carried model; a pushed preset loaded by keras-hub from the (loopback) Hub and read back as a source."""
@@ -182,6 +195,9 @@ def test_keras_hub_classes_run_presets_both_ways_and_from_the_hub(presets, tmp_p
         _transformers_checkpoint_as_a_preset(tmp_path / f"transformers-{head}", head)
     _keras_hub_tokenizer_on_the_carried_vocabulary_gives_our_ids(presets)
     _forced_difference_is_what_keras_hub_computes(tmp_path / "forced")
+    from albert_bridge import publish
+
+    monkeypatch.setattr(publish, "REFERENCE_BACKENDS", ("numpy",))  # SRC on the worker already running
     _push_a_preset_that_keras_hub_loads_from_the_hub_and_read_it_back(online, tmp_path / "hub", capsys)
 
 
