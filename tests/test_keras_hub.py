@@ -112,14 +112,13 @@ def _saved_preset_both_ways(presets: Path, tmp_path: Path, head: str) -> None:
         assert (tmp_path / "kh-st" / "assets/tokenizer/vocabulary.spm").read_bytes() == SPM.read_bytes()
 
     report = check(runs=[(preset, "keras-hub", "keras-hub:saved"), (tmp_path / "st", "numpy", "numpy:st"),
-                         (tmp_path / "tf1", "numpy", "numpy:tf1"), (tmp_path / "kh-st", "keras-hub", "keras-hub:st"),
-                         (tmp_path / "kh-tf1", "keras-hub", "keras-hub:tf1")])
+                         (tmp_path / "tf1", "numpy", "numpy:tf1"), (tmp_path / "kh-st", "keras-hub", "keras-hub:st")])
     assert all(run.ok for run in report.runs), [(r.label, r.error, r.skipped) for r in report.runs]
     comparisons = _by_run(report)
     outputs = {"base": {"last_hidden_state", "pooler_output"}}.get(head, {"logits"})
     assert outputs | {f"hidden_states.{i}" for i in range(5)} == {o for _, o in comparisons}
-    for label in ("keras-hub:st", "keras-hub:tf1"):  # keras-hub on our presets: its own numbers exactly
-        assert all(comparisons[label, o].max_abs_diff == 0 for _, o in comparisons), label
+    # keras-hub on our preset: its own numbers exactly (the one from TF1 holds the same bytes: checked above)
+    assert all(comparisons["keras-hub:st", o].max_abs_diff == 0 for _, o in comparisons)
     for (label, output), c in comparisons.items():
         if head == "masked-lm" and output == "logits" and label.startswith("numpy"):
             reported = _mlm_eps_diff(st.warnings)
