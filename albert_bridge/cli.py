@@ -56,8 +56,8 @@ def _format_list(value: str, choices: tuple[str, ...]) -> list[str]:
 
 
 def _split_formats(ctx, param, value: str) -> list[str]:
-    if value == "all":  # every format this installation writes
-        return [name for name, fmt in FORMATS.items() if fmt.available]
+    if value == "all":  # every format this installation writes into one directory (keras-hub needs its own)
+        return [name for name, fmt in FORMATS.items() if fmt.available and not fmt.own_directory]
     return _format_list(value, FORMAT_NAMES)
 
 
@@ -304,7 +304,7 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 @click.argument("srcs", nargs=-1, required=True, type=click.Path(path_type=str), metavar="SRC [SRC2 ...]")
 @click.option("--backends", callback=_backend_names, metavar="NAME[,NAME...]",
               help="torch, tf, flax, onnx, numpy (float64 reference), hf-torch, hf-tf, hf-flax (transformers' "
-                   "classes), or all (default: torch,tf,flax,onnx).")
+                   "classes), keras-hub (keras-hub's classes, from a preset), or all (default: torch,tf,flax,onnx).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "tpu"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16", "float16"]), default="float32", show_default=True,
               help="Compute dtype of every run.")

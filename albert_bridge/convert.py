@@ -60,6 +60,12 @@ def _merge_plan(target: Path, formats: Sequence[Format], config: AlbertConfig, f
     if not atomic.is_non_empty_dir(target):
         return atomic.swap
     names = atomic.directory_names(target)
+    if any(fmt.own_directory for fmt in formats):  # nothing to merge with: its files are the whole directory
+        if not force:
+            raise BridgeError(f"output directory is not empty: a {formats[0].name} output needs a directory of its "
+                              f"own; choose a new or empty one, or --force to replace it (removes "
+                              f"{atomic.listing(names)})", file=target)
+        return atomic.swap
     every_format = [p for fmt in FORMATS.values() for p in _format_files(fmt)]
     foreign = [n for n in names if not (target / n).is_file() or not _matches(n, (*every_format, *_SHARED_FILES))]
     other_model = _other_model(target, config)
@@ -152,9 +158,17 @@ def convert(
             ckpt.report.skip(name, "dropped (--allow-unused)")
         ckpt.report.unknown.clear()
     ckpt = ckpt.cast(dtype).validate()
+    alone = [fmt.name for fmt in formats if fmt.own_directory]
+    if alone and len(formats) > 1:
+        raise BridgeError(f"format {alone[0]!r} needs a directory of its own (its config.json is not transformers'): "
+                          f"convert to it separately", file=dst)
+    prepared: list[str] = []
+    for fmt in formats:  # a format that holds another head, or refuses what it cannot compute (before any write)
+        ckpt, notes = fmt.prepare(ckpt, force)
+        prepared += notes
     if WORDPIECE_VOCAB_FILE in ckpt.assets:  # a bad vocab.txt is refused before anything is written
         read_wordpiece_vocab(ckpt.assets[WORDPIECE_VOCAB_FILE])
-    result = ConversionResult(ckpt, warnings=list(ckpt.report.warnings))
+    result = ConversionResult(ckpt, warnings=[*ckpt.report.warnings, *prepared])
     digests: dict[str, dict[str, int]] = {}  # format -> canonical key -> digest of the bytes written
     total = ckpt.nbytes() * len(formats)
     nonfinite: list[str] = []
@@ -198,7 +212,7 @@ def convert(
     if nonfinite:
         result.warnings.append(nonfinite_warning(nonfinite))
     final = Path(dst)
-    result.written = {name: [final / p.name for p in paths] for name, paths in result.written.items()}
+    result.written = {name: [final / p.relative_to(staging) for p in paths] for name, paths in result.written.items()}
     return result
 
 

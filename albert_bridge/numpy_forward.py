@@ -79,8 +79,9 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 
 
 def forward(ckpt: Checkpoint, inputs: dict[str, np.ndarray], output_hidden_states: bool = True,
-            dtype: np.dtype | str = np.float64) -> dict[str, np.ndarray]:
-    """The head's outputs for `input_ids` (+ optional `attention_mask`, `token_type_ids`), in `dtype`."""
+            dtype: np.dtype | str = np.float64, mlm_norm_eps: float | None = None) -> dict[str, np.ndarray]:
+    """The head's outputs for `input_ids` (+ optional `attention_mask`, `token_type_ids`), in `dtype`.
+    `mlm_norm_eps`: the MLM head's LayerNorm eps when it is not `layer_norm_eps` (keras-hub's is 1e-5)."""
     c, head = ckpt.config, ckpt.head
     dtype = np.dtype(dtype)
     w = _Weights(ckpt, dtype)
@@ -127,7 +128,7 @@ def forward(ckpt: Checkpoint, inputs: dict[str, np.ndarray], output_hidden_state
     pooled = np.tanh(w.dense(x[:, 0], "pooler")) if "pooler.kernel" in w else None
 
     def mlm() -> np.ndarray:
-        t = w.norm(act(w.dense(x, "head.mlm.transform")), "head.mlm.norm", eps)
+        t = w.norm(act(w.dense(x, "head.mlm.transform")), "head.mlm.norm", eps if mlm_norm_eps is None else mlm_norm_eps)
         return t @ w["embeddings.word"].T + w["head.mlm.output_bias"]  # decoder tied to the word embeddings
 
     if head is HeadKind.BASE:

@@ -162,7 +162,7 @@ def test_format_aliases_and_did_you_mean(tiny, tmp_path, capsys):
     code, _, err = call(capsys, "convert", tiny, tmp_path / "o2", "--to", "pytoch")
     assert code == 2
     assert "Invalid value for '--to': 'pytoch' is not a format (did you mean pytorch?) (choose from safetensors, " \
-           "pytorch, tf, flax, tf1, onnx, canonical)" in err
+           "pytorch, keras-hub, tf, flax, tf1, onnx, canonical)" in err
 
 
 def test_backend_aliases_and_did_you_mean():

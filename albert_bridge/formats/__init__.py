@@ -31,9 +31,13 @@ class Format:
     validator: str | None = None  # a function (directory, checkpoint) running a written model (ONNX) numerically
     hub_files: tuple[str, ...] = ()  # its files in a Hub repo (fnmatch patterns): what to fetch for it
     framework: str | None = None  # whose transformers class loads it, and whose parity backends check it
-    publish: bool = False       # one of the files `push --formats all` publishes
+    publish: bool = False       # one of the files `push --formats all` publishes (own_directory ones: alone, by name)
     streams_writes: bool = False  # its save is done with each tensor's array before it reads the next
     family: str = "transformers"  # the family of names it holds (an adapter reading several says which per load)
+    preparer: str | None = None  # a function (checkpoint, force) -> (checkpoint it holds, notes); refuses what it can't
+    own_directory: bool = False  # its files name themselves like another format's (config.json): it shares no DST
+    explainer: str | None = None  # a function (checkpoint) -> {output: (expected max |diff|, why)}: what it computes
+                                  # differently by design, which parity accepts only at that measured size
 
     def require(self) -> "Format":
         if self.module is None:
@@ -67,6 +71,20 @@ class Format:
             return None
         return getattr(importlib.import_module(self.require().module), self.validator)(Path(directory), ckpt)
 
+    def prepare(self, ckpt: Checkpoint, force: bool = False) -> tuple[Checkpoint, list[str]]:
+        """The checkpoint this format will hold (a head it lacks re-targeted, what it cannot compute refused unless
+        `force`), and the notes to tell the user."""
+        if self.preparer is None:
+            return ckpt, []
+        return getattr(importlib.import_module(self.require().module), self.preparer)(ckpt, force)
+
+    def expected_differences(self, ckpt: Checkpoint) -> dict[str, tuple[float, str]]:
+        """Outputs this format's runtime computes differently from the checkpoint by design, with the difference
+        measured by the NumPy reference both ways and why (keras-hub's MLM head eps)."""
+        if self.explainer is None:
+            return {}
+        return getattr(importlib.import_module(self.require().module), self.explainer)(ckpt)
+
     def native_transform(self, key: str, head: HeadKind) -> Transform:
         """How the canonical tensor `key` is laid out in this format's files (a transpose, or as is): conversions
         digest each tensor in the layout written, so neither the writer nor the read-back transposes it twice."""
@@ -93,6 +111,14 @@ FORMATS: dict[str, Format] = {
                hub_files=hub_patterns("pytorch_model.bin"), framework="torch"),
         Format("canonical", "albert_bridge.formats.canonical", "albert-bridge canonical safetensors",
                hub_files=("albert.canonical.safetensors",), streams_writes=True, family="albert-bridge canonical"),
+        # Before tf: its model.weights.h5 ends in .h5 too; only a config.json that is a Keras object (`registered_name`,
+        # never in transformers' configs) makes a directory a preset.
+        Format("keras-hub", "albert_bridge.formats.keras_hub_preset", "keras-hub preset (Keras 3, AlbertBackbone)",
+               marker_files=("model.weights.h5",), hf_layout=False,
+               hub_files=("model.weights.h5", "task.weights.h5", "metadata.json", "task.json", "preprocessor.json",
+                          "assets/tokenizer/*"),
+               framework="keras-hub", streams_writes=True, family="keras-hub (Keras 3 preset)",
+               preparer="prepare", own_directory=True, explainer="expected_differences"),
         Format("tf", "albert_bridge.formats.hf_keras_h5", "HF TF2 tf_model.h5", marker_files=("tf_model.h5",),
                hub_files=hub_patterns("tf_model.h5"), framework="tf", publish=True, streams_writes=True),
         Format("flax", "albert_bridge.formats.hf_flax_msgpack", "HF Flax flax_model.msgpack",

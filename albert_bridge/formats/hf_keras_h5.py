@@ -30,11 +30,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..arrays import arrays_equal, contiguous, map_tensor
+from ..arrays import arrays_equal
 from ..checkpoint import Checkpoint, LazyTensor, LoadReport
 from ..config import AlbertConfig
-from ..errors import BridgeError, truncated
+from ..errors import BridgeError
 from ..schema import ARCHITECTURES, HeadKind
+from .h5_io import _MAX_EXPANSION, _attribute, _dataset_reader, _first_line, _open, _stored_dtype, _write_dataset
 from .hf_layout import HFWeights, find_weights, load_hf, save_config, write_sharded
 from .mapping import HFSpelling
 
@@ -128,73 +129,10 @@ def read_name_list(group, name: str) -> list[str] | None:
     return values
 
 
-def _attribute(obj, name: str):
-    """An attribute's value, refused before h5py allocates it when its header claims more than the file holds."""
-    aid = obj.attrs.get_id(name)
-    claimed = math.prod(aid.shape or ()) * max(1, aid.dtype.itemsize)
-    size = obj.file.id.get_filesize()
-    if claimed > size:
-        raise ValueError(f"attribute {name!r} claims {claimed} bytes, the file has {size}")
-    return obj.attrs[name]
-
-
 # --- reading ------------------------------------------------------------------------------------------------------
-def _open(path: Path):
-    import h5py
-
-    try:
-        return h5py.File(path, "r")
-    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, ValueError, RuntimeError, ... on damaged files
-        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
-        if cut:
-            raise truncated(path, int(cut.group(1)), int(cut.group(2))) from None
-        raise BridgeError(f"not a readable HDF5 file ({_first_line(exc)})", file=path) from None
-
-
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-
-
-def _stored_dtype(ds) -> np.dtype:
-    """The dataset's dtype; bfloat16 is stored as 2-byte opaque data tagged `dtype="bfloat16"` (Keras 3's way)."""
-    if "dtype" in ds.attrs and _attribute(ds, "dtype") in ("bfloat16", b"bfloat16") and ds.dtype.itemsize == 2:
-        import ml_dtypes
-
-        return np.dtype(ml_dtypes.bfloat16)
-    return ds.dtype
-
-
-def _dataset_reader(path: Path, dataset: str, dtype: np.dtype):
-    def load() -> np.ndarray:
-        with _open(path) as f:
-            try:
-                ds = f[dataset]
-                array = _mapped(path, ds)
-                if array is None:
-                    array = np.asarray(ds[()])
-            except BridgeError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - as in _open
-                raise BridgeError(f"cannot read dataset ({_first_line(exc)})", file=path, tensor=dataset) from None
-        return array.view(dtype) if array.dtype != dtype else array
-    return load
-
-
-def _mapped(path: Path, ds) -> np.ndarray | None:
-    """A contiguous, unfiltered dataset (what transformers and we write) as a read-only map of its bytes in the file,
-    as safetensors are read: nothing is copied until used, and pages already cached cost no allocation. Else None."""
-    offset = ds.id.get_offset()
-    if offset is None or ds.chunks is not None or ds.id.get_create_plist().get_nfilters() or not ds.shape:
-        return None
-    return map_tensor(path, offset, ds.dtype, ds.shape, ds.name)
-
-
 def _strip_model_name(weight_name: str) -> str:
     return weight_name.split("/", 1)[1] if "/" in weight_name else weight_name
 
-
-# DEFLATE expands at most 1032:1; a dataset claiming more than that over the file's size is a lie.
-_MAX_EXPANSION = 1032
 
 
 def read_h5(path: Path, report: LoadReport | None = None) -> dict[str, LazyTensor]:
@@ -313,18 +251,6 @@ def native_tensors(ckpt: Checkpoint) -> list[tuple[str, LazyTensor]]:
         native[MLM_BIAS] = native[MLM_DECODER_BIAS]
     order = _order(ckpt.config)
     return sorted(native.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
-
-
-def _write_dataset(group, name: str, tensor: LazyTensor) -> None:
-    array = contiguous(tensor.read())
-    if array.dtype.name == "bfloat16":  # HDF5 has no bfloat16: opaque 2-byte data, tagged as Keras 3 tags it
-        group.create_dataset(name, data=array).attrs["dtype"] = "bfloat16"
-        return
-    dataset = group.create_dataset(name, array.shape, dtype=array.dtype)
-    if array.shape:
-        dataset[:] = array
-    else:
-        dataset[()] = array
 
 
 def _write_full(path: Path, config: AlbertConfig, head: HeadKind, items: Sequence[tuple[str, LazyTensor]]) -> None:

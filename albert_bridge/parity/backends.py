@@ -85,6 +85,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
     Backend("onnx", "onnx", "albert_bridge ONNX export on ONNX Runtime", ("onnx", "onnxruntime")),
     Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", ()),
+    Backend("keras-hub", "keras-hub", "keras-hub's own classes from a preset (Keras 3, TensorFlow backend)",
+            ("keras_hub", "tensorflow", "keras"), env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
 )}
 DEFAULT_BACKENDS = ("torch", "tf", "flax", "onnx")
 
@@ -366,8 +368,82 @@ def _run_numpy(backend: Backend, source: Path, head: HeadKind, inputs: dict, job
     return outputs
 
 
+# keras-hub's class for each head it has a task for, and the outputs transformers' class of that head gives.
+_KERAS_HUB_TASKS = {HeadKind.BASE: "AlbertBackbone", HeadKind.MASKED_LM: "AlbertMaskedLM",
+                    HeadKind.SEQUENCE_CLASSIFICATION: "AlbertTextClassifier"}
+
+
+def _run_keras_hub(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    """keras-hub's own classes, `from_preset(dir)`: a keras-hub preset as it is, any other source converted to one
+    first (with --force: a checkpoint keras-hub computes differently runs as keras-hub computes it, and the comparison
+    shows the difference). Outputs under transformers' names: the MLM logits at every position (`mask_positions` =
+    all of them); the hidden states from the backbone's own layers, called in the order its forward calls them."""
+    import keras_hub
+    import tensorflow as tf
+
+    if head not in _KERAS_HUB_TASKS:
+        raise Skip(f"keras-hub has no task for head {head.value}")
+    if job.dtype != "float32":
+        raise Skip("the keras-hub backend runs the preset's float32 weights only")
+    if job.device == "tpu" and not job.emulate_device:
+        raise Skip("TPU runs of keras-hub need a distribution strategy, which the harness does not set up")
+    if job.device == "cuda" and not job.emulate_device:
+        if not tf.config.list_physical_devices("GPU"):
+            raise Skip("no GPU visible to TensorFlow")
+        placement, result.device = "/GPU:0", "GPU:0"
+        tf.config.experimental.enable_tensor_float_32_execution(False)  # fp32 means fp32
+    else:
+        tf.config.set_visible_devices([], "GPU")
+        placement, result.device = "/CPU:0", _cpu_label(job)
+    with tempfile.TemporaryDirectory(prefix="albert-parity-keras-hub-") as tmp, tf.device(placement):
+        weights = FORMATS["keras-hub"].detect(source)
+        preset = weights.parent if weights is not None else None
+        if preset is None:
+            preset = Path(tmp) / "preset"
+            convert(source, preset, ["keras-hub"], head=head, force=True, verify=False, validate=False)
+            result.notes.append("read as a keras-hub preset written by albert_bridge")
+        cls = getattr(keras_hub.models, _KERAS_HUB_TASKS[head])
+        options = {} if head is HeadKind.BASE else {"preprocessor": None}
+        model, result.load_seconds = _timed(lambda: cls.from_preset(str(preset), **options))
+        feed = {"token_ids": tf.constant(inputs["input_ids"], tf.int32),
+                "segment_ids": tf.constant(inputs["token_type_ids"], tf.int32),
+                "padding_mask": tf.constant(inputs["attention_mask"], tf.int32)}
+
+        def forward() -> dict[str, np.ndarray]:
+            backbone = model if head is HeadKind.BASE else model.backbone
+            if head is HeadKind.BASE:
+                got = model(feed, training=False)
+                out = {"last_hidden_state": got["sequence_output"], "pooler_output": got["pooled_output"]}
+            elif head is HeadKind.MASKED_LM:
+                positions = np.broadcast_to(np.arange(inputs["input_ids"].shape[1]), inputs["input_ids"].shape)
+                out = {"logits": model({**feed, "mask_positions": tf.constant(positions, tf.int32)}, training=False)}
+            else:
+                out = {"logits": model(feed, training=False)}
+            out.update({f"hidden_states.{i}": h for i, h in enumerate(_keras_hub_hidden_states(backbone, feed))})
+            return {name: np.asarray(value, np.float32) for name, value in out.items()}
+
+        outputs, result.forward_seconds = _timed(forward)
+    return outputs
+
+
+def _keras_hub_hidden_states(backbone, feed: dict) -> list:
+    """The embeddings after the projection, then the output of each of the L layers (one pass of a group's inner
+    layers each), from the backbone's own layer objects."""
+    x = backbone.token_embedding(feed["token_ids"])
+    x = backbone.embeddings_add((x, backbone.position_embedding(x), backbone.segment_embedding(feed["segment_ids"])))
+    x = backbone.embeddings_projection(backbone.embeddings_layer_norm(x))
+    hidden = [x]
+    for group in backbone.transformer_layers:
+        for _ in range(backbone.num_layers // backbone.num_groups):
+            for layer in group:
+                x = layer(x, padding_mask=feed["padding_mask"])
+            hidden.append(x)
+    return hidden
+
+
 RUNNERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
-    "torch": _run_torch, "tf": _run_tf, "flax": _run_flax, "onnx": _run_onnx, "numpy": _run_numpy}
+    "torch": _run_torch, "tf": _run_tf, "flax": _run_flax, "onnx": _run_onnx, "numpy": _run_numpy,
+    "keras-hub": _run_keras_hub}
 
 
 def check_job_inputs(inputs: dict[str, np.ndarray], head: HeadKind, vocab_size: int, max_positions: int,
