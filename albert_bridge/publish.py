@@ -58,8 +58,8 @@ REFERENCE_BACKENDS = ("torch", "flax", "tf")  # SRC runs on the first one instal
 def publish_formats(names: Sequence[str] | str | None) -> list[Format]:
     """`--formats`: registry names of formats with a framework (transformers loads them); `all` (the default) is
     every publishable format that is available, so a format joins when it lands."""
-    if names is None or names == "all" or list(names) == ["all"]:
-        return [f for f in FORMATS.values() if f.publish and f.available]
+    if names is None or names == "all" or list(names) == ["all"]:  # deployment tiers are asked for by name
+        return [f for f in FORMATS.values() if f.publish and f.available and not f.tier]
     formats = [get_format(n) for n in ([names] if isinstance(names, str) else names)]
     for fmt in formats:
         if not fmt.publish:
