@@ -387,12 +387,14 @@ def _show_report(report, json_path, junit_path, markdown_path) -> None:
 @click.option("--base-model", help="base_model for the card's metadata (default: a Hub SRC, else the source card's).")
 @click.option("--from", "src_format", callback=_one_format, metavar="FMT",
               help="Source format (default: detected): " + ", ".join(FORMAT_NAMES) + ".")
+@click.option("--text-file", type=click.Path(dir_okay=False),
+              help="Texts (one a line, tokenized beside SRC) on which deployment tiers are measured against fp32.")
 @click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one parity run may take.")
 @_report_option("json", "the parity report")
 @_report_option("junit", "the parity report")
 @_report_option("markdown", "the parity report")
 def push(src, repo_id, formats, create_pr, revision, private, commit_message, token, dry_run, force, license,
-         base_model, src_format, timeout, json_path, junit_path, markdown_path) -> None:
+         base_model, src_format, text_file, timeout, json_path, junit_path, markdown_path) -> None:
     """Publish SRC to the Hub repo REPO_ID (org/name) in every framework's format: convert, run the parity harness
     on the files to upload against SRC, write a model card, commit what changed in one commit. Exit 1 when
     parity fails (nothing is published unless --force), 3 on bad input, a missing or rejected token."""
@@ -403,7 +405,8 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
             result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision,
                               private=private, commit_message=commit_message, token=token, dry_run=dry_run,
                               force=force, license=license, base_model=base_model, src_format=src_format,
-                              timeout=timeout, on_run=lambda run: activity.line(_run_line(run, _verbose())))
+                              timeout=timeout, on_run=lambda run: activity.line(_run_line(run, _verbose())),
+                              text_file=text_file)
     except BridgeError as exc:
         if getattr(exc, "report", None) is not None:  # a refused push shows the comparisons that refused it
             _show_report(exc.report, json_path, junit_path, markdown_path)

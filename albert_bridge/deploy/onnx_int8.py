@@ -8,7 +8,8 @@ quantizer then quantizes each initializer once (one `<key>_quantized` int8 tenso
 and every MatMulInteger of that group reads it. `check_quantized_once` proves it on the written file.
 
 Weights: int8, per output channel for the dense kernels (`per_channel`, the default); activations quantized at run
-time (DynamicQuantizeLinear). The word embedding is one int8 table: the Gather reads it, and the tied MLM decoder reads its dequantized transpose.
+time (DynamicQuantizeLinear). The word embedding is one int8 table: the Gather reads it, and the tied MLM decoder
+reads its dequantized transpose.
 
 A tier, not a checkpoint: it is written from a checkpoint and read only for its config and head (`load`), never
 converted from (`convert` refuses, naming the fp32 source to use).

@@ -150,7 +150,7 @@ def shared_pool() -> WorkerPool:
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
-def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
+def text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
     """Texts tokenized by the tokenizer found beside the checkpoint (the fast one: the slow one's ids for
     SentencePiece, and it also reads the Chinese releases' vocab.txt); for multiple choice, the texts are the choices
     of one example."""
@@ -303,7 +303,7 @@ def _inputs(inputs, texts, expected, expect, first_src, first: Path, head: HeadK
     elif inputs is not None:
         origin, feed, described = "inputs", dict(inputs), "given by the caller"
     elif texts:
-        origin, feed = "--text", _text_inputs(texts, first, head, config.max_position_embeddings)
+        origin, feed = "--text", text_inputs(texts, first, head, config.max_position_embeddings)
         described = f"{len(texts)} text(s) tokenized by the tokenizer beside {first_src}"
     elif expected:
         origin, feed, described = str(expect), expected[0], f"those of {expect}"
