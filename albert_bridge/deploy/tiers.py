@@ -37,14 +37,17 @@ class TierRow:
     per_output: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def _median_seconds(call: Callable[[], Any], repeats: int) -> tuple[Any, float]:
-    out = call()  # warm-up (and the outputs)
-    times = []
+def round_robin(calls: dict[str, Callable[[], Any]], repeats: int) -> tuple[dict[str, Any], dict[str, float]]:
+    """(each call's outputs, its median seconds): one warm-up each, then `repeats` rounds calling each in turn, so
+    that load from other processes on a shared machine falls on all of them alike."""
+    outputs = {name: call() for name, call in calls.items()}
+    times: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return out, float(np.median(times))
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return outputs, {name: float(np.median(t)) for name, t in times.items()}
 
 
 def _ort_options(threads: int) -> Any:
@@ -65,28 +68,38 @@ def _row(tier: str, file: Path | None, size: int, outputs: dict, seconds: float,
                    min(v["cosine"] for v in per.values()), per)
 
 
+def _caller(file: Path, feed: dict[str, np.ndarray], threads: int) -> Callable[[], dict[str, np.ndarray]]:
+    """A call running `file` (ONNX Runtime for .onnx, the LiteRT interpreter for .tflite) on `feed`."""
+    if file.suffix == ".onnx":
+        sess = session(str(file), options=_ort_options(threads))
+        return lambda: run(str(file), feed, sess=sess)
+    from . import tflite  # imports tensorflow at its top
+
+    runner = tflite.interpreter(file, threads).get_signature_runner(tflite.SIGNATURE)
+    return lambda: tflite.run(file, feed, runner=runner)
+
+
 def measure(ckpt: Checkpoint, files: dict[str, Path], inputs: dict[str, np.ndarray], *, repeats: int = 5,
             threads: int | None = None, fp32_file: Path | None = None) -> list[TierRow]:
-    """[fp32 ONNX Runtime row, one row per tier file ({format name: file})]. `fp32_file`: the model.onnx to time
-    (else the same graph built in memory from `ckpt`)."""
+    """[fp32 ONNX Runtime row, one row per tier file ({format name: file})], timed round robin. `fp32_file`: the
+    model.onnx to time (else the same graph built in memory from `ckpt`)."""
     threads = threads or os.cpu_count() or 1
     mask = inputs["attention_mask"]
     feed = {k: inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
-    model = str(fp32_file) if fp32_file else build_model(ckpt, dtype="float32")
-    fp32 = session(model, options=_ort_options(threads))
-    reference, baseline = _median_seconds(lambda: run(model, feed, sess=fp32), repeats)
-    size = fp32_file.stat().st_size if fp32_file else model.ByteSize()
+    if fp32_file is not None:
+        calls = {"onnx": _caller(fp32_file, feed, threads)}
+        size = fp32_file.stat().st_size
+    else:
+        model = build_model(ckpt, dtype="float32")
+        fp32 = session(model, options=_ort_options(threads))
+        calls = {"onnx": lambda: run(model, feed, sess=fp32)}
+        size = model.ByteSize()
+    calls.update({tier: _caller(file, feed, threads) for tier, file in files.items()})
+    outputs, seconds = round_robin(calls, repeats)
+    reference, baseline = outputs["onnx"], seconds["onnx"]
     rows = [_row("onnx", fp32_file or Path("model.onnx"), size, reference, baseline, reference, baseline, mask)]
-    for tier, file in files.items():
-        if file.suffix == ".onnx":
-            sess = session(str(file), options=_ort_options(threads))
-            outputs, seconds = _median_seconds(lambda: run(str(file), feed, sess=sess), repeats)
-        else:
-            from . import tflite  # imports tensorflow at its top
-
-            runner = tflite.interpreter(file, threads).get_signature_runner(tflite.SIGNATURE)
-            outputs, seconds = _median_seconds(lambda: tflite.run(file, feed, runner=runner), repeats)
-        rows.append(_row(tier, file, file.stat().st_size, outputs, seconds, reference, baseline, mask))
+    rows += [_row(tier, file, file.stat().st_size, outputs[tier], seconds[tier], reference, baseline, mask)
+             for tier, file in files.items()]
     return rows
 
 

@@ -1,0 +1,102 @@
+"""The deployment tier table: file size, CPU latency relative to fp32 ONNX Runtime and agreement with fp32, for
+model.onnx (fp32), model_quantized.onnx (int8), model.tflite (fp32), model_fp16.tflite and model_int8.tflite,
+measured side by side in one run (round robin, same inputs, same thread count).
+
+    python bench/bench_tiers.py [--size base] [--batch 8] [--seq 128] [--repeat 10] [--threads N]
+                                [--trained fixtures/trained] [--skip-tflite]
+
+Latency and size at ALBERT-base size with random weights (an MLM head: the vocabulary-sized decoder included);
+agreement rows on the trained fixture (issue 22's small trained ALBERT, MLM + classifier) over its held-aside text,
+when `--trained` points at it: agreement on random weights says nothing. Everything is written by the same code as
+`albert-bridge convert --to onnx,onnx-int8,tflite,tflite-int8` (the fp16 file with `--dtype float16`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def write_tiers(ckpt, directory: Path, tflite: bool) -> dict[str, Path]:
+    """Every tier of `ckpt` written by its format's own save, timed; {tier: file}."""
+    from albert_bridge.formats import get_format
+
+    files = {}
+    plan = [("onnx-int8", ckpt)]
+    if tflite:
+        plan += [("tflite", ckpt), ("tflite-fp16", ckpt.cast("float16")), ("tflite-int8", ckpt)]
+    for tier, source in plan:
+        start = time.perf_counter()
+        out = directory / tier
+        written = get_format(tier.replace("-fp16", "")).save(source, out)
+        files[tier] = next(p for p in written if p.name != "config.json")
+        print(f"  wrote {files[tier].name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    return files
+
+
+def text_feed(ckpt, directory: Path, text_file: Path, seq: int):
+    from albert_bridge.parity.harness import read_text_file, text_inputs
+
+    texts = read_text_file(text_file)
+    return text_inputs(texts, directory, ckpt.head, min(seq, ckpt.config.max_position_embeddings)), len(texts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="base", choices=("base", "large", "xlarge", "xxlarge"))
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=None, help="Threads for every runtime (default: all cores).")
+    parser.add_argument("--trained", type=Path, default=None,
+                        help="The trained fixture's directory (its MLM and classifier checkpoints and text).")
+    parser.add_argument("--skip-tflite", action="store_true", help="ONNX tiers only (TFLite conversion is slow).")
+    args = parser.parse_args()
+
+    from albert_bridge.deploy.tiers import measure, table
+    from albert_bridge.export.onnx import export
+    from albert_bridge.formats import load
+    from albert_bridge.testing import make_checkpoint, make_inputs, official_config
+
+    with tempfile.TemporaryDirectory(prefix="bench-tiers-") as tmp:
+        tmp = Path(tmp)
+        ckpt = make_checkpoint("masked-lm", seed=0, config=official_config(args.size))
+        export(ckpt, tmp / "model.onnx")
+        files = write_tiers(ckpt, tmp, not args.skip_tflite)
+        inputs = make_inputs("masked-lm", batch=args.batch, seq_len=args.seq, vocab_size=ckpt.config.vocab_size)
+        rows = measure(ckpt, files, inputs, repeats=args.repeat, threads=args.threads, fp32_file=tmp / "model.onnx")
+        print(f"## ALBERT-{args.size} masked LM, random weights, batch {args.batch} x {args.seq}, "
+              f"{args.threads or os.cpu_count()} thread(s), median of {args.repeat} round-robin runs")
+        print("(agreement on random weights is not meaningful: see the trained rows)\n")
+        print("\n".join(table(rows)))
+
+        if args.trained is None:
+            return
+        for name in sorted(p.name for p in args.trained.iterdir() if (p / "config.json").is_file()):
+            directory = args.trained / name
+            text = next(iter(sorted(directory.glob("*.txt"))), None) or next(iter(sorted(args.trained.glob("*.txt"))),
+                                                                              None)
+            if text is None:
+                print(f"\n{name}: no held-aside text (*.txt) beside it, skipped")
+                continue
+            trained = load(directory)
+            out = tmp / f"trained-{name}"
+            export(trained, out / "model.onnx") if out.mkdir() is None else None
+            tier_files = write_tiers(trained, out, not args.skip_tflite)
+            feed, count = text_feed(trained, directory, text, args.seq)
+            rows = measure(trained, tier_files, feed, repeats=max(3, args.repeat // 3), threads=args.threads,
+                           fp32_file=out / "model.onnx")
+            print(f"\n## trained fixture {name} ({trained.head.value}), {count} held-aside texts from {text.name}\n")
+            print("\n".join(table(rows)))
+
+
+if __name__ == "__main__":
+    main()
