@@ -32,11 +32,11 @@ def write_tiers(ckpt, directory: Path, tflite: bool) -> dict[str, Path]:
     files = {}
     plan = [("onnx-int8", ckpt)]
     if tflite:
-        plan += [("tflite", ckpt), ("tflite-fp16", ckpt.cast("float16")), ("tflite-int8", ckpt)]
+        plan += [("tflite", ckpt), ("tflite --dtype float16", ckpt.cast("float16")), ("tflite-int8", ckpt)]
     for tier, source in plan:
         start = time.perf_counter()
         out = directory / tier
-        written = get_format(tier.replace("-fp16", "")).save(source, out)
+        written = get_format(tier.split()[0]).save(source, out)
         files[tier] = next(p for p in written if p.name != "config.json")
         print(f"  wrote {files[tier].name} in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return files
