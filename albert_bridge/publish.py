@@ -139,7 +139,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
         result.files = _changes(folder, published, remote, fmts)
         card_source = _source_card(source)
         (folder / "README.md").write_text(_model_card(
-            target, ckpt, conversion.written, folder, result, source, source_repo, fmts, unchecked, tiers,
+            target, ckpt, conversion.written, folder, result, source, source_repo, fmts, unchecked, tiers=tiers,
             license=license or card_source.get("license"),
             base_model=base_model or (source_repo.repo_id if source_repo else card_source.get("base_model")),
             dry_run=dry_run is not None))
@@ -341,9 +341,9 @@ def _source_files(source: Path, format_name: str) -> list[Path]:
 
 
 def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: Path, result: PushResult,
-                source: Path, source_repo: RepoSpec | None, fmts: list[Format], unchecked: list[str],
-                tiers: tuple[list, str] | None, *,
-                license: str | None, base_model: str | None, dry_run: bool) -> str:
+                source: Path, source_repo: RepoSpec | None, fmts: list[Format], unchecked: list[str], *,
+                license: str | None, base_model: str | None, dry_run: bool,
+                tiers: tuple[list, str] | None = None) -> str:
     from huggingface_hub import ModelCard, ModelCardData  # the `hub` extra: only for a push
 
     head = ckpt.head
