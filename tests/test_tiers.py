@@ -241,3 +241,10 @@ def test_push_card_lists_each_tier_with_size_latency_and_agreement(tiers, capsys
     assert code == 3
     one_line_error(err, "beside the fp32 model")
     assert not (tmp_path / "alone").exists()
+
+
+@pytest.mark.onnx
+def test_inspect_names_a_tier_without_listing_its_quantized_weights_as_missing(tiers, capsys):
+    code, out, _ = cli(capsys, "inspect", tiers["out"] / "model_quantized.onnx")
+    assert code == 0 and "format      onnx-int8" in out and "deployment tier (onnx-int8)" in out
+    assert "PROBLEM" not in out and "every tensor present" not in out
