@@ -42,6 +42,19 @@ def write_tiers(ckpt, directory: Path, tflite: bool) -> dict[str, Path]:
     return files
 
 
+def held_aside_text(root: Path, directory: Path, tmp: Path) -> Path | None:
+    """The trained fixture's held-aside text for this model: a classifier's `heldout-classify.tsv` (label TAB text:
+    its texts), else a `*.txt` beside the model or in the fixture's root (`heldout.txt`)."""
+    from albert_bridge.formats import load
+
+    if load(directory).head.value == "sequence-classification" and (root / "heldout-classify.tsv").is_file():
+        lines = (root / "heldout-classify.tsv").read_text(encoding="utf-8").splitlines()
+        texts = tmp / f"{directory.name}-texts.txt"
+        texts.write_text("\n".join(line.split("\t", 1)[-1] for line in lines if line.strip()) + "\n", "utf-8")
+        return texts
+    return next(iter(sorted(directory.glob("*.txt"))), None) or next(iter(sorted(root.glob("*.txt"))), None)
+
+
 def text_feed(ckpt, directory: Path, text_file: Path, seq: int):
     from albert_bridge.parity.harness import read_text_file, text_inputs
 
@@ -82,14 +95,14 @@ def main() -> None:
             return
         for name in sorted(p.name for p in args.trained.iterdir() if (p / "config.json").is_file()):
             directory = args.trained / name
-            text = next(iter(sorted(directory.glob("*.txt"))), None) or next(iter(sorted(args.trained.glob("*.txt"))),
-                                                                              None)
+            text = held_aside_text(args.trained, directory, tmp)
             if text is None:
-                print(f"\n{name}: no held-aside text (*.txt) beside it, skipped")
+                print(f"\n{name}: no held-aside text beside it, skipped")
                 continue
             trained = load(directory)
             out = tmp / f"trained-{name}"
-            export(trained, out / "model.onnx") if out.mkdir() is None else None
+            out.mkdir()
+            export(trained, out / "model.onnx")
             tier_files = write_tiers(trained, out, not args.skip_tflite)
             feed, count = text_feed(trained, directory, text, args.seq)
             rows = measure(trained, tier_files, feed, repeats=max(3, args.repeat // 3), threads=args.threads,
