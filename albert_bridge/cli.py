@@ -32,7 +32,7 @@ FORMAT_NAMES = tuple(sorted(FORMATS, key=lambda name: name == "canonical"))
 # Other names people give the formats: the framework, the file's extension, a singular.
 FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safetensor": "safetensors",
                   "st": "safetensors", "h5": "tf", "keras": "tf", "tf2": "tf", "tensorflow": "tf", "msgpack": "flax",
-                  "jax": "flax", "original": "tf1", "ckpt": "tf1"}
+                  "jax": "flax", "original": "tf1", "ckpt": "tf1", "litert": "tflite", "int8": "onnx-int8"}
 
 
 def _format_name(value: str, choices: tuple[str, ...] = FORMAT_NAMES) -> str:
@@ -373,7 +373,7 @@ def _show_report(report, json_path, junit_path, markdown_path) -> None:
 @click.argument("repo_id")
 @click.option("--formats", default="all", show_default=True, callback=_published_formats, metavar="FMT[,FMT...]",
               help="Formats to publish: safetensors (PyTorch's weights), tf, flax, onnx, or all (every one this "
-                   "installation writes).")
+                   "installation writes); deployment tiers by name beside them: onnx-int8, tflite, tflite-int8.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request (its description carries the parity table).")
 @click.option("--revision", help="Branch to commit to (created from main when missing).")
 @click.option("--private", is_flag=True, help="Create the repository private (an existing one keeps its visibility).")
