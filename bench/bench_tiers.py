@@ -3,7 +3,7 @@ model.onnx (fp32), model_quantized.onnx (int8), model.tflite (fp32), model_fp16.
 measured side by side in one run (round robin, same inputs, same thread count).
 
     python bench/bench_tiers.py [--size base] [--batch 8] [--seq 128] [--repeat 10] [--threads N]
-                                [--trained fixtures/trained] [--skip-tflite]
+                                [--trained fixtures/trained] [--skip-tflite] [--skip-base]
 
 Latency and size at ALBERT-base size with random weights (an MLM head: the vocabulary-sized decoder included);
 agreement rows on the trained fixture (issue 22's small trained ALBERT, MLM + classifier) over its held-aside text,
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--trained", type=Path, default=None,
                         help="The trained fixture's directory (its MLM and classifier checkpoints and text).")
     parser.add_argument("--skip-tflite", action="store_true", help="ONNX tiers only (TFLite conversion is slow).")
+    parser.add_argument("--skip-base", action="store_true", help="Only the trained fixture's rows.")
     args = parser.parse_args()
 
     from albert_bridge.deploy.tiers import measure, table
@@ -81,15 +82,17 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-tiers-") as tmp:
         tmp = Path(tmp)
-        ckpt = make_checkpoint("masked-lm", seed=0, config=official_config(args.size))
-        export(ckpt, tmp / "model.onnx")
-        files = write_tiers(ckpt, tmp, not args.skip_tflite)
-        inputs = make_inputs("masked-lm", batch=args.batch, seq_len=args.seq, vocab_size=ckpt.config.vocab_size)
-        rows = measure(ckpt, files, inputs, repeats=args.repeat, threads=args.threads, fp32_file=tmp / "model.onnx")
-        print(f"## ALBERT-{args.size} masked LM, random weights, batch {args.batch} x {args.seq}, "
-              f"{args.threads or os.cpu_count()} thread(s), median of {args.repeat} round-robin runs")
-        print("(agreement on random weights is not meaningful: see the trained rows)\n")
-        print("\n".join(table(rows)))
+        if not args.skip_base:
+            ckpt = make_checkpoint("masked-lm", seed=0, config=official_config(args.size))
+            export(ckpt, tmp / "model.onnx")
+            files = write_tiers(ckpt, tmp, not args.skip_tflite)
+            inputs = make_inputs("masked-lm", batch=args.batch, seq_len=args.seq, vocab_size=ckpt.config.vocab_size)
+            rows = measure(ckpt, files, inputs, repeats=args.repeat, threads=args.threads,
+                           fp32_file=tmp / "model.onnx")
+            print(f"## ALBERT-{args.size} masked LM, random weights, batch {args.batch} x {args.seq}, "
+                  f"{args.threads or os.cpu_count()} thread(s), median of {args.repeat} round-robin runs")
+            print("(agreement on random weights is not meaningful: see the trained rows)\n")
+            print("\n".join(table(rows)))
 
         if args.trained is None:
             return
