@@ -29,7 +29,15 @@ def write_tiers(ckpt, directory: Path, tflite: bool) -> dict[str, Path]:
     """Every tier of `ckpt` written by its format's own save, timed; {tier: file}."""
     from albert_bridge.formats import get_format
 
+    from albert_bridge.deploy.onnx_int8 import quantize
+    from albert_bridge.export.onnx import build_model, save_model
+
     files = {}
+    # per-tensor int8 beside the per-channel default: whether per-channel scales earn their bytes
+    (directory / "per-tensor").mkdir()
+    per_tensor = directory / "per-tensor" / "model_quantized.onnx"
+    save_model(quantize(build_model(ckpt, dtype="float32"), per_channel=False), per_tensor)
+    files["onnx-int8 per-tensor"] = per_tensor
     plan = [("onnx-int8", ckpt)]
     if tflite:
         plan += [("tflite", ckpt), ("tflite --dtype float16", ckpt.cast("float16")), ("tflite-int8", ckpt)]
