@@ -80,11 +80,13 @@ def _caller(file: Path, feed: dict[str, np.ndarray], threads: int) -> Callable[[
 
 
 def measure(ckpt: Checkpoint, files: dict[str, Path], inputs: dict[str, np.ndarray], *, repeats: int = 5,
-            threads: int | None = None, fp32_file: Path | None = None) -> list[TierRow]:
+            threads: int | None = None, fp32_file: Path | None = None,
+            positions: np.ndarray | None = None) -> list[TierRow]:
     """[fp32 ONNX Runtime row, one row per tier file ({format name: file})], timed round robin. `fp32_file`: the
-    model.onnx to time (else the same graph built in memory from `ckpt`)."""
+    model.onnx to time (else the same graph built in memory from `ckpt`). `positions` ([batch, seq], 0/1): the
+    tokens whose per-token outputs count for agreement (default: the attended ones; e.g. only the [MASK]ed ones)."""
     threads = threads or os.cpu_count() or 1
-    mask = inputs["attention_mask"]
+    mask = inputs["attention_mask"] if positions is None else positions
     feed = {k: inputs[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     if fp32_file is not None:
         calls = {"onnx": _caller(fp32_file, feed, threads)}
