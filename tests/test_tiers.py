@@ -217,6 +217,7 @@ def test_parity_text_file_refusals_are_one_line(tiers, capsys, tmp_path):
 # --- push ---------------------------------------------------------------------------------------------------------
 @pytest.mark.onnx
 @pytest.mark.hub
+@pytest.mark.slow
 def test_push_card_lists_each_tier_with_size_latency_and_agreement(tiers, capsys, tmp_path):
     pytest.importorskip("huggingface_hub")
     folder = tmp_path / "dry"
