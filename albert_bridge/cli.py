@@ -18,7 +18,7 @@ import click
 
 from .convert import convert as run_convert
 from .errors import BridgeError, Terminated, did_you_mean
-from .formats import FORMATS
+from .formats import FORMATS, get_format
 from .fleet import coordinator
 from .fleet.manifest import hub_search as search_hub
 from .fleet.manifest import read_manifest
@@ -37,7 +37,7 @@ FORMAT_NAMES = tuple(sorted(FORMATS, key=lambda name: name == "canonical"))
 # Other names people give the formats: the framework, the file's extension, a singular.
 FORMAT_ALIASES = {"pt": "pytorch", "torch": "pytorch", "bin": "pytorch", "safetensor": "safetensors",
                   "st": "safetensors", "h5": "tf", "keras": "tf", "tf2": "tf", "tensorflow": "tf", "msgpack": "flax",
-                  "jax": "flax", "original": "tf1", "ckpt": "tf1"}
+                  "jax": "flax", "original": "tf1", "ckpt": "tf1", "litert": "tflite", "int8": "onnx-int8"}
 
 
 def _format_name(value: str, choices: tuple[str, ...] = FORMAT_NAMES) -> str:
@@ -56,8 +56,8 @@ def _format_list(value: str, choices: tuple[str, ...]) -> list[str]:
 
 
 def _split_formats(ctx, param, value: str) -> list[str]:
-    if value == "all":  # every format this installation writes into one directory (keras-hub needs its own)
-        return [name for name, fmt in FORMATS.items() if fmt.available and not fmt.own_directory]
+    if value == "all":  # every format this installation writes into one directory, tiers left out: asked by name
+        return [name for name, fmt in FORMATS.items() if fmt.available and fmt.in_all]
     return _format_list(value, FORMAT_NAMES)
 
 
@@ -245,6 +245,10 @@ def convert(src, dst, to, src_format, head, config_path, dtype, max_shard_size, 
     for fmt, files in result.written.items():
         click.echo(f"wrote {fmt}: " + ", ".join(str(f) for f in files))
     for fmt, diffs in result.validated.items():
+        if get_format(fmt).tier:  # reduced precision: measured by agreement, not by a tolerance
+            click.echo(f"validated {fmt} against the NumPy reference forward (random ids): "
+                       + ", ".join(f"{name} {value:.4f}" for name, value in diffs.items()))
+            continue
         click.echo(f"validated {fmt} against the NumPy reference forward: max abs diff "
                    + ", ".join(f"{name} {diff:.1e}" for name, diff in diffs.items()))
 
@@ -320,6 +324,13 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 @click.option("--text", "texts", multiple=True,
               help="A text to tokenize with the tokenizer beside SRC (repeat for a batch; the choices of one "
                    "example for multiple choice).")
+@click.option("--text-file", type=click.Path(dir_okay=False),
+              help="Texts to tokenize with the tokenizer beside SRC, one example a line (with --text: both).")
+@click.option("--metric", type=click.Choice(["tolerance", "agreement"]), default="tolerance", show_default=True,
+              help="tolerance: max |a - b| (fp32); agreement: top-1 agreement of logits and cosine of the other "
+                   "outputs (reduced-precision tiers: int8, float16).")
+@click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.97, show_default=True,
+              help="With --metric agreement: the least top-1 agreement (logits) and mean cosine (other outputs).")
 @_report_option("json", "the report")
 @_report_option("junit", "the report")
 @_report_option("markdown", "the report")
@@ -329,17 +340,18 @@ def _backend_names(ctx, param, value: str | None) -> list[str]:
 @click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one run may take.")
 @click.option("--emulate-device", is_flag=True, hidden=True,
               help="Run the --device code path on the CPU (tests that path on machines without the device).")
-def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed, inputs_file, texts, json_path,
-           junit_path, markdown_path, save_outputs, expect, timeout, emulate_device) -> None:
+def parity(srcs, backends, device, dtype, atol, rtol, head, batch, seq_len, seed, inputs_file, texts, text_file, metric,
+           min_agreement, json_path, junit_path, markdown_path, save_outputs, expect, timeout, emulate_device) -> None:
     """Run every SRC on every backend with the same inputs and compare all outputs (logits, pooled output, every
     hidden state) with the first run. Exit 0 when all agree, 1 when any differs, 3 on bad input."""
 
-    if inputs_file and texts:
-        raise click.UsageError("give --inputs or --text, not both")
+    if inputs_file and (texts or text_file):
+        raise click.UsageError("give --inputs or --text/--text-file, not both")
     activity = _Activity("parity", _quiet(), _verbose())
     with activity:
         report = check(list(srcs), backends, device=device, dtype=dtype, atol=atol, rtol=rtol, head=head,
-                       inputs=inputs_file, texts=texts or None, batch=batch, seq_len=seq_len, seed=seed,
+                       inputs=inputs_file, texts=texts or None, text_file=text_file, metric=metric,
+                       min_agreement=min_agreement, batch=batch, seq_len=seq_len, seed=seed,
                        expect=expect, save_outputs_to=save_outputs, emulate_device=emulate_device, timeout=timeout,
                        on_run=lambda run: activity.line(_run_line(run, _verbose())))
     _show_report(report, json_path, junit_path, markdown_path)
@@ -366,7 +378,7 @@ def _show_report(report, json_path, junit_path, markdown_path) -> None:
 @click.argument("repo_id")
 @click.option("--formats", default="all", show_default=True, callback=_published_formats, metavar="FMT[,FMT...]",
               help="Formats to publish: safetensors (PyTorch's weights), tf, flax, onnx, or all (every one this "
-                   "installation writes).")
+                   "installation writes); deployment tiers by name beside them: onnx-int8, tflite, tflite-int8.")
 @click.option("--create-pr", is_flag=True, help="Open a pull request (its description carries the parity table).")
 @click.option("--revision", help="Branch to commit to (created from main when missing).")
 @click.option("--private", is_flag=True, help="Create the repository private (an existing one keeps its visibility).")
@@ -380,12 +392,14 @@ def _show_report(report, json_path, junit_path, markdown_path) -> None:
 @click.option("--base-model", help="base_model for the card's metadata (default: a Hub SRC, else the source card's).")
 @click.option("--from", "src_format", callback=_one_format, metavar="FMT",
               help="Source format (default: detected): " + ", ".join(FORMAT_NAMES) + ".")
+@click.option("--text-file", type=click.Path(dir_okay=False),
+              help="Texts (one a line, tokenized beside SRC) on which deployment tiers are measured against fp32.")
 @click.option("--timeout", type=float, default=900, show_default=True, help="Seconds one parity run may take.")
 @_report_option("json", "the parity report")
 @_report_option("junit", "the parity report")
 @_report_option("markdown", "the parity report")
 def push(src, repo_id, formats, create_pr, revision, private, commit_message, token, dry_run, force, license,
-         base_model, src_format, timeout, json_path, junit_path, markdown_path) -> None:
+         base_model, src_format, text_file, timeout, json_path, junit_path, markdown_path) -> None:
     """Publish SRC to the Hub repo REPO_ID (org/name) in every framework's format: convert, run the parity harness
     on the files to upload against SRC, write a model card, commit what changed in one commit. Exit 1 when
     parity fails (nothing is published unless --force), 3 on bad input, a missing or rejected token."""
@@ -396,7 +410,8 @@ def push(src, repo_id, formats, create_pr, revision, private, commit_message, to
             result = run_push(src, repo_id, formats=formats, create_pr=create_pr, revision=revision,
                               private=private, commit_message=commit_message, token=token, dry_run=dry_run,
                               force=force, license=license, base_model=base_model, src_format=src_format,
-                              timeout=timeout, on_run=lambda run: activity.line(_run_line(run, _verbose())))
+                              timeout=timeout, on_run=lambda run: activity.line(_run_line(run, _verbose())),
+                              text_file=text_file)
     except BridgeError as exc:
         if getattr(exc, "report", None) is not None:  # a refused push shows the comparisons that refused it
             _show_report(exc.report, json_path, junit_path, markdown_path)

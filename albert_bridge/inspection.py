@@ -7,7 +7,7 @@ from typing import Any
 
 from .config import unknown_keys
 from .errors import BridgeError
-from .formats import load
+from .formats import get_format, load
 from .schema import ARCHITECTURES
 from .sources import resolve_source
 from .tokenization.files import describe_tokenizer
@@ -18,6 +18,7 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
              ) -> dict[str, Any]:
     """What `inspect` shows; `strict`: unknown config keys are problems, not warnings."""
     ckpt = load(resolve_source(src, src_format), src_format, head)
+    tier = get_format(ckpt.report.format).tier  # a deployment tier: config and head, no canonical tensors
     c = ckpt.config
     groups = []
     for g in range(c.num_hidden_groups):
@@ -45,8 +46,11 @@ def describe(src: str, src_format: str | None = None, head: str | None = None, s
         "groups": groups,
         "tensors_mapped": ckpt.report.consumed,
         "skipped": ckpt.report.skipped,
-        "warnings": ckpt.report.warnings,
-        "problems": [{"tensor": p.tensor, "problem": p.message} for p in ckpt.problems()],
+        "warnings": ckpt.report.warnings + ([
+            f"a deployment tier ({ckpt.report.format}): its weights are quantized or cast inside the file and are not "
+            "listed; run it with `parity --metric agreement`"] if tier else []),
+        "problems": [] if tier else [{"tensor": p.tensor, "problem": p.message} for p in ckpt.problems()],
+        "tier": tier,
         "assets": sorted(ckpt.assets),
         "tokenizer": _tokenizer(ckpt.assets),
     }
@@ -104,7 +108,7 @@ def render_text(info: dict[str, Any], verbose: int = 0) -> str:
     lines += [f"warning     {w}" for w in info["warnings"]]
     if info["problems"]:
         lines += [f"PROBLEM     {p['tensor']}: {p['problem']}" for p in info["problems"]]
-    else:
+    elif not info.get("tier"):
         lines.append("validation  ok: every tensor present with the shape the config implies")
     if info["assets"]:
         lines.append("assets      " + ", ".join(info["assets"]))

@@ -26,7 +26,9 @@ from .errors import BridgeError, ParityError
 from .formats import FORMATS, Format, get_format
 from .formats.hf_layout import weight_file_pattern
 from .formats.keras_hub_preset import TARGET_HEADS, TASKS
+from .inputs import make_inputs
 from .parity import BACKENDS, check
+from .parity.harness import read_text_file, text_inputs
 from .schema import ARCHITECTURES, HeadKind
 from .sources import (
     HubSettings,
@@ -42,9 +44,10 @@ from .sources import (
 )
 from .tokenizer_files import TOKENIZER_FILE, VOCAB_FILE, WORDPIECE_VOCAB_FILE
 
-FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX", "keras-hub": "keras-hub"}
+FRAMEWORK_NAMES = {"torch": "PyTorch", "tf": "TensorFlow", "flax": "Flax", "onnx": "ONNX", "keras-hub": "keras-hub",
+                   "tflite": "LiteRT (TFLite)"}
 FRAMEWORK_TAGS = {"torch": ("pytorch", "safetensors"), "tf": ("tf",), "flax": ("jax",), "onnx": ("onnx",),
-                  "keras-hub": ("keras-hub", "keras")}
+                  "keras-hub": ("keras-hub", "keras"), "tflite": ("tflite",)}
 PIPELINE_TAGS = {
     HeadKind.BASE: "feature-extraction",
     HeadKind.PRETRAINING: "fill-mask",
@@ -60,8 +63,8 @@ REFERENCE_BACKENDS = ("torch", "flax", "tf")  # SRC runs on the first one instal
 def publish_formats(names: Sequence[str] | str | None) -> list[Format]:
     """`--formats`: registry names of formats with a framework (transformers loads them); `all` (the default) is
     every publishable format that is available, so a format joins when it lands."""
-    if names is None or names == "all" or list(names) == ["all"]:
-        return [f for f in FORMATS.values() if f.publish and f.available]
+    if names is None or names == "all" or list(names) == ["all"]:  # deployment tiers are asked for by name
+        return [f for f in FORMATS.values() if f.publish and f.available and f.in_all]
     formats = [get_format(n) for n in ([names] if isinstance(names, str) else names)]
     alone = [fmt.name for fmt in formats if fmt.own_directory]
     if alone and len(formats) > 1:
@@ -102,18 +105,23 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
          force: bool = False, license: str | None = None, base_model: str | None = None,
          src_format: str | None = None, timeout: float | None = None,
          on_run: Callable[[Any], None] | None = None, backends: Sequence[str] | None = None,
-         marker: str | None = None) -> PushResult:
+         marker: str | None = None, text_file: str | os.PathLike | None = None) -> PushResult:
     """Convert SRC into a Hub-ready folder, prove with the parity harness that each published file loads with SRC's
     outputs, write the model card, and upload what differs from the repo in one commit (`create_pr`: a pull
     request). Parity that fails or could not be checked stops the push (ParityError / BridgeError) unless `force`,
     which says so in the card and the commit message. `dry_run`: write the folder there and upload nothing.
     `on_run` gets each parity run as it finishes. `backends` narrows the parity runs (the first installed one runs
     SRC; each published file runs on those of its framework); `marker` ends the commit title (a fleet finds its own
-    open pull request by it)."""
+    open pull request by it). Deployment tiers (onnx-int8, tflite, tflite-int8) are measured instead: size, CPU
+    latency relative to fp32 ONNX Runtime and agreement with fp32 on `text_file`'s texts (one a line, tokenized
+    beside SRC; else random ids), all in the model card."""
     target = parse_repo_id(repo_id)
     if target is None or target.revision:
         raise BridgeError("expected a Hub repo id org/name (the branch goes in --revision)", file=repo_id)
     fmts = publish_formats(formats)
+    if fmts and all(f.tier for f in fmts):
+        raise BridgeError("deployment tiers are published beside the fp32 model they were made from: add an fp32 "
+                          "format to --formats (e.g. safetensors,onnx," + ",".join(f.name for f in fmts) + ")")
     if dry_run is not None and Path(dry_run).exists() and (not Path(dry_run).is_dir() or any(Path(dry_run).iterdir())):
         raise BridgeError("the --dry-run directory must be new or empty", file=dry_run)
     current = settings()
@@ -130,7 +138,9 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
     with _workspace(dry_run) as folder:
         conversion = conversion_module.convert(source, folder, [f.name for f in fmts], src_format=src_format)
         ckpt = conversion.checkpoint
-        report, unchecked = _parity(source, folder, fmts, shown, timeout, on_run, backends, head=ckpt.head)
+        tiers = _tier_rows(ckpt, source, folder, fmts, text_file)
+        report, unchecked = _parity(source, folder, [f for f in fmts if not f.tier], shown, timeout, on_run, backends,
+                                    head=ckpt.head)
         explained = _accept_expected(report, fmts, ckpt)
         verdict, forced = _judge(report, unchecked, force, dry_run is not None)
         published = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
@@ -142,7 +152,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
         result.files = _changes(folder, published, remote, fmts)
         card_source = _source_card(source)
         (folder / "README.md").write_text(_model_card(
-            target, ckpt, conversion.written, folder, result, source, source_repo, fmts, unchecked,
+            target, ckpt, conversion.written, folder, result, source, source_repo, fmts, unchecked, tiers=tiers,
             license=license or card_source.get("license"),
             base_model=base_model or (source_repo.repo_id if source_repo else card_source.get("base_model")),
             dry_run=dry_run is not None))
@@ -152,7 +162,7 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
             return result  # the weights are already there: a fresh card alone is no reason for a commit
         result.files["README.md"] = "updated" if "README.md" in remote else "added"
         message = commit_message or ("albert-bridge: ALBERT weights for "
-                                     + ", ".join(FRAMEWORK_NAMES[f.framework] for f in fmts)
+                                     + ", ".join(dict.fromkeys(FRAMEWORK_NAMES[f.framework] for f in fmts))
                                      + (" (parity-checked)" if forced is None else ""))
         if forced:
             message = f"[{forced.split(':')[0]}] {message}"
@@ -161,6 +171,25 @@ def push(src: str | os.PathLike, repo_id: str, *, formats: Sequence[str] | str |
         info = _commit(api, target, revision, create_pr, folder, result, message, current)
         result.commit_url, result.pr_url = info.commit_url, info.pr_url
     return result
+
+
+def _tier_rows(ckpt, source: Path, folder: Path, fmts: list[Format], text_file) -> tuple[list, str] | None:
+    """(the tier table's rows, the inputs in words) for the tiers being published, or None when there are none."""
+    tiers = {f.name: f.detect(folder) for f in fmts if f.tier}
+    if not tiers:
+        return None
+    from .deploy.tiers import measure  # imports onnx at its top
+
+    if text_file is not None:
+        texts = read_text_file(text_file)
+        inputs = text_inputs(texts, source, ckpt.head, ckpt.config.max_position_embeddings)
+        described = f"{len(texts)} text(s) from `{Path(text_file).name}`, tokenized by the tokenizer beside the source"
+    else:
+        inputs = make_inputs(ckpt.head, batch=3, seq_len=min(16, ckpt.config.max_position_embeddings),
+                             vocab_size=ckpt.config.vocab_size)
+        described = "random ids 3x16 (seed 0; agreement on random ids says little: pass --text-file)"
+    fp32 = folder / "model.onnx" if (folder / "model.onnx").is_file() else None
+    return measure(ckpt, tiers, inputs, fp32_file=fp32), described
 
 
 def _hub_call(call, target: RepoSpec, current: HubSettings):
@@ -349,11 +378,12 @@ def _source_files(source: Path, format_name: str) -> list[Path]:
 
 def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: Path, result: PushResult,
                 source: Path, source_repo: RepoSpec | None, fmts: list[Format], unchecked: list[str], *,
-                license: str | None, base_model: str | None, dry_run: bool) -> str:
+                license: str | None, base_model: str | None, dry_run: bool,
+                tiers: tuple[list, str] | None = None) -> str:
     from huggingface_hub import ModelCard, ModelCardData  # the `hub` extra: only for a push
 
     head = ckpt.head
-    frameworks = [f.framework for f in fmts]
+    frameworks = list(dict.fromkeys(f.framework for f in fmts))
     data = ModelCardData(
         library_name="keras-hub" if frameworks == ["keras-hub"] else "transformers", pipeline_tag=PIPELINE_TAGS[head],
         license=license, base_model=base_model,
@@ -393,6 +423,7 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
         *([f"Not checked: {'; '.join(unchecked)}."] if unchecked else []),
         *(f"Expected by design: {line}." for line in result.warnings if line.endswith("accepted as expected")), "",
         result.report.to_markdown(), "",
+        *_tier_section(tiers),
         "## How to load", "",
         *_loading(target.repo_id, architecture, frameworks, tokenizer=(
             "AlbertTokenizer" if any((folder / n).is_file() for n in (VOCAB_FILE, TOKENIZER_FILE)) else
@@ -402,6 +433,20 @@ def _model_card(target: RepoSpec, ckpt, written: dict[str, list[Path]], folder: 
     if card.data.to_dict() != data.to_dict():  # the YAML reads back as written
         raise BridgeError("the model card's metadata does not read back", file=target)
     return str(card)
+
+
+def _tier_section(tiers: tuple[list, str] | None) -> list[str]:
+    if tiers is None:
+        return []
+    from .deploy.tiers import table  # imports onnx at its top
+
+    rows, described = tiers
+    return ["## Deployment tiers", "",
+            "Reduced-precision copies for CPUs and phones, measured side by side in one run on this machine's CPU "
+            f"against the fp32 ONNX export on ONNX Runtime (`{rows[0].file}`), on {described}. Speed is fp32 time / "
+            "tier time (above 1: faster); agreement is the share of attended positions whose top-1 (top-5) "
+            "prediction is fp32's, cosine the mean cosine similarity of the outputs.", "",
+            *table(rows), ""]
 
 
 def _loading(repo_id: str, architecture: str, frameworks: list[str], tokenizer: str | None) -> list[str]:

@@ -33,6 +33,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("tokenization",),
     ("inspection",),
     ("models",),
+    ("deploy",),                              # deployment tiers: int8 ONNX, TFLite (from our TF2 classes)
     ("convert",),
     ("parity",),
     ("publish",),                             # push: convert + parity + model card + one commit
@@ -47,6 +48,9 @@ LATE_IMPORTS = {
     ("albert_bridge.parity.backends", "albert_bridge.export.onnx"): "imports onnx at its top",
     ("albert_bridge.formats.onnx_model", "albert_bridge.export.onnx_runtime"): "imports onnx at its top",
     ("albert_bridge.parity.backends", "albert_bridge.export.onnx_runtime"): "imports onnx at its top",
+    ("albert_bridge.parity.backends", "albert_bridge.deploy.tflite"): "imports tensorflow at its top",
+    ("albert_bridge.deploy.tiers", "albert_bridge.deploy.tflite"): "imports tensorflow at its top",
+    ("albert_bridge.publish", "albert_bridge.deploy.tiers"): "imports onnx at its top",
     ("albert_bridge.models.bridge", "albert_bridge.publish"): "push_to_hub: the one import that runs back up",
     ("albert_bridge.tokenization.saving", "albert_bridge.sources"):
         "sources loads the format registry (numpy); the tokenizers import the standard library alone",

@@ -162,7 +162,7 @@ def test_format_aliases_and_did_you_mean(tiny, tmp_path, capsys):
     code, _, err = call(capsys, "convert", tiny, tmp_path / "o2", "--to", "pytoch")
     assert code == 2
     assert "Invalid value for '--to': 'pytoch' is not a format (did you mean pytorch?) (choose from safetensors, " \
-           "pytorch, keras-hub, tf, flax, tf1, onnx, canonical)" in err
+           "pytorch, keras-hub, tf, flax, tf1, onnx, onnx-int8, tflite, tflite-int8, canonical)" in err
 
 
 def test_backend_aliases_and_did_you_mean():
@@ -180,7 +180,8 @@ def test_push_formats_match_its_help(tiny, tmp_path, capsys):
         code, _, err = call(capsys, "push", tiny, "org/name", "--formats", name, "--dry-run", tmp_path / "d")
         assert code == 3
         assert only_line(err) == ("error: format 'pytorch' cannot be published: PyTorch weights are published as "
-                                  "model.safetensors (publishable: safetensors, tf, flax, onnx)")
+                                  "model.safetensors (publishable: safetensors, tf, flax, onnx, onnx-int8, tflite, "
+                                  "tflite-int8)")
 
 
 def test_inspect_exits_3_for_every_problem_line(tmp_path, capsys):

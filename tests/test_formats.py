@@ -15,9 +15,9 @@ from albert_bridge.schema import HeadKind
 from albert_bridge.testing import make_checkpoint, tiny_config
 from tests.helpers import assert_same_tensors
 
-# Every format that holds every head and shares a directory; keras-hub (some heads, a directory of its own) has its
-# round trips in tests/test_keras_hub.py.
-WRITABLE = [name for name, fmt in FORMATS.items() if fmt.available and not fmt.own_directory]
+# Every format that holds every head and shares a directory: keras-hub (some heads, a directory of its own) has its
+# round trips in tests/test_keras_hub.py, the deployment tiers theirs in tests/test_tiers.py.
+WRITABLE = [name for name, fmt in FORMATS.items() if fmt.available and fmt.in_all]
 
 
 @pytest.mark.parametrize("fmt", WRITABLE)

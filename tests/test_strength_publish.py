@@ -22,7 +22,7 @@ pytestmark = pytest.mark.hub
 
 
 def test_which_formats_publish():
-    every = [f for f in FORMATS.values() if f.publish and f.available]
+    every = [f for f in FORMATS.values() if f.publish and f.available and f.in_all]  # tiers and keras-hub are asked by name
     assert [f.name for f in every] == ["safetensors", "tf", "flax", "onnx"]
     assert publish_formats(None) == publish_formats("all") == publish_formats(["all"]) == every
     assert publish_formats(["tf", "safetensors", "tf"]) == [FORMATS["tf"], FORMATS["safetensors"]]  # once each
@@ -30,11 +30,12 @@ def test_which_formats_publish():
     with pytest.raises(BridgeError) as caught:
         publish_formats(["safetensors", "pytorch"])
     assert caught.value.message == ("format 'pytorch' cannot be published: PyTorch weights are published as "
-                                    "model.safetensors (publishable: safetensors, tf, flax, onnx)")
+                                    "model.safetensors (publishable: safetensors, tf, flax, onnx, onnx-int8, tflite, "
+                                    "tflite-int8)")
     with pytest.raises(BridgeError) as caught:
         publish_formats("tf1")
     assert caught.value.message == ("format 'tf1' cannot be published: transformers does not load it "
-                                    "(publishable: safetensors, tf, flax, onnx)")
+                                    "(publishable: safetensors, tf, flax, onnx, onnx-int8, tflite, tflite-int8)")
     with pytest.raises(BridgeError, match="unknown format 'keras'"):
         publish_formats(["keras"])
 

@@ -26,7 +26,7 @@ BRIGHTMART = ROOT / "fixtures" / "wild" / "brightmart_tiny"
 # Every format this environment can write (ONNX and PyTorch .bin need their framework) into a shared directory
 # (keras-hub's presets: tests/test_keras_hub.py).
 WRITABLE = [name for name, fmt in FORMATS.items()
-            if fmt.available and not fmt.own_directory and (fmt.needs is None or importlib.util.find_spec(fmt.needs))]
+            if fmt.available and fmt.in_all and (fmt.needs is None or importlib.util.find_spec(fmt.needs))]
 # What Google's zh releases leave out of albert_config.json (they omit embedding_size; the rest is ours, to show
 # every size the tensors fix being taken from them).
 OMITTED = ("embedding_size", "vocab_size", "max_position_embeddings", "intermediate_size", "num_hidden_groups",

@@ -38,6 +38,14 @@ class Format:
     own_directory: bool = False  # its files name themselves like another format's (config.json): it shares no DST
     explainer: str | None = None  # a function (checkpoint) -> {output: (expected max |diff|, why)}: what it computes
                                   # differently by design, which parity accepts only at that measured size
+    tier: bool = False          # a reduced-precision deployment copy (int8, fp16, TFLite): written and run, never
+    #                             read back bit for bit nor converted from; its validator measures agreement
+
+    @property
+    def in_all(self) -> bool:
+        """Whether `--to all` / `--formats all` include it: a tier or a format needing its own directory is asked
+        for by name."""
+        return not (self.tier or self.own_directory)
 
     def require(self) -> "Format":
         if self.module is None:
@@ -131,6 +139,19 @@ FORMATS: dict[str, Format] = {
         Format("onnx", "albert_bridge.formats.onnx_model", "ONNX model.onnx (albert-bridge export)",
                marker_files=("model.onnx",), needs="onnx", validator="validate",
                hub_files=("model.onnx*",), framework="onnx", publish=True, family="albert-bridge ONNX export"),
+        # Deployment tiers (albert_bridge.deploy): lossy copies, each pushed with its size, latency and agreement.
+        Format("onnx-int8", "albert_bridge.deploy.onnx_int8", "int8 ONNX model_quantized.onnx (dynamic quantization)",
+               marker_files=("model_quantized.onnx",), needs="onnxruntime", validator="validate",
+               hub_files=("model_quantized.onnx",), framework="onnx", publish=True, family="albert-bridge int8 ONNX",
+               tier=True),
+        Format("tflite", "albert_bridge.deploy.tflite", "LiteRT/TFLite model.tflite (model_fp16.tflite with --dtype "
+               "float16)", marker_files=("model.tflite", "model_fp16.tflite"), needs="tensorflow", validator="validate",
+               hub_files=("model.tflite", "model_fp16.tflite"), framework="tflite", publish=True,
+               family="albert-bridge TFLite", tier=True),
+        Format("tflite-int8", "albert_bridge.deploy.tflite", "LiteRT/TFLite model_int8.tflite (dynamic-range int8)",
+               ("detect_int8", "load_int8", "save_int8"), marker_files=("model_int8.tflite",), needs="tensorflow",
+               validator="validate_int8", hub_files=("model_int8.tflite",), framework="tflite", publish=True,
+               family="albert-bridge TFLite", tier=True),
     )
 }
 

@@ -30,7 +30,8 @@ def detect(path: Path) -> Path | None:
     path = Path(path)
     if path.is_dir():
         return path / FILE_NAME if (path / FILE_NAME).is_file() else None
-    return path if path.is_file() and path.suffix == ".onnx" else None
+    # model_quantized.onnx is the int8 tier's file (albert_bridge.deploy.onnx_int8), read by that format
+    return path if path.is_file() and path.suffix == ".onnx" and path.name != "model_quantized.onnx" else None
 
 
 def _parse(file: Path) -> Any:
@@ -54,10 +55,16 @@ def _parse(file: Path) -> Any:
         raise BridgeError(f"not a readable ONNX model ({first_line(exc)})", file=file) from None
 
 
-def _metadata(model: Any, file: Path, config: AlbertConfig | None) -> tuple[AlbertConfig, HeadKind]:
+def parse_metadata(model: Any, file: Path, config: AlbertConfig | None, tier: bool = False
+                   ) -> tuple[AlbertConfig, HeadKind]:
+    """(config, head) from our metadata (config.json beside the file wins). A quantized file is a deployment tier
+    (`tier`): read for its config and head only, never converted from."""
     from ..export.onnx import FORMAT_VERSION, META, first_line  # imports onnx (heavy, optional) at its top
 
     meta = {prop.key: prop.value for prop in model.metadata_props}
+    if META + "quantized" in meta and not tier:
+        raise BridgeError("already quantized to int8 (an albert-bridge deployment tier, not a checkpoint): convert "
+                          "from the fp32 model it was made from", file=file)
     version = meta.get(META + "format_version")
     if version is None:
         producer = " ".join(filter(None, (model.producer_name, model.producer_version))) or "an unknown exporter"
@@ -139,7 +146,7 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
     if file is None:
         raise BridgeError(f"no {FILE_NAME} here", file=path)
     model = _parse(file)
-    config, stored_head = _metadata(model, file, config)
+    config, stored_head = parse_metadata(model, file, config)
     report = LoadReport(format="onnx", source=str(file))
     expected = expected_tensors(config, stored_head)
     tensors: dict[str, LazyTensor] = {}

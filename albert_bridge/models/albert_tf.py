@@ -299,8 +299,9 @@ class TFAlbertMainLayer(keras.layers.Layer):
         embeddings = self.embeddings(input_ids, position_ids, token_type_ids, inputs_embeds, training=training)
         extended = None
         if attention_mask is not None:
-            # [B, 1, 1, S]: 0 where attended, -10000 where padded (broadcast over heads and queries).
-            keep = tf.cast(attention_mask, embeddings.dtype)[:, None, None, :]
+            # [B, 1, 1, S]: 0 where attended, -10000 where padded (broadcast over heads and queries). Two
+            # expand_dims, not [:, None, None, :]: TFLite's builtin StridedSlice has no new_axis_mask.
+            keep = tf.expand_dims(tf.expand_dims(tf.cast(attention_mask, embeddings.dtype), 1), 1)
             extended = (1.0 - keep) * MASK_VALUE
         encoder = self.encoder(embeddings, extended, self._head_mask(head_mask), output_attentions=output_attentions,
                                output_hidden_states=output_hidden_states, training=training)

@@ -24,7 +24,7 @@ import albert_bridge
 
 from ..convert import convert
 from ..errors import BridgeError, did_you_mean
-from ..formats import FORMATS, load
+from ..formats import FORMATS, detect_format, load
 from ..formats.hf_layout import read_index
 from ..inputs import flatten_outputs
 from ..numpy_forward import forward
@@ -83,7 +83,10 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             transformers=True, env={"TF_USE_LEGACY_KERAS": "1", "USE_TF": "1", "USE_TORCH": "0", "USE_FLAX": "0"}),
     Backend("hf-flax", "flax", "transformers Flax (reference)", ("jax", "flax", "transformers"), transformers=True,
             env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
-    Backend("onnx", "onnx", "albert_bridge ONNX export on ONNX Runtime", ("onnx", "onnxruntime")),
+    Backend("onnx", "onnx", "albert_bridge ONNX export on ONNX Runtime (any of our ONNX files, int8 included)",
+            ("onnx", "onnxruntime")),
+    Backend("tflite", "tflite", "albert_bridge LiteRT/TFLite file on the LiteRT interpreter", ("tensorflow",),
+            env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
     Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", ()),
     Backend("keras-hub", "keras-hub", "keras-hub's own classes from a preset (Keras 3, TensorFlow backend)",
             ("keras_hub", "tensorflow", "keras"), env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
@@ -140,6 +143,9 @@ def run_job(job: Job) -> JobResult:
     inputs = {name: data[name] for name in data.files}
     result = JobResult()
     source = Path(job.checkpoint)
+    fmt = detect_format(source)
+    if fmt.tier and fmt.framework != backend.framework:
+        raise Skip(f"a {fmt.name} file (a deployment tier) runs on the {fmt.framework} backend only")
     with tempfile.TemporaryDirectory(prefix="albert-parity-") as tmp:
         if backend.transformers:  # transformers reads only its own layout: give it the file its class loads
             source = _hf_directory(source, backend.framework, Path(tmp), head, result)
@@ -338,11 +344,17 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
 
     def load():
         file = source if source.suffix == ".onnx" else source / "model.onnx"
-        if file.is_file() and job.dtype == "float32":
+        if not file.is_file() and (source / "model_quantized.onnx").is_file():
+            file = source / "model_quantized.onnx"
+        if file.is_file():
             import onnx
 
-            names = [o.name for o in onnx.load(str(file), load_external_data=False).graph.output]
-            if any(n.startswith("hidden_states.") for n in names):
+            model = onnx.load(str(file), load_external_data=False)
+            if any(p.key == onnx_export.META + "quantized" for p in model.metadata_props):
+                result.notes.append("int8 file run as it is (its head's outputs, no hidden states)")
+                return str(file)  # a deployment tier: what runs is the file, whatever the dtype asked
+            names = [o.name for o in model.graph.output]
+            if job.dtype == "float32" and any(n.startswith("hidden_states.") for n in names):
                 return str(file)
         result.notes.append("graph built from the checkpoint's weights with hidden-state outputs")
         dtype = None if job.dtype == "float32" else job.dtype
@@ -441,9 +453,35 @@ def _keras_hub_hidden_states(backbone, feed: dict) -> list:
     return hidden
 
 
+def _run_tflite(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    """A TFLite file on the LiteRT interpreter (CPU). Any other source is converted first (float32, or float16
+    weights for --dtype float16), as `convert --to tflite` writes it. Outputs: the head's, no hidden states."""
+    from ..deploy import tflite  # imports tensorflow (a heavy optional framework) at its top
+
+    if job.device != "cpu" and not job.emulate_device:
+        raise Skip(f"the LiteRT interpreter runs on the CPU here, not {job.device}")
+    if job.dtype == "bfloat16":
+        raise Skip("TFLite files are float32, float16 or int8, not bfloat16")
+    result.device = _cpu_label(job)
+
+    def load():
+        file = tflite.detect(source) or tflite.detect_int8(source)
+        if file is None:
+            ckpt = _checkpoint(source, head)
+            precision = "float16" if job.dtype == "float16" else "float32"
+            file = Path(job.outputs).with_suffix(".tflite")  # beside the outputs: removed with the run's folder
+            file.write_bytes(tflite.to_tflite(ckpt, precision))
+            result.notes.append(f"converted to {file.name} by albert_bridge")
+        return file, tflite.interpreter(file).get_signature_runner(tflite.SIGNATURE)
+
+    (file, runner), result.load_seconds = _timed(load)
+    outputs, result.forward_seconds = _timed(lambda: tflite.run(file, inputs, runner=runner))
+    return outputs
+
+
 RUNNERS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "torch": _run_torch, "tf": _run_tf, "flax": _run_flax, "onnx": _run_onnx, "numpy": _run_numpy,
-    "keras-hub": _run_keras_hub}
+    "keras-hub": _run_keras_hub, "tflite": _run_tflite}
 
 
 def check_job_inputs(inputs: dict[str, np.ndarray], head: HeadKind, vocab_size: int, max_positions: int,

@@ -3,6 +3,11 @@
 An output passes when max|a - b| <= atol + rtol * max|a| (a: the reference run). The relative part is taken
 against the output's largest magnitude, not element by element: logits near zero would otherwise turn rounding
 noise into huge relative errors, and an output of larger values earns a proportionally larger allowance.
+
+With the agreement metric (reduced-precision tiers: int8, float16), a logits output passes when its top-1 agreement
+with the reference is at least `min_agreement`, any other output when its mean cosine similarity is; outputs a tier
+does not have (hidden states) are left out (a missing logits output still fails). Every comparison carries the
+agreement numbers, whichever metric decides.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import AlbertConfig
+from ..deploy.agreement import agreement
 
 # (atol, rtol) by compute dtype. fp32 implementations differ by rounding only: measured on the tiny test configs
 # (H = 32, I = 40, L = 5) at most 1.2e-5 on MLM logits up to ~10 between TF and PyTorch, a few 1e-6 elsewhere.
@@ -47,15 +53,25 @@ class Comparison:
     max_rel_diff: float | None  # max|a - b| / max|a|
     passed: bool
     note: str | None = None    # why there is no number (missing output, shape mismatch)
+    top1_agreement: float | None = None  # logits: share of positions with the reference's argmax
+    top5_agreement: float | None = None  # logits: share of positions whose reference argmax is in the run's top 5
+    cosine: float | None = None          # mean cosine similarity over the last axis (attended tokens)
+
+
+METRICS = ("tolerance", "agreement")
 
 
 def compare_outputs(a_label: str, a: dict[str, np.ndarray], b_label: str, b: dict[str, np.ndarray],
-                    atol: float, rtol: float) -> list[Comparison]:
-    """One comparison per output either run has, in the reference's order (then the other's extras)."""
+                    atol: float, rtol: float, *, metric: str = "tolerance", min_agreement: float = 0.97,
+                    mask: np.ndarray | None = None) -> list[Comparison]:
+    """One comparison per output either run has, in the reference's order (then the other's extras). `mask`
+    (the inputs' attention_mask) limits agreement and cosine of per-token outputs to attended tokens."""
     out = []
     for name in [*a, *(n for n in b if n not in a)]:
         if name not in a or name not in b:
             where = b_label if name not in b else a_label
+            if metric == "agreement" and not name.endswith("logits"):  # a tier has its head's outputs only
+                continue
             out.append(Comparison(a_label, b_label, name, None, None, False, f"missing in {where}"))
             continue
         x, y = np.asarray(a[name], np.float64), np.asarray(b[name], np.float64)
@@ -63,7 +79,15 @@ def compare_outputs(a_label: str, a: dict[str, np.ndarray], b_label: str, b: dic
             out.append(Comparison(a_label, b_label, name, None, None, False,
                                   f"shape {list(y.shape)} vs {list(x.shape)}"))
             continue
-        out.append(_compare(a_label, b_label, name, x, y, atol, rtol))
+        c = _compare(a_label, b_label, name, x, y, atol, rtol)
+        if np.isfinite(x).all() and np.isfinite(y).all() and x.size:
+            numbers = agreement(name, x, y, mask)
+            c.cosine, c.top1_agreement = numbers["cosine"], numbers.get("top1_agreement")
+            c.top5_agreement = numbers.get("top5_agreement")
+        if metric == "agreement":
+            score = c.top1_agreement if c.top1_agreement is not None else c.cosine
+            c.passed = score is not None and score >= min_agreement
+        out.append(c)
     return out
 
 

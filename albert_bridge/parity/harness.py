@@ -32,7 +32,7 @@ from ..schema import HeadKind
 from ..sources import resolve_source
 from ..tokenization import AlbertTokenizerFast
 from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
-from .compare import compare_outputs, default_tolerance, first_divergent_layer
+from .compare import METRICS, compare_outputs, default_tolerance, first_divergent_layer
 from .report import Report, Run
 
 DEFAULT_TIMEOUT = 900.0  # seconds one run may take (worker start included)
@@ -150,7 +150,7 @@ def shared_pool() -> WorkerPool:
 
 
 # --- inputs -------------------------------------------------------------------------------------------------------
-def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
+def text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: int) -> dict[str, np.ndarray]:
     """Texts tokenized by the tokenizer found beside the checkpoint (the fast one: the slow one's ids for
     SentencePiece, and it also reads the Chinese releases' vocab.txt); for multiple choice, the texts are the choices
     of one example."""
@@ -164,6 +164,20 @@ def _text_inputs(texts: Sequence[str], src: Path, head: HeadKind, max_length: in
     if head is HeadKind.MULTIPLE_CHOICE:
         batch = {k: v[None] for k, v in batch.items()}
     return batch
+
+
+def read_text_file(path: str | os.PathLike) -> list[str]:
+    """The texts of a file, one example a line (blank lines skipped): UTF-8, at least one text."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise BridgeError("file not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BridgeError(f"cannot read it as UTF-8 text ({exc})", file=path) from None
+    texts = [line.strip() for line in lines if line.strip()]
+    if not texts:
+        raise BridgeError("holds no text (one example a line)", file=path)
+    return texts
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -215,6 +229,9 @@ def check(
     head: HeadKind | str | None = None,
     inputs: dict[str, np.ndarray] | str | os.PathLike | None = None,
     texts: Sequence[str] | None = None,
+    text_file: str | os.PathLike | None = None,
+    metric: str = "tolerance",
+    min_agreement: float = 0.97,
     batch: int = 3,
     seq_len: int = 16,
     seed: int = 0,
@@ -229,8 +246,16 @@ def check(
     compare each output of each run with the first run (and with `expect`'s golden outputs). `runs` replaces the
     cross product with explicit `(checkpoint, backend)` or `(checkpoint, backend, label)` runs, the first being
     the reference. Bad input raises BridgeError; a mismatch does not raise (see `Report.passed`, or use
-    `assert_parity`). `on_run` gets each run as it finishes (progress)."""
+    `assert_parity`). `on_run` gets each run as it finishes (progress). `text_file`: one text per line, fed like
+    `texts`. `metric="agreement"` judges by top-1 agreement of logits and cosine of the other outputs (at least
+    `min_agreement`) instead of a tolerance: for reduced-precision tiers (int8, float16)."""
     plan = _plan(srcs, backends, runs)
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r} (expected one of: {', '.join(METRICS)})")
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ValueError(f"min_agreement must lie in [0, 1], got {min_agreement}")
+    if text_file is not None:
+        texts = [*(texts or ()), *read_text_file(text_file)]
     if device not in DEVICES:
         raise ValueError(f"unknown device {device!r} (expected one of: {', '.join(DEVICES)})")
     if dtype not in DTYPES:
@@ -244,6 +269,11 @@ def check(
     feed, described = _inputs(inputs, texts, expected, expect, plan[0][0], local[plan[0][0]], head, reference.config,
                               batch=batch, seq_len=seq_len, seed=seed)
     report = _report(reference.config, atol, rtol, device=device, dtype=dtype, head=head, described=described)
+    if metric == "agreement":
+        report.metric, report.min_agreement = metric, min_agreement
+        report.tolerance = (f"a logits output passes when its top-1 agreement with the reference run is at least "
+                            f"{min_agreement:g}, any other output when its mean cosine similarity is (reduced "
+                            "precision: agreement, not an absolute tolerance)")
     pool = pool or shared_pool()
     work = Path(tempfile.mkdtemp(prefix="run-", dir=pool.directory))
     try:
@@ -252,7 +282,7 @@ def check(
         settings = dict(head=head.value, inputs=str(inputs_file), device=device, dtype=dtype,
                         emulate_device=emulate_device)
         outputs = _runs(report, plan, local, settings, work, pool, timeout, on_run)
-        _comparisons(report, outputs, expected)
+        _comparisons(report, outputs, expected, feed.get("attention_mask"))
         ok = [r for r in report.runs if r.ok]
         if save_outputs_to and ok:
             save_outputs(save_outputs_to, feed, outputs[ok[0].label],
@@ -273,7 +303,7 @@ def _inputs(inputs, texts, expected, expect, first_src, first: Path, head: HeadK
     elif inputs is not None:
         origin, feed, described = "inputs", dict(inputs), "given by the caller"
     elif texts:
-        origin, feed = "--text", _text_inputs(texts, first, head, config.max_position_embeddings)
+        origin, feed = "--text", text_inputs(texts, first, head, config.max_position_embeddings)
         described = f"{len(texts)} text(s) tokenized by the tokenizer beside {first_src}"
     elif expected:
         origin, feed, described = str(expect), expected[0], f"those of {expect}"
@@ -325,18 +355,20 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
     return outputs
 
 
-def _comparisons(report: Report, outputs: dict[str, dict[str, np.ndarray]], expected) -> None:
+def _comparisons(report: Report, outputs: dict[str, dict[str, np.ndarray]], expected,
+                 mask: np.ndarray | None = None) -> None:
     """Every run that succeeded against the first one (the reference), and against the golden outputs if given."""
     ok = [r for r in report.runs if r.ok]
+    by = dict(metric=report.metric, min_agreement=report.min_agreement or 0.0, mask=mask)
     if ok:
         reference = ok[0].label
         for run in ok[1:]:
             report.comparisons += compare_outputs(reference, outputs[reference], run.label, outputs[run.label],
-                                                  report.atol, report.rtol)
+                                                  report.atol, report.rtol, **by)
     if expected:
         for run in ok:
             report.comparisons += compare_outputs("expected", expected[1], run.label, outputs[run.label],
-                                                  report.atol, report.rtol)
+                                                  report.atol, report.rtol, **by)
     report.first_divergent_layer = first_divergent_layer(report.comparisons)
 
 

@@ -3,7 +3,8 @@ model cards, plain text for the terminal).
 
 The JSON keys are a contract CI users parse (`report.schema.json` beside this file describes them):
 `passed, atol, rtol, device, dtype, runs[{checkpoint, backend, device, dtype, seconds, skipped}],
-comparisons[{a, b, output, max_abs_diff, max_rel_diff, passed}], first_divergent_layer`; other keys are extras.
+comparisons[{a, b, output, max_abs_diff, max_rel_diff, passed}], first_divergent_layer`; other keys are extras
+(among them `metric`, `min_agreement` and each comparison's `top1_agreement`, `top5_agreement`, `cosine`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Report:
     comparisons: list[Comparison] = field(default_factory=list)
     first_divergent_layer: int | str | None = None
     tolerance: str = ""                   # the rule and where the numbers come from, in words
+    metric: str = "tolerance"             # what decides: tolerance (fp32 contract) or agreement (reduced precision)
+    min_agreement: float | None = None    # agreement: the least top-1 agreement (logits) / cosine (the rest)
 
     @property
     def compared(self) -> bool:
@@ -75,6 +78,7 @@ class Report:
             "runs": [asdict(r) for r in self.runs],
             "comparisons": [{k: _finite(v) for k, v in asdict(c).items()} for c in self.comparisons],
             "first_divergent_layer": self.first_divergent_layer,
+            "metric": self.metric, "min_agreement": self.min_agreement,
         }
 
     def to_json(self) -> str:
@@ -123,9 +127,16 @@ class Report:
         rows: dict[str, dict[str, str]] = {}
         for c in self.comparisons:
             column = f"{c.b} vs {c.a}" if self._several_references() else c.b
-            cell = c.note if c.max_abs_diff is None else f"{c.max_abs_diff:.2e}"
+            cell = c.note if c.max_abs_diff is None else self._cell(c)
             rows.setdefault(c.output, {})[column] = cell + ("" if c.passed else " FAIL")
         return ["output", *columns], [[name, *(cells.get(col, "") for col in columns)] for name, cells in rows.items()]
+
+    def _cell(self, c: Comparison) -> str:
+        if self.metric != "agreement":
+            return f"{c.max_abs_diff:.2e}"
+        if c.top1_agreement is not None:
+            return f"top-1 {c.top1_agreement:.2%}, top-5 {c.top5_agreement:.2%}"
+        return "" if c.cosine is None else f"cosine {c.cosine:.4f}"
 
     def _summary_table(self) -> tuple[list[str], list[list[str]]]:
         by_pair: dict[tuple[str, str], list[Comparison]] = {}
@@ -157,11 +168,13 @@ class Report:
             return f"NOTHING COMPARED: {ran} run(s) completed, at least two (or --expect) are needed"
         failed = self.failures()
         errors = [r for r in self.runs if r.error]
+        within = "tolerance" if self.metric != "agreement" else f"agreement {self.min_agreement:g}"
         if not failed and not errors:
-            return f"PASSED: {len(self.comparisons)} comparisons within tolerance"
+            return f"PASSED: {len(self.comparisons)} comparisons within {within}"
         parts = []
         if failed:
-            parts.append(f"{len(failed)} of {len(self.comparisons)} comparisons exceed tolerance")
+            parts.append(f"{len(failed)} of {len(self.comparisons)} comparisons "
+                         + ("exceed tolerance" if self.metric != "agreement" else f"below agreement {self.min_agreement:g}"))
         if errors:
             parts.append(f"{len(errors)} run(s) failed")
         where = self.first_divergent_layer
@@ -171,6 +184,10 @@ class Report:
 
     def legend(self) -> str:
         """What the table's numbers are, and what FAIL means when one is marked."""
+        if self.metric == "agreement":
+            legend = ("top-1 / top-5 agreement of each logits output (attended positions), mean cosine of the others, "
+                      "each run against its reference")
+            return legend + (f"; FAIL: below {self.min_agreement:g}" if self.failures() else "")
         legend = "max |a - b| of each output, each run against its reference"
         return legend + ("; FAIL: over tolerance" if self.failures() else "")
 
@@ -189,7 +206,8 @@ class Report:
                  f"Head `{self.head}` on `{self.device}`, `{self.dtype}`; inputs: {self.inputs}.  ",
                  f"Tolerance: {self.tolerance}.", "", *_markdown(*self._runs_table())]
         if self.comparisons:
-            lines += ["", "Max absolute difference (each run against its reference):", "",
+            lines += ["", (self.legend() if self.metric == "agreement" else
+                           "Max absolute difference (each run against its reference):"), "",
                       *_markdown(*self._table())]
         return "\n".join([*lines, "", f"**{self.verdict()}**"]) + "\n"
 
