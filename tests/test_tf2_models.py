@@ -236,7 +236,9 @@ def test_saved_model_serves_the_model(tmp_path, head, jit):
     expected = tf_model(**inputs)
     assert sorted(served) == sorted(tf_model.serving_output_names())
     for name in served:
-        np.testing.assert_allclose(served[name].numpy(), expected[name].numpy(), atol=ATOL, rtol=0)
+        # The MLM logits get the MLM tolerance: graphs that fuse the GELU into its MatMul (oneDNN) round differently.
+        atol = MLM_ATOL if head in MLM_HEADS and "logits" in name else ATOL
+        np.testing.assert_allclose(served[name].numpy(), expected[name].numpy(), atol=atol, rtol=0)
 
 
 @pytest.mark.slow

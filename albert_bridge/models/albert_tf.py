@@ -65,18 +65,15 @@ class TFAlbertForPreTrainingOutput(AlbertForPreTrainingOutput):
     """transformers' TFAlbertForPreTrainingOutput: loss, prediction_logits, sop_logits, hidden_states, attentions."""
 
 
-def _gelu_new(x):
-    # Written out as transformers' gelu_new is, so logits agree to the last bits.
-    return 0.5 * x * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
-
-
 def _gelu_fast(x):
     return 0.5 * x * (1.0 + tf.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x)))
 
 
 ACTIVATIONS = {
     "gelu": lambda x: tf.nn.gelu(x, approximate=False),
-    "gelu_new": _gelu_new,
+    # transformers' gelu_new formula, as TF's own op pattern: inside a graph TF's oneDNN remapper fuses it (and the
+    # bias) into the MatMul before it, which saves four passes over the [tokens, I] activations per layer.
+    "gelu_new": lambda x: tf.nn.gelu(x, approximate=True),
     "gelu_pytorch_tanh": lambda x: tf.nn.gelu(x, approximate=True),
     "gelu_fast": _gelu_fast,
     "relu": tf.nn.relu,
@@ -97,6 +94,18 @@ def _dense(units: int, config: AlbertConfig, name: str, inputs: int, activation=
     layer = keras.layers.Dense(units, activation=activation, kernel_initializer=_init(config), name=name)
     layer.build((None, inputs))
     return layer
+
+
+def _linear(layer: keras.layers.Dense, x, activation=None):
+    """`layer` applied to 2-D activations [tokens, in] as MatMul -> BiasAdd (-> activation): the pattern TF's graph
+    optimizer fuses into one oneDNN kernel (Keras' Dense on 3-D inputs leaves a separate bias pass per call)."""
+    out = tf.nn.bias_add(tf.matmul(x, tf.cast(layer.kernel, x.dtype)), tf.cast(layer.bias, x.dtype))
+    return out if activation is None else activation(out)
+
+
+def _rows(x):
+    """[batch, seq, features] -> [batch * seq, features] (static sizes where known)."""
+    return tf.reshape(x, (-1, x.shape[-1]))
 
 
 def _norm(config: AlbertConfig, name: str, size: int) -> keras.layers.LayerNormalization:
@@ -181,18 +190,25 @@ class TFAlbertAttention(keras.layers.Layer):
         x = tf.reshape(x, (batch, -1, self.num_attention_heads, self.attention_head_size))
         return tf.transpose(x, (0, 2, 1, 3))
 
-    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
-        batch = tf.shape(hidden_states)[0]
-        q, k, v = (self._heads(layer(hidden_states), batch) for layer in (self.query, self.key, self.value))
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False,
+             batch=None):
+        """`hidden_states` [tokens, H] (the encoder keeps activations 2-D, `batch` rows of sequences) or
+        [batch, seq, H]; the output has the input's shape."""
+        shape = None
+        if hidden_states.shape.rank == 3:
+            shape, batch = tf.shape(hidden_states), tf.shape(hidden_states)[0]
+            hidden_states = _rows(hidden_states)
+        q, k, v = (self._heads(_linear(layer, hidden_states), batch) for layer in (self.query, self.key, self.value))
         scores = tf.matmul(q, k, transpose_b=True) / tf.cast(math.sqrt(self.attention_head_size), q.dtype)
         if attention_mask is not None:
             scores = scores + attention_mask
         probs = self.attention_dropout(tf.nn.softmax(scores, axis=-1), training=training)
         if head_mask is not None:
             probs = probs * head_mask
-        context = tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3))
-        context = tf.reshape(context, (batch, -1, self.all_head_size))
-        output = self.LayerNorm(hidden_states + self.output_dropout(self.dense(context), training=training))
+        context = tf.reshape(tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3)), (-1, self.all_head_size))
+        output = self.LayerNorm(hidden_states + self.output_dropout(_linear(self.dense, context), training=training))
+        if shape is not None:
+            output = tf.reshape(output, shape)
         return (output, probs) if output_attentions else (output,)
 
 
@@ -209,12 +225,19 @@ class TFAlbertLayer(keras.layers.Layer):
         self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
         self.built = True
 
-    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False,
+             batch=None):
+        """`hidden_states` [tokens, H] with `batch` sequences (as the encoder calls it) or [batch, seq, H]."""
+        shape = None
+        if hidden_states.shape.rank == 3:
+            shape, batch = tf.shape(hidden_states), tf.shape(hidden_states)[0]
+            hidden_states = _rows(hidden_states)
         attention = self.attention(hidden_states, attention_mask, head_mask, output_attentions=output_attentions,
-                                   training=training)
-        ffn = self.ffn_output(self.activation(self.ffn(attention[0])))
+                                   training=training, batch=batch)
+        ffn = _linear(self.ffn_output, _linear(self.ffn, attention[0], self.activation))
         ffn = self.dropout(ffn, training=training)
-        return (self.full_layer_layer_norm(ffn + attention[0]),) + attention[1:]
+        output = self.full_layer_layer_norm(ffn + attention[0])
+        return (output if shape is None else tf.reshape(output, shape),) + attention[1:]
 
 
 class TFAlbertLayerGroup(keras.layers.Layer):
@@ -225,11 +248,13 @@ class TFAlbertLayerGroup(keras.layers.Layer):
         self.albert_layers = [TFAlbertLayer(config, name=f"albert_layers_._{i}") for i in range(config.inner_group_num)]
         self.built = True
 
-    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False):
+    def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False,
+             batch=None):
         attentions = ()
         for index, layer in enumerate(self.albert_layers):
             mask = head_mask[index] if head_mask is not None and index < head_mask.shape[0] else None
-            out = layer(hidden_states, attention_mask, mask, output_attentions=output_attentions, training=training)
+            out = layer(hidden_states, attention_mask, mask, output_attentions=output_attentions, training=training,
+                        batch=batch)
             hidden_states = out[0]
             if output_attentions:
                 attentions += (out[1],)
@@ -251,18 +276,24 @@ class TFAlbertTransformer(keras.layers.Layer):
     def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False,
              output_hidden_states=False, training=False) -> BaseModelOutput:
         config = self.config
-        hidden_states = self.embedding_hidden_mapping_in(hidden_states)
-        all_hidden = (hidden_states,) if output_hidden_states else None
+        # Activations stay 2-D [tokens, H] between the layers (one reshape in, one per output out): every dense
+        # layer is then a plain MatMul that TF fuses with its bias and activation.
+        shape = tf.concat([tf.shape(hidden_states)[:-1], [config.hidden_size]], 0)
+        batch = tf.shape(hidden_states)[0]
+        hidden_states = _linear(self.embedding_hidden_mapping_in, _rows(hidden_states))
+        all_hidden = (tf.reshape(hidden_states, shape),) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for i in range(config.num_hidden_layers):
             g = config.group_of_layer(i)
             group_mask = None if head_mask is None else head_mask[config.head_mask_rows(g)]
             hidden_states, attentions = self.albert_layer_groups[g](
-                hidden_states, attention_mask, group_mask, output_attentions=output_attentions, training=training)
+                hidden_states, attention_mask, group_mask, output_attentions=output_attentions, training=training,
+                batch=batch)
             if output_attentions:
                 all_attentions += attentions
             if output_hidden_states:
-                all_hidden += (hidden_states,)
+                all_hidden += (tf.reshape(hidden_states, shape),)
+        hidden_states = tf.reshape(hidden_states, shape)
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
 
 
@@ -327,8 +358,13 @@ class TFAlbertMLMHead(keras.layers.Layer):
         self.built = True
 
     def call(self, hidden_states, word_embeddings):
-        hidden_states = self.LayerNorm(self.activation(self.dense(hidden_states)))
-        return tf.matmul(hidden_states, word_embeddings, transpose_b=True) + self.bias
+        # On 2-D rows: MatMul + bias + activation fuse, and the decoder is one MatMul (a 3-D x 2-D matmul would be
+        # a broadcasting batched one) with its bias fused.
+        shape = tf.concat([tf.shape(hidden_states)[:-1], tf.shape(word_embeddings)[:1]], 0)
+        hidden_states = self.LayerNorm(_linear(self.dense, _rows(hidden_states), self.activation))
+        logits = tf.nn.bias_add(tf.matmul(hidden_states, tf.cast(word_embeddings, hidden_states.dtype),
+                                          transpose_b=True), tf.cast(self.bias, hidden_states.dtype))
+        return tf.reshape(logits, shape)
 
 
 class TFAlbertSOPHead(keras.layers.Layer):

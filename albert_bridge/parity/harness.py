@@ -55,31 +55,28 @@ class _Worker:
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         self._buffer = b""
 
-    def run(self, job: Job, timeout: float) -> dict[str, Any]:
+    def send(self, job: Job) -> str | None:
+        """Queue a job (the worker takes its jobs in order); an error line if the worker is gone."""
         assert self.process.stdin is not None
         try:
             self.process.stdin.write((json.dumps(asdict(job)) + "\n").encode())
             self.process.stdin.flush()
         except BrokenPipeError:
-            return {"error": self._died()}
-        line = self._read_line(timeout)
-        if line is None:
-            return {"error": self._died(timeout)}
-        return json.loads(line)
+            return self._died()
+        return None
 
-    def _read_line(self, timeout: float) -> bytes | None:
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return None
-            self._buffer += chunk
+    def fill(self) -> bool:
+        """Read what the worker has written (call when its stdout is readable); False at its end."""
+        chunk = os.read(self.process.stdout.fileno(), 65536)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def answer(self) -> dict[str, Any] | None:
+        """The next complete answer read so far, or None."""
+        if b"\n" not in self._buffer:
+            return None
         line, self._buffer = self._buffer.split(b"\n", 1)
-        return line
+        return json.loads(line)
 
     def _died(self, timeout: float | None = None) -> str:
         self.close(kill=True)
@@ -117,12 +114,55 @@ class WorkerPool:
 
     def run(self, backend: str, device: str, job: Job, timeout: float) -> tuple[dict[str, Any], float]:
         """(the worker's answer, wall seconds including the worker's start when this job started it)."""
-        start = time.perf_counter()
+        answers: list = []
+        self.run_all([(backend, device, job)], timeout, lambda _, answer, seconds: answers.append((answer, seconds)))
+        return answers[0]
+
+    def _worker(self, backend: str, device: str) -> _Worker:
         worker = self._workers.get((backend, device))
         if worker is None or not worker.alive:
             worker = self._workers[(backend, device)] = _Worker(backend, device, self.directory)
-        answer = worker.run(job, timeout)
-        return answer, time.perf_counter() - start
+        return worker
+
+    def run_all(self, jobs: Sequence[tuple[str, str, Job]], timeout: float,
+                on_answer: Callable[[int, dict[str, Any], float], None]) -> None:
+        """Every (backend, device, job) at once: the workers they need start together, so the frameworks import
+        (and the runs compute) side by side; each worker takes its own jobs in order. `on_answer(index, answer,
+        seconds)` as each answer arrives, seconds counted from when the job could start (its worker's previous
+        answer, or now) -- a job gets `timeout` seconds from then."""
+        queues: dict[tuple[str, str], list[int]] = {}
+        for index, (backend, device, job) in enumerate(jobs):
+            error = self._worker(backend, device).send(job)
+            if error:
+                on_answer(index, {"error": error}, 0.0)
+            else:
+                queues.setdefault((backend, device), []).append(index)
+        started = dict.fromkeys(queues, time.perf_counter())
+
+        def finish(key, answer_of):  # the worker's queued jobs all end with answer_of(timeout or None)
+            for index in queues.pop(key):
+                on_answer(index, {"error": answer_of}, time.perf_counter() - started[key])
+
+        while queues:
+            now = time.perf_counter()
+            for key in [k for k in queues if now - started[k] > timeout]:
+                finish(key, self._workers[key]._died(timeout))
+            if not queues:
+                break
+            by_fd = {self._workers[k].process.stdout.fileno(): k for k in queues}
+            wait = max(0.0, min(started[k] + timeout for k in queues) - now)
+            for fd in select.select(list(by_fd), [], [], wait)[0]:
+                key = by_fd[fd]
+                worker = self._workers[key]
+                alive = worker.fill()
+                while key in queues and (answer := worker.answer()) is not None:
+                    now = time.perf_counter()
+                    on_answer(queues[key].pop(0), answer, now - started[key])
+                    started[key] = now
+                    if not queues[key]:
+                        del queues[key]
+                if key in queues and not alive:
+                    finish(key, worker._died())
 
     def close(self) -> None:
         for worker in self._workers.values():
@@ -337,21 +377,34 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
           timeout: float, on_run: Callable[[Run], None] | None) -> dict[str, dict[str, np.ndarray]]:
     """Run the plan in the pool, recording each run in the report; the outputs of the runs that succeeded."""
     outputs: dict[str, dict[str, np.ndarray]] = {}
+    jobs: list[tuple[str, str, Job]] = []
+    queued: list[Run] = []
     for path, name, label in plan:
         run = Run(checkpoint=str(path), backend=name, device=settings["device"], dtype=settings["dtype"], label=label)
         report.runs.append(run)
         run.skipped = BACKENDS[name].missing()
-        if not run.skipped:
-            job = Job(backend=name, checkpoint=str(local[path].resolve()),
-                      outputs=str(work / f"outputs-{len(report.runs)}.npz"), **settings)
-            answer, run.seconds = pool.run(name, job.device, job, timeout)
-            run.skipped, run.error = answer.get("skipped"), answer.get("error")
-            run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
-            run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
-            if run.ok:
-                outputs[label] = _read_npz(Path(job.outputs))
+        if run.skipped:
+            if on_run:
+                on_run(run)
+            continue
+        job = Job(backend=name, checkpoint=str(local[path].resolve()),
+                  outputs=str(work / f"outputs-{len(report.runs)}.npz"), **settings)
+        jobs.append((name, job.device, job))
+        queued.append(run)
+
+    def answered(index: int, answer: dict[str, Any], seconds: float) -> None:
+        run, job = queued[index], jobs[index][2]
+        run.seconds = seconds
+        run.skipped, run.error = answer.get("skipped"), answer.get("error")
+        run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
+        run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
+        if run.ok:
+            outputs[run.label] = _read_npz(Path(job.outputs))
         if on_run:
             on_run(run)
+
+    # All at once: a worker's start (the framework import, most of a run at small sizes) overlaps the others'.
+    pool.run_all(jobs, timeout, answered)
     return outputs
 
 
