@@ -263,11 +263,12 @@ def section_copy(directory: Path, nbytes: int, rows: list, baseline: str | None,
     the time goes."""
     trees = {"ours": ROOT, **({"baseline": Path(baseline)} if baseline else {})}
     runs: dict = {}
-    for _ in range(rounds):
+    for round_ in range(rounds):
         cp, cp_cpu = cp_no_sync(directory)
         runs.setdefault("cp", []).append((cp, cp_cpu))
         for fmt in ("safetensors", "tf"):
-            for name, tree in trees.items():
+            order = list(trees.items())  # who runs first after cp alternates: the page cache's state moves times
+            for name, tree in order if round_ % 2 else order[::-1]:
                 shutil.rmtree(directory / "out", ignore_errors=True)
                 r = child(CONVERT, directory / "tf1", directory / "out", fmt, env={"PYTHONPATH": str(tree)})
                 runs.setdefault((fmt, name), []).append((r.get("seconds"), r.get("cpu_seconds"), r.get("peak_bytes"),
