@@ -11,7 +11,6 @@ import numpy as np
 
 from .config import AlbertConfig
 # The array and memory utilities live in .arrays, dtype names in .dtypes; readers and writers import them from here too.
-from .arrays import all_finite
 from .dtypes import is_float, numpy_dtype
 from .errors import BridgeError, ShapeMismatch
 from .schema import HeadKind, expected_tensors
@@ -148,18 +147,6 @@ class Checkpoint:
         tensors = {key: t if (not is_float(t.dtype) or t.dtype == target) else t.map(cast, t.shape, target)
                    for key, t in self.tensors.items()}
         return replace(self, tensors=tensors)
-
-    def checking_finite(self, on_nonfinite: Callable[[str, LazyTensor], None]) -> "Checkpoint":
-        """The same checkpoint, each floating tensor checked for NaN and Inf when read: `on_nonfinite(key, tensor)`
-        hears of each that holds any (and may raise to refuse it)."""
-        def checked(key: str, tensor: LazyTensor) -> LazyTensor:
-            def check(array: np.ndarray) -> np.ndarray:
-                if not all_finite(array):
-                    on_nonfinite(key, tensor)
-                return array
-            return tensor.map(check, tensor.shape) if is_float(tensor.dtype) else tensor
-
-        return replace(self, tensors={key: checked(key, t) for key, t in self.tensors.items()})
 
     def num_parameters(self) -> int:
         return sum(math.prod(t.shape) for t in self.tensors.values())

@@ -8,7 +8,7 @@ import fnmatch
 import os
 import shutil
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,8 +16,9 @@ import google_crc32c
 import numpy as np
 
 from . import atomic
-from .arrays import Scratch, contiguous
+from .arrays import Scratch, all_finite, contiguous, contiguous_folded
 from .checkpoint import Checkpoint, LazyTensor, nonfinite_warning
+from .dtypes import is_float
 from .errors import BridgeError
 from .config import AlbertConfig, unknown_keys
 from .formats import FORMATS, Format, get_format, load
@@ -183,7 +184,6 @@ def convert(
         if tensor.origin not in nonfinite:
             nonfinite.append(tensor.origin or key)
 
-    checked = ckpt.checking_finite(on_nonfinite)
     tick = progress and (lambda n: progress(n, total))
     layouts = {fmt.name: partial(fmt.native_transform, head=ckpt.head) for fmt in formats}
 
@@ -197,8 +197,8 @@ def convert(
     with atomic.atomic_directory(Path(dst), plan=plan) as staging:
         for fmt in formats:
             digests[fmt.name] = {}
-            recording = _recording(checked, digests[fmt.name], tick, layouts[fmt.name],
-                                   Scratch() if fmt.streams_writes else None)
+            recording = _recording(ckpt, digests[fmt.name], tick, layouts[fmt.name],
+                                   Scratch() if fmt.streams_writes else None, on_nonfinite)
             result.written[fmt.name] = [p for p in fmt.save(recording, staging, max_shard_size) if p.name != "config.json"]
         if any(fmt.hf_layout for fmt in formats):  # tokenizer files under transformers' names
             for name, src_path in ckpt.assets.items():
@@ -230,21 +230,75 @@ def tensor_digest(array: np.ndarray) -> int:
     return google_crc32c.extend(0, data) if data.size else 0
 
 
+_CRC32C_POLY = 0x82F63B78  # Castagnoli, reflected
+
+
+def _gf2_times(matrix: Sequence[int], vector: int) -> int:
+    total, row = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[row]
+        vector >>= 1
+        row += 1
+    return total
+
+
+@lru_cache(maxsize=None)
+def _zeros_operator(log2_nbytes: int) -> tuple[int, ...]:
+    """The GF(2) operator that appends 2**log2_nbytes zero bytes to a CRC-32C register (zlib's crc32_combine
+    method, for Castagnoli's polynomial): each the square of the one before, made once per process."""
+    if log2_nbytes:
+        half = _zeros_operator(log2_nbytes - 1)
+        return tuple(_gf2_times(half, row) for row in half)
+    operator = [_CRC32C_POLY] + [1 << n for n in range(31)]  # one zero bit
+    for _ in range(3):  # one zero byte
+        operator = [_gf2_times(operator, row) for row in operator]
+    return tuple(operator)
+
+
+def crc32c_combine(first: int, second: int, second_nbytes: int) -> int:
+    """CRC-32C of A + B from CRC-32C(A), CRC-32C(B) and len(B): parts checksummed apart (while in the cache, on
+    any core) give the same digest as one pass over the whole (`tensor_digest`)."""
+    power = 0
+    while second_nbytes:
+        if second_nbytes & 1:
+            first = _gf2_times(_zeros_operator(power), first)
+        second_nbytes >>= 1
+        power += 1
+    return first ^ second
+
+
+def _digest_part(part: np.ndarray, check_finite: bool) -> tuple[int, int, bool]:
+    data = part.view(np.uint8)
+    return google_crc32c.extend(0, data), data.size, not check_finite or all_finite(part)
+
+
 def _recording(ckpt: Checkpoint, digests: dict[str, int], tick: Callable[[int], None] | None,
-               layout: Callable[[str], Transform], scratch: Scratch | None) -> Checkpoint:
-    """The same checkpoint, noting each tensor's digest (and progress) as a writer reads it. The digest is of the
-    bytes in the layout the writer writes (`layout(key)`: as is, or transposed), made contiguous here once: the writer
-    gets a view of that same array, which its own transform turns back into the C-ordered bytes it writes. A writer
-    that is done with each tensor before it reads the next gets the copies in one reused `scratch` buffer."""
+               layout: Callable[[str], Transform], scratch: Scratch | None,
+               on_nonfinite: Callable[[str, LazyTensor], None]) -> Checkpoint:
+    """The same checkpoint, noting each tensor's digest (and progress) as a writer reads it, and checking floating
+    tensors for NaN and Inf (`on_nonfinite` hears of each that holds any, and may raise to refuse it). The digest
+    is of the bytes in the layout the writer writes (`layout(key)`: as is, or transposed), made contiguous here
+    once: the writer gets a view of that same array, which its own transform turns back into the C-ordered bytes
+    it writes. The checksum and the finite check run on each part of those bytes as it is copied (or read), while
+    it is in the cache: one pass over memory, not three. A writer that is done with each tensor before it reads
+    the next gets the copies in one reused `scratch` buffer."""
 
     def recorded(key: str, tensor: LazyTensor) -> LazyTensor:
         def load():
             transform = layout(key)
-            native = contiguous(transform.to_native(tensor.read()), scratch)
-            if key not in digests:
-                digests[key] = tensor_digest(native)
-                if tick:
-                    tick(tensor.nbytes)
+            if key in digests:  # read again (a tied tensor): digested and checked the first time
+                return transform.to_canonical(contiguous(transform.to_native(tensor.read()), scratch))
+            fold = partial(_digest_part, check_finite=is_float(tensor.dtype))
+            native, parts = contiguous_folded(transform.to_native(tensor.read()), scratch, fold)
+            digest = 0
+            for crc, nbytes, _ in parts:
+                digest = crc32c_combine(digest, crc, nbytes)
+            digests[key] = digest
+            if not all(finite for _, _, finite in parts):
+                on_nonfinite(key, tensor)
+            if tick:
+                tick(tensor.nbytes)
             return transform.to_canonical(native)
 
         return LazyTensor(tensor.shape, tensor.dtype, load, tensor.origin)

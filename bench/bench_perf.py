@@ -1,6 +1,6 @@
 """Issue-12 performance table, every number measured side by side in one run (compare ratios: machines are noisy).
 
-    python bench/bench_perf.py [--sections convert,load,forward,cli,scaling,tfgraph,parity] [--size xxlarge]
+    python bench/bench_perf.py [--sections convert,copy,load,forward,cli,scaling,tfgraph,parity] [--size xxlarge]
                                [--baseline /work/main] [--rounds 3] [--out results.json]
 
 - convert: an ALBERT-<size> checkpoint (random weights) as TF1 and as model.safetensors; `cp` of the data file,
@@ -13,6 +13,9 @@
 - cli: `albert-bridge --help` and `inspect` of a safetensors file (wall time of the whole command);
 - tfgraph: TF2 where users run it (their tf.function, model.predict, a fit step), ours vs transformers' TF class;
 - parity: `parity --backends all` at base size, this tree and a --baseline checkout's, alternated;
+- copy: issue 23's yardstick: TF1 -> safetensors / tf against `cp` of the data file (no sync on either side, each
+  into a new destination), alternated over --rounds with --baseline's tree, ratios by wall and CPU time, and one
+  profiled conversion per tree (seconds per phase: transpose, write, checksum, finite check, rename);
 - scaling: conversion time and peak memory TF1 -> safetensors for base, large, xlarge and xxlarge.
 
 Each measurement runs in a fresh subprocess; peak memory is VmHWM minus the RSS before the measured step
@@ -43,9 +46,11 @@ def _status(field):
 def measure(fn):
     open("/proc/self/clear_refs", "w").write("5")
     base = _status("VmRSS:")
-    start = time.perf_counter()
+    cpu, start = os.times(), time.perf_counter()
     fn()
-    print(json.dumps({"seconds": time.perf_counter() - start, "peak_bytes": _status("VmHWM:") - base}))
+    seconds, end = time.perf_counter() - start, os.times()
+    print(json.dumps({"seconds": seconds, "peak_bytes": _status("VmHWM:") - base,
+                      "cpu_seconds": end.user + end.system - cpu.user - cpu.system}))
 """
 
 CONVERT = PRELUDE + r"""
@@ -210,6 +215,82 @@ def section_convert(directory: Path, nbytes: int, rows: list) -> None:
                  {"ours_faster": theirs / ours}))
 
 
+PHASES = r"""
+import cProfile, json, pstats, sys, time
+from albert_bridge.convert import convert
+import google_crc32c, h5py, albert_bridge.formats.tf1_original, albert_bridge.formats.hf_pytorch
+import albert_bridge.formats.hf_keras_h5
+src, dst, fmt = sys.argv[1:4]
+profile = cProfile.Profile()
+start = time.perf_counter()
+profile.runcall(convert, src, dst, [fmt], force=True)
+total = time.perf_counter() - start
+# Each built-in that does a phase's work, by name: what cProfile sees of the threads that copy is their joins.
+PHASES = {"transpose (+ folded checks)": ("acquire",), "write": ("write", "__setitem__", "pwrite"),
+          "checksum (CRC-32C)": ("_crc32c.extend",), "finite check": ("reduce",), "rename": ("replace", "rename")}
+seen = {name: 0.0 for name in PHASES}
+for (path, _, function), (_, _, tottime, _, _) in pstats.Stats(profile).stats.items():
+    for name, needles in PHASES.items():
+        if any(function.endswith(n) or function == f"<built-in method {n}>" or n in function for n in needles):
+            seen[name] += tottime
+            break
+seen["other"] = total - sum(seen.values())
+print(json.dumps({"seconds": total, "phases": seen}))
+"""
+
+
+def cp_no_sync(directory: Path) -> tuple[float, float]:
+    """`cp` of the TF1 data file into a new file (the copy of the round before removed first), no sync: wall and
+    CPU seconds (the kernel's copy runs in this process: its system time)."""
+    data, copy = directory / "tf1" / "model.ckpt-best.data-00000-of-00001", directory / "copy"
+    copy.unlink(missing_ok=True)
+    cpu, start = os.times(), time.perf_counter()
+    shutil.copyfile(data, copy)
+    seconds, end = time.perf_counter() - start, os.times()
+    return seconds, end.user + end.system - cpu.user - cpu.system
+
+
+def _median(values: list) -> float | None:
+    values = sorted(v for v in values if v is not None)
+    return values[len(values) // 2] if values else None
+
+
+def section_copy(directory: Path, nbytes: int, rows: list, baseline: str | None, rounds: int) -> None:
+    """Issue 23: TF1 -> safetensors and TF1 -> tf against `cp` of the same bytes, neither syncing, each into a new
+    destination (the previous output removed first, untimed, as cp's copy is), alternated over --rounds with this
+    tree and --baseline's; the median ratio per round, by wall time and by CPU time (the CPU ratio holds under
+    load; the wall one is what a user waits for on an idle machine). Then one profiled conversion per tree: where
+    the time goes."""
+    trees = {"ours": ROOT, **({"baseline": Path(baseline)} if baseline else {})}
+    runs: dict = {}
+    for round_ in range(rounds):
+        cp, cp_cpu = cp_no_sync(directory)
+        runs.setdefault("cp", []).append((cp, cp_cpu))
+        for fmt in ("safetensors", "tf"):
+            order = list(trees.items())  # who runs first after cp alternates: the page cache's state moves times
+            for name, tree in order if round_ % 2 else order[::-1]:
+                shutil.rmtree(directory / "out", ignore_errors=True)
+                r = child(CONVERT, directory / "tf1", directory / "out", fmt, env={"PYTHONPATH": str(tree)})
+                runs.setdefault((fmt, name), []).append((r.get("seconds"), r.get("cpu_seconds"), r.get("peak_bytes"),
+                                                          cp, cp_cpu))
+    (directory / "copy").unlink(missing_ok=True)
+    cps = runs["cp"]
+    rows.append(("copy", "cp of the TF1 data file, no sync (median)", _median([c for c, _ in cps]), None, 1.0,
+                 {"cpu_seconds": _median([c for _, c in cps]), "runs": cps}))
+    for (fmt, name), seen in ((k, v) for k, v in runs.items() if k != "cp"):
+        wall = _median([s / cp for s, _, _, cp, _ in seen if s])
+        cpu = _median([c / cc for _, c, _, _, cc in seen if c and cc])
+        rows.append(("copy", f"TF1 -> {fmt} ({name}; ratio: to cp in its round)", _median([s for s, *_ in seen]),
+                     _median([p for _, _, p, _, _ in seen]), wall, {"cpu_ratio": cpu, "runs": seen}))
+    for fmt in ("safetensors", "tf"):
+        for name, tree in trees.items():
+            shutil.rmtree(directory / "out", ignore_errors=True)
+            r = child(PHASES, directory / "tf1", directory / "out", fmt, env={"PYTHONPATH": str(tree)})
+            phases = ", ".join(f"{k} {v:.2f}" for k, v in r.get("phases", {}).items())
+            rows.append(("phases", f"TF1 -> {fmt} ({name}, profiled): {phases}", r.get("seconds"), None, None, r))
+    shutil.rmtree(directory / "out", ignore_errors=True)
+
+
 def section_load(directory: Path, rows: list) -> None:
     legacy = {"TF_USE_LEGACY_KERAS": "1"}
     for which in ("torch", "hf-torch", "tf", "hf-tf", "flax", "hf-flax"):
@@ -329,20 +410,22 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sections", default="convert,load,forward,cli")
     parser.add_argument("--size", default="xxlarge")
-    parser.add_argument("--baseline", help="another checkout whose parity harness the parity section times too")
-    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of the tfgraph and parity sections")
+    parser.add_argument("--baseline", help="another checkout (e.g. /work/main) that the copy and parity sections time too")
+    parser.add_argument("--rounds", type=int, default=3, help="alternated rounds of the copy, tfgraph and parity sections")
     parser.add_argument("--out")
     args = parser.parse_args()
     sections = args.sections.split(",")
     rows: list = []
     nbytes = 1
-    if {"convert", "load", "cli"} & set(sections):
+    if {"convert", "copy", "load", "cli"} & set(sections):
         with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
             directory = Path(tmp)
             nbytes = make_checkpoints(args.size, directory)
             print(f"ALBERT-{args.size}: {nbytes / 2**20:.0f} MiB fp32", flush=True)
             if "convert" in sections:
                 section_convert(directory, nbytes, rows)
+            if "copy" in sections:
+                section_copy(directory, nbytes, rows, args.baseline, args.rounds)
             if "load" in sections:
                 section_load(directory, rows)
             if "cli" in sections:
@@ -362,12 +445,14 @@ def main() -> None:
                 r = child(CONVERT, directory / "tf1", directory / "out", "safetensors")
                 rows.append(("scaling", f"{size} TF1 -> safetensors ({size_bytes / 2**20:.0f} MiB)", r.get("seconds"),
                              r.get("peak_bytes"), (r.get("seconds") or 0) / cp, {"model_bytes": size_bytes}))
-    print(f"{'section':8} {'what':44} {'seconds':>8} {'peak':>8} {'ratio':>7}")
+    print(f"{'section':8} {'what':44} {'seconds':>8} {'peak':>8} {'ratio':>7} {'cpu ratio':>9}")
     for section, what, seconds, peak, ratio, *_ in rows:
-        model_bytes = _[0].get("model_bytes", nbytes) if _ and isinstance(_[0], dict) else nbytes
+        extra = _[0] if _ and isinstance(_[0], dict) else {}
+        model_bytes = extra.get("model_bytes", nbytes)
         peak_text = f"{peak / model_bytes:.2f}x" if peak else ""
+        cpu_ratio = extra.get("cpu_ratio")
         print(f"{section:8} {what:44} {seconds if seconds is None else round(seconds, 3)!s:>8} {peak_text:>8} "
-              f"{'' if ratio is None else f'{ratio:.2f}':>7}")
+              f"{'' if ratio is None else f'{ratio:.2f}':>7} {'' if cpu_ratio is None else f'{cpu_ratio:.2f}':>9}")
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1, default=str))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arrays import contiguous, map_tensor
+from ..arrays import contiguous, map_tensor, rows_per_write
 from ..checkpoint import LazyTensor
 from ..errors import BridgeError, truncated
 
@@ -85,7 +85,9 @@ def _write_dataset(group, name: str, tensor: LazyTensor) -> None:
         group.create_dataset(name, data=array).attrs["dtype"] = "bfloat16"
         return
     dataset = group.create_dataset(name, array.shape, dtype=array.dtype)
-    if array.shape:
-        dataset[:] = array
-    else:
+    if not array.shape:
         dataset[()] = array
+        return
+    step = rows_per_write(array)  # slabs of ~1 MiB: HDF5 writes each with one call (see arrays.WRITE_CHUNK)
+    for start in range(0, array.shape[0], step):
+        dataset[start:start + step] = array[start:start + step]

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..arrays import contiguous, map_tensor
+from ..arrays import contiguous, map_tensor, write_array
 from ..checkpoint import LazyTensor
 from ..dtypes import TABLE, dtype_from_name
 from ..errors import BridgeError, truncated
@@ -107,5 +107,4 @@ def write_safetensors(path: Path, tensors: Sequence[tuple[str, LazyTensor]], met
             array = tensor.read()
             if array.dtype.byteorder == ">":
                 array = array.astype(array.dtype.newbyteorder("<"))
-            array = contiguous(array)
-            out.write(array.view(np.uint8).reshape(-1).data if array.size else b"")
+            write_array(out, contiguous(array))
