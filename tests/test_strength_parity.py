@@ -518,3 +518,17 @@ def test_worker_environments(monkeypatch):
         monkeypatch.setattr(importlib.metadata, "version",
                             lambda name: "5.0.1" if name == "transformers" else real(name))
         assert BACKENDS["hf-tf"].missing() == "transformers 5.0.1 has no tf classes (they ended with 4.x)"
+
+
+def test_a_head_the_backend_cannot_run_is_skipped_before_any_worker_starts(tmp_path):
+    """keras-hub has no pre-training task: the run is skipped with the worker's message, and no keras-hub worker (a
+    TensorFlow + keras-hub import) is started to say so; the numpy run beside it still runs."""
+    from albert_bridge.parity.harness import WorkerPool
+
+    get_format("safetensors").save(make_checkpoint(HeadKind.PRETRAINING), tmp_path)
+    with WorkerPool() as pool:
+        report = check(runs=[(tmp_path, "numpy"), (tmp_path, "keras-hub")], pool=pool, seq_len=8)
+        started = set(pool._workers)
+    assert [(r.backend, r.ok, r.skipped) for r in report.runs] == [
+        ("numpy", True, None), ("keras-hub", False, "keras-hub has no task for head pretraining")]
+    assert started == {("numpy", "cpu")}

@@ -114,6 +114,20 @@ def _norm(config: AlbertConfig, name: str, size: int) -> keras.layers.LayerNorma
     return layer
 
 
+def _layer_norm(layer: keras.layers.LayerNormalization, x):
+    """`layer`'s normalization over the last axis written as tf.nn.moments + tf.nn.batch_normalization (transformers'
+    and tf-keras' op pattern: ..., `beta - mean * inv`), which TF's oneDNN remapper fuses into one layer-norm kernel.
+    Keras 3's own op writes `-mean * inv + beta` (Neg, AddV2), which the remapper leaves as six element-wise passes.
+    Half-precision inputs are normalized in float32, as Keras does."""
+    dtype = x.dtype
+    if dtype in (tf.float16, tf.bfloat16):
+        x = tf.cast(x, tf.float32)
+    mean, variance = tf.nn.moments(x, axes=[x.shape.rank - 1], keepdims=True)
+    out = tf.nn.batch_normalization(x, mean, variance, tf.cast(layer.beta, x.dtype), tf.cast(layer.gamma, x.dtype),
+                                    layer.epsilon)
+    return tf.cast(out, dtype)
+
+
 def named_variables(layer: keras.layers.Layer, prefix: str = "") -> dict[str, Any]:
     """Variables by the names transformers' Keras 2 model gives them: layer names joined, `:0` appended.
 
@@ -162,7 +176,7 @@ class TFAlbertEmbeddings(keras.layers.Layer):
             token_type_ids = tf.zeros(shape, dtype=tf.int32)
         embeddings = (inputs_embeds + tf.gather(self.position_embeddings, position_ids)
                       + tf.gather(self.token_type_embeddings, token_type_ids))
-        return self.dropout(self.LayerNorm(embeddings), training=training)
+        return self.dropout(_layer_norm(self.LayerNorm, embeddings), training=training)
 
 
 class TFAlbertAttention(keras.layers.Layer):
@@ -206,7 +220,8 @@ class TFAlbertAttention(keras.layers.Layer):
         if head_mask is not None:
             probs = probs * head_mask
         context = tf.reshape(tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3)), (-1, self.all_head_size))
-        output = self.LayerNorm(hidden_states + self.output_dropout(_linear(self.dense, context), training=training))
+        output = _layer_norm(self.LayerNorm,
+                             hidden_states + self.output_dropout(_linear(self.dense, context), training=training))
         if shape is not None:
             output = tf.reshape(output, shape)
         return (output, probs) if output_attentions else (output,)
@@ -236,7 +251,7 @@ class TFAlbertLayer(keras.layers.Layer):
                                    training=training, batch=batch)
         ffn = _linear(self.ffn_output, _linear(self.ffn, attention[0], self.activation))
         ffn = self.dropout(ffn, training=training)
-        output = self.full_layer_layer_norm(ffn + attention[0])
+        output = _layer_norm(self.full_layer_layer_norm, ffn + attention[0])
         return (output if shape is None else tf.reshape(output, shape),) + attention[1:]
 
 
@@ -361,7 +376,7 @@ class TFAlbertMLMHead(keras.layers.Layer):
         # On 2-D rows: MatMul + bias + activation fuse, and the decoder is one MatMul (a 3-D x 2-D matmul would be
         # a broadcasting batched one) with its bias fused.
         shape = tf.concat([tf.shape(hidden_states)[:-1], tf.shape(word_embeddings)[:1]], 0)
-        hidden_states = self.LayerNorm(_linear(self.dense, _rows(hidden_states), self.activation))
+        hidden_states = _layer_norm(self.LayerNorm, _linear(self.dense, _rows(hidden_states), self.activation))
         logits = tf.nn.bias_add(tf.matmul(hidden_states, tf.cast(word_embeddings, hidden_states.dtype),
                                           transpose_b=True), tf.cast(self.bias, hidden_states.dtype))
         return tf.reshape(logits, shape)

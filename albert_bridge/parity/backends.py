@@ -49,6 +49,14 @@ class Backend:
     transformers: bool = False           # transformers' own classes (the reference peer), not ours
     env: dict[str, str] = field(default_factory=dict)  # set in its worker's environment
     unset: tuple[str, ...] = ()          # removed from its worker's environment
+    heads: tuple[str, ...] | None = None  # the heads it can run (None: all); others are skipped without a worker
+
+    def unsupported(self, head: HeadKind) -> str | None:
+        """Why this backend cannot run `head`, known before any worker starts (a worker would import its framework
+        only to say so), or None."""
+        if self.heads is not None and head.value not in self.heads:
+            return f"{self.name} has no task for head {head.value}"
+        return None
 
     def missing(self) -> str | None:
         """Why this backend cannot run in this installation (checked without importing anything), or None."""
@@ -71,6 +79,10 @@ class Backend:
         return env
 
 
+# keras-hub's class for each head it has a task for (its runner gives the outputs transformers' class of that head
+# gives)
+_KERAS_HUB_TASKS = {HeadKind.BASE: "AlbertBackbone", HeadKind.MASKED_LM: "AlbertMaskedLM",
+                    HeadKind.SEQUENCE_CLASSIFICATION: "AlbertTextClassifier"}
 _TRANSFORMERS_TORCH_ONLY = {"USE_TF": "0", "USE_FLAX": "0", "USE_TORCH": "1"}
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("torch", "torch", "albert_bridge PyTorch", ("torch",)),
@@ -89,7 +101,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
     Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", ()),
     Backend("keras-hub", "keras-hub", "keras-hub's own classes from a preset (Keras 3, TensorFlow backend)",
-            ("keras_hub", "tensorflow", "keras"), env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
+            ("keras_hub", "tensorflow", "keras"), env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",),
+            heads=tuple(h.value for h in _KERAS_HUB_TASKS)),
 )}
 DEFAULT_BACKENDS = ("torch", "tf", "flax", "onnx")
 
@@ -380,9 +393,7 @@ def _run_numpy(backend: Backend, source: Path, head: HeadKind, inputs: dict, job
     return outputs
 
 
-# keras-hub's class for each head it has a task for, and the outputs transformers' class of that head gives.
-_KERAS_HUB_TASKS = {HeadKind.BASE: "AlbertBackbone", HeadKind.MASKED_LM: "AlbertMaskedLM",
-                    HeadKind.SEQUENCE_CLASSIFICATION: "AlbertTextClassifier"}
+# keras-hub's classes: _KERAS_HUB_TASKS (above the registry, which declares its heads).
 
 
 def _run_keras_hub(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
@@ -390,11 +401,11 @@ def _run_keras_hub(backend: Backend, source: Path, head: HeadKind, inputs: dict,
     first (with --force: a checkpoint keras-hub computes differently runs as keras-hub computes it, and the comparison
     shows the difference). Outputs under transformers' names: the MLM logits at every position (`mask_positions` =
     all of them); the hidden states from the backbone's own layers, called in the order its forward calls them."""
+    if head not in _KERAS_HUB_TASKS:  # the harness skips these before starting a worker (Backend.heads)
+        raise Skip(f"keras-hub has no task for head {head.value}")
     import keras_hub
     import tensorflow as tf
 
-    if head not in _KERAS_HUB_TASKS:
-        raise Skip(f"keras-hub has no task for head {head.value}")
     if job.dtype != "float32":
         raise Skip("the keras-hub backend runs the preset's float32 weights only")
     if job.device == "tpu" and not job.emulate_device:

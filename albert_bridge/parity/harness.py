@@ -382,7 +382,7 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
     for path, name, label in plan:
         run = Run(checkpoint=str(path), backend=name, device=settings["device"], dtype=settings["dtype"], label=label)
         report.runs.append(run)
-        run.skipped = BACKENDS[name].missing()
+        run.skipped = BACKENDS[name].missing() or BACKENDS[name].unsupported(HeadKind.parse(settings["head"]))
         if run.skipped:
             if on_run:
                 on_run(run)
