@@ -256,20 +256,27 @@ def _run_torch(backend: Backend, source: Path, head: HeadKind, inputs: dict, job
     return outputs
 
 
-def _run_tf(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+def _tf_placement(job: Job, result: JobResult, what: str) -> str:
+    """The TensorFlow device a run places its model on (TensorFlow and keras-hub alike), said in `result.device`."""
     import tensorflow as tf
 
     if job.device == "tpu" and not job.emulate_device:
-        raise Skip("TPU runs of TensorFlow need a TPUStrategy, which the harness does not set up")
+        raise Skip(f"TPU runs of {what} need a distribution strategy, which the harness does not set up")
     if job.device == "cuda" and not job.emulate_device:
         if not tf.config.list_physical_devices("GPU"):
             raise Skip("no GPU visible to TensorFlow")
-        placement, result.device = "/GPU:0", "GPU:0"
+        result.device = "GPU:0"
         tf.config.experimental.enable_tensor_float_32_execution(False)  # fp32 means fp32
-    else:
-        tf.config.set_visible_devices([], "GPU")
-        placement = "/CPU:0"
-        result.device = _cpu_label(job)
+        return "/GPU:0"
+    tf.config.set_visible_devices([], "GPU")
+    result.device = _cpu_label(job)
+    return "/CPU:0"
+
+
+def _run_tf(backend: Backend, source: Path, head: HeadKind, inputs: dict, job: Job, result: JobResult) -> dict:
+    import tensorflow as tf
+
+    placement = _tf_placement(job, result, "TensorFlow")
     # The policy is global to the worker, which serves jobs of every dtype: set it for each one.
     policy = {"float32": "float32", "bfloat16": "mixed_bfloat16", "float16": "mixed_float16"}[job.dtype]
     if backend.transformers:
@@ -408,16 +415,7 @@ def _run_keras_hub(backend: Backend, source: Path, head: HeadKind, inputs: dict,
 
     if job.dtype != "float32":
         raise Skip("the keras-hub backend runs the preset's float32 weights only")
-    if job.device == "tpu" and not job.emulate_device:
-        raise Skip("TPU runs of keras-hub need a distribution strategy, which the harness does not set up")
-    if job.device == "cuda" and not job.emulate_device:
-        if not tf.config.list_physical_devices("GPU"):
-            raise Skip("no GPU visible to TensorFlow")
-        placement, result.device = "/GPU:0", "GPU:0"
-        tf.config.experimental.enable_tensor_float_32_execution(False)  # fp32 means fp32
-    else:
-        tf.config.set_visible_devices([], "GPU")
-        placement, result.device = "/CPU:0", _cpu_label(job)
+    placement = _tf_placement(job, result, "keras-hub")
     with tempfile.TemporaryDirectory(prefix="albert-parity-keras-hub-") as tmp, tf.device(placement):
         weights = FORMATS["keras-hub"].detect(source)
         preset = weights.parent if weights is not None else None
