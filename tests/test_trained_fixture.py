@@ -1,6 +1,6 @@
 """The trained fixture (fixtures/trained, made by fixtures/trained/make_trained.py): its committed numbers are
 recomputed here on the held-aside text with transformers 4.57's classes and tokenizer and with ours, the masked LM is
-at least twice the unigram baseline there, and transformers' fill-mask pipeline answers alike on both classes."""
+at least four times the unigram baseline there, and transformers' fill-mask pipeline answers alike on both classes."""
 
 import json
 
@@ -47,7 +47,7 @@ def test_committed_files_are_small_and_in_transformers_layout():
 
 
 @pytest.mark.parametrize("implementation", sorted(CLASSES))
-def test_masked_lm_accuracy_is_reproduced_and_twice_the_unigram_baseline(implementation, tokenizer):
+def test_masked_lm_accuracy_is_reproduced_and_four_times_the_unigram_baseline(implementation, tokenizer):
     model = CLASSES[implementation][0].from_pretrained(MLM).eval()
     ids = [_tokenize(tokenizer)(line) for line in HELDOUT]
     got = mlm_scores(torch_predict(model), ids, tokenizer.mask_token_id, METRICS["mlm"]["unigram_piece_id"])
@@ -56,7 +56,7 @@ def test_masked_lm_accuracy_is_reproduced_and_twice_the_unigram_baseline(impleme
     assert got["unigram_baseline_accuracy"] == pytest.approx(want["unigram_baseline_accuracy"])
     # a flipped argmax or two between torch builds is tolerated, not more
     assert got["top1_accuracy"] == pytest.approx(want["top1_accuracy"], abs=2 / want["masked_positions"])
-    assert got["top1_accuracy"] >= 2 * got["unigram_baseline_accuracy"]
+    assert got["top1_accuracy"] >= 4 * got["unigram_baseline_accuracy"]
 
 
 @pytest.mark.parametrize("implementation", sorted(CLASSES))
@@ -66,7 +66,7 @@ def test_classifier_accuracy_is_reproduced(implementation, tokenizer):
     got = classifier_accuracy(sequence_predict(model), HELDOUT_CLASSIFY, _tokenize(tokenizer))
     want = METRICS["classifier"]["heldout_accuracy"]
     assert got == pytest.approx(want, abs=2 / len(HELDOUT_CLASSIFY))
-    assert got >= 0.70  # a coin scores 0.5
+    assert got >= 0.90  # a coin scores 0.5
 
 
 def test_fill_mask_pipeline_answers_alike_with_both_implementations(tokenizer):
