@@ -9,6 +9,7 @@ import json
 import os
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -126,17 +127,13 @@ def _task(row: Row, mode: str, out_dir, backends, timeout: float) -> Task:
 # --- reports -----------------------------------------------------------------------------------------------------
 def status(ledger_path: str | Path, run: str | None = None) -> dict:
     """The status JSON (status.schema.json) of the whole ledger, or of one run's manifest."""
-    ledger = Ledger(ledger_path, create=False)
-    try:
+    with closing(Ledger(ledger_path, create=False)) as ledger:
         return {"sources": [r.to_json() for r in ledger.rows(run)], "counts": ledger.counts(run)}
-    finally:
-        ledger.close()
 
 
 def write_json(path: Path, ledger_path: str | Path, run: str | None = None) -> None:
     """The status JSON, streamed row by row (a 100,000-row ledger is never one list in memory)."""
-    ledger = Ledger(ledger_path, create=False)
-    try:
+    with closing(Ledger(ledger_path, create=False)) as ledger:
         path = Path(path)
         partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         with open(partial, "w", encoding="utf-8") as out:
@@ -145,13 +142,10 @@ def write_json(path: Path, ledger_path: str | Path, run: str | None = None) -> N
                 out.write(("," if i else "") + "\n  " + json.dumps(row.to_json()))
             out.write('\n],\n"counts": ' + json.dumps(ledger.counts(run)) + "}\n")
         os.replace(partial, path)  # whole or not at all
-    finally:
-        ledger.close()
 
 
 def to_markdown(ledger_path: str | Path, run: str | None = None) -> str:
-    ledger = Ledger(ledger_path, create=False)
-    try:
+    with closing(Ledger(ledger_path, create=False)) as ledger:
         counts = ledger.counts(run)
         lines = ["# albert-bridge fleet", "", ", ".join(f"{counts[s]} {s}" for s in SHOWN), "",
                  "| source | state | attempts | seconds | parity | pull request / output | error |",
@@ -163,13 +157,10 @@ def to_markdown(ledger_path: str | Path, run: str | None = None) -> str:
                     r.error or ""]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cell) + " |")
         return "\n".join(lines) + "\n"
-    finally:
-        ledger.close()
 
 
 def to_junit(ledger_path: str | Path, run: str | None = None) -> str:
-    ledger = Ledger(ledger_path, create=False)
-    try:
+    with closing(Ledger(ledger_path, create=False)) as ledger:
         counts = ledger.counts(run)
         total = sum(counts.values())
         cases = []
@@ -184,8 +175,6 @@ def to_junit(ledger_path: str | Path, run: str | None = None) -> str:
         return ('<?xml version="1.0" encoding="utf-8"?>\n'
                 f'<testsuite name="albert-bridge fleet" tests="{total}" failures="{counts["failed"]}" '
                 f'skipped="{counts["pending"] + counts["running"]}">\n' + "\n".join(cases) + "\n</testsuite>\n")
-    finally:
-        ledger.close()
 
 
 __all__ = ["run_fleet", "status", "write_json", "to_markdown", "to_junit", "RunSummary"]
