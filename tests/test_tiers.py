@@ -176,6 +176,41 @@ def test_tflite_fp32_within_fp32_tolerance_of_our_tf2_model_at_two_sequence_leng
     assert not out.exists() and not leftovers(out)
 
 
+@pytest.mark.tf
+@pytest.mark.slow
+def test_tflite_fp32_every_other_head_matches_our_tf2_model_output_by_output():
+    """Every head (the masked LM is the test above) converts with builtin operators only, and the interpreter's
+    outputs, named as the serving signature names them, match our TF2 model's to fp32 tolerance."""
+    pytest.importorskip("tensorflow")
+    import tensorflow as tf
+
+    import albert_bridge
+    from albert_bridge.deploy import tflite
+    from albert_bridge.schema import ARCHITECTURES
+
+    tmp = Path(__import__("tempfile").mkdtemp(prefix="tflite-heads-"))
+    try:
+        for head in HeadKind:
+            if head is HeadKind.MASKED_LM:
+                continue
+            ckpt = make_checkpoint(head, seed=7, config=tiny_config(num_labels=2))  # QA splits two
+            file = tmp / f"{head.value}.tflite"
+            file.write_bytes(tflite.to_tflite(ckpt, "float32"))
+            model = getattr(albert_bridge, "TF" + ARCHITECTURES[head])(ckpt.config)
+            model.load_checkpoint(ckpt)
+            inputs = make_inputs(head, batch=2, seq_len=9, vocab_size=ckpt.config.vocab_size, seed=3)
+            got = tflite.run(file, inputs)
+            want = model(**{k: tf.constant(v.astype(np.int32)) for k, v in inputs.items()}, training=False)
+            names = model.serving_output_names()
+            assert sorted(got) == sorted(names), head
+            for name in names:
+                expected = np.asarray(want[name])
+                assert got[name].shape == expected.shape, (head, name)
+                assert np.abs(got[name] - expected).max() <= 1e-5 * max(1.0, np.abs(expected).max()), (head, name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- the harness ------------------------------------------------------------------------------------------------
 @pytest.mark.onnx
 def test_parity_agreement_metric_on_text_file_json_validates(tiers, capsys, tmp_path):
