@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 
 from albert_bridge.errors import BridgeError
 from albert_bridge.formats import get_format
-from albert_bridge.parity import check
-from albert_bridge.parity.backends import Job, check_job_inputs, run_job
+from albert_bridge.parity import BACKENDS, Backend, check
+from albert_bridge.parity.backends import Job, check_job_inputs, read_outputs, run_job
 from albert_bridge.parity.compare import Comparison, compare_outputs, first_divergent_layer
 from albert_bridge.parity.harness import save_outputs
 from albert_bridge.numpy_forward import forward
@@ -240,8 +241,9 @@ def test_an_onnx_source_at_float16_runs_a_float16_graph_built_for_it(tmp_path):
         results = {}
         for dtype in ("float32", "float16"):
             job = Job("onnx", str(tmp_path / "model.onnx"), "masked-lm", str(tmp_path / "inputs.npz"),
-                      str(tmp_path / f"out-{dtype}.npz"), dtype=dtype)
-            results[dtype] = (run_job(job), dict(np.load(job.outputs)))
+                      str(tmp_path / f"out-{dtype}"), dtype=dtype)
+            result = run_job(job)
+            results[dtype] = (result, read_outputs(Path(job.outputs), result.outputs))
     finally:
         onnx_export.build_model = original
     fp32_result, fp32 = results["float32"]
@@ -531,4 +533,46 @@ def test_a_head_the_backend_cannot_run_is_skipped_before_any_worker_starts(tmp_p
         started = set(pool._workers)
     assert [(r.backend, r.ok, r.skipped) for r in report.runs] == [
         ("numpy", True, None), ("keras-hub", False, "keras-hub has no task for head pretraining")]
-    assert started == {("numpy", "cpu")}
+    assert started == {("torch", "cpu")}  # numpy runs in the PyTorch environment's worker
+
+
+def test_backends_of_one_environment_share_a_worker_and_keras_3_never_meets_tf_keras():
+    """Issue 23: PyTorch, ONNX Runtime and NumPy run in one worker (PyTorch and transformers imported once), ours
+    and transformers' Flax in another; Keras 3 (tf, tflite, keras-hub) and tf-keras (transformers' TF classes) are
+    one process-wide `tf.keras` each, so they never share."""
+    from albert_bridge.parity.backends import PROCESSES
+
+    worker = {name: b.worker for name, b in BACKENDS.items()}
+    assert worker["torch"] == worker["hf-torch"] == worker["onnx"] == worker["numpy"] == "torch"
+    assert worker["flax"] == worker["hf-flax"] == "jax"
+    assert worker["tf"] == worker["tflite"] == worker["keras-hub"] == "keras-3" != worker["hf-tf"]
+    keras_3, tf_keras = PROCESSES["keras-3"].environment("cpu"), PROCESSES["tf-keras"].environment("cpu")
+    assert "TF_USE_LEGACY_KERAS" not in keras_3 and tf_keras["TF_USE_LEGACY_KERAS"] == "1"
+    # transformers in the PyTorch worker sees PyTorch only (its TF and Flax classes would import those frameworks)
+    assert {k: PROCESSES["torch"].environment("cpu")[k] for k in ("USE_TORCH", "USE_TF", "USE_FLAX")} == \
+        {"USE_TORCH": "1", "USE_TF": "0", "USE_FLAX": "0"}
+    # a backend registered without a process gets a plain one of its own
+    assert Backend("mine", "numpy", "test", ()).worker == "mine"
+
+
+def test_a_worker_that_hangs_fails_its_own_run_and_the_runs_queued_behind_it_go_to_a_fresh_worker(tmp_path):
+    """Backends share a worker, so a run that hangs (or kills its process) must not take the others with it: the
+    hanging job times out alone and the NumPy job queued behind it in the same worker runs in a new one."""
+    import os
+
+    from albert_bridge.parity.harness import WorkerPool
+
+    get_format("safetensors").save(make_checkpoint(HeadKind.BASE), tmp_path / "ckpt")
+    np.savez(tmp_path / "inputs.npz", **make_inputs(HeadKind.BASE, batch=1, seq_len=4))
+    os.mkfifo(tmp_path / "never-written")  # reading it blocks: the worker hangs in its job
+    hanging = Job("torch", str(tmp_path / "ckpt"), "base", str(tmp_path / "never-written"), str(tmp_path / "a"))
+    queued = Job("numpy", str(tmp_path / "ckpt"), "base", str(tmp_path / "inputs.npz"), str(tmp_path / "b"))
+    answers = {}
+    with WorkerPool() as pool:
+        pool.run_all([("torch", "cpu", hanging), ("numpy", "cpu", queued)], 8.0,
+                     lambda index, answer, seconds: answers.__setitem__(index, answer))
+        assert len(pool._workers) == 1  # one worker ran both, the second a fresh one
+    assert answers[0]["error"].startswith("worker timed out after 8 s")
+    assert answers[1]["error"] is None and answers[1]["skipped"] is None
+    assert set(read_outputs(tmp_path / "b", answers[1]["outputs"])) == {
+        "last_hidden_state", "pooler_output", *(f"hidden_states.{i}" for i in range(6))}

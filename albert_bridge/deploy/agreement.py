@@ -2,11 +2,14 @@
 "within 1e-5" but "does it pick the same token / label".
 
 - top-k agreement of a logits output: the share of positions (every row over the last axis; for per-token outputs
-  only the attended tokens when a mask is given) where the reference's top-1 id is among the run's top k;
+  only the attended tokens when a mask is given) where the reference's top-1 id is among the run's top k (fewer
+  than k of the run's values larger than the one at that id);
 - cosine: the mean over rows of the cosine similarity of the last axis (hidden states, pooled output, logits too).
 """
 
 from __future__ import annotations
+
+from functools import cached_property
 
 import numpy as np
 
@@ -16,44 +19,65 @@ def is_logits(name: str) -> bool:
     return name.endswith("logits")
 
 
-def _rows(x: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """x as [rows, last axis], and which rows count: the attended tokens when x is per token ([*mask.shape, n])."""
-    x = np.asarray(x, np.float64)
-    x = x.reshape(1, -1) if x.ndim < 2 else x
-    keep = None
-    if mask is not None and x.shape[:-1] == np.asarray(mask).shape:
-        keep = np.asarray(mask).astype(bool).reshape(-1)
-    return x.reshape(-1, x.shape[-1]), keep
+class Rows:
+    """One output as agreement reads it: float64 [rows, last axis], only the attended tokens' rows when it is per
+    token ([*mask.shape, n]); what is derived from it is computed once (a reference is compared with many runs)."""
+
+    def __init__(self, x: np.ndarray, mask: np.ndarray | None = None):
+        x = np.asarray(x, np.float64)
+        x = x.reshape(1, -1) if x.ndim < 2 else x
+        rows = x.reshape(-1, x.shape[-1])
+        if mask is not None and x.shape[:-1] == np.asarray(mask).shape:
+            rows = rows[np.asarray(mask).astype(bool).reshape(-1)]
+        self.values = rows
+
+    @cached_property
+    def argmax(self) -> np.ndarray:
+        return np.argmax(self.values, axis=-1)
+
+    @cached_property
+    def norms(self) -> np.ndarray:
+        return np.linalg.norm(self.values, axis=-1)
+
+    def rank(self, columns: np.ndarray) -> np.ndarray:
+        """For each row, how many of its values are larger than the one in `columns` (0: it is the largest)."""
+        chosen = np.take_along_axis(self.values, columns[:, None], axis=-1)
+        return (self.values > chosen).sum(axis=-1)
 
 
-def top_k_agreement(reference: np.ndarray, other: np.ndarray, k: int = 1, mask: np.ndarray | None = None) -> float:
+def _as_rows(x: np.ndarray | Rows, mask: np.ndarray | None) -> Rows:
+    return x if isinstance(x, Rows) else Rows(x, mask)
+
+
+def top_k_agreement(reference: np.ndarray | Rows, other: np.ndarray | Rows, k: int = 1,
+                    mask: np.ndarray | None = None) -> float:
     """Share of rows where the reference's argmax is among `other`'s k largest (k=1: the same argmax). An output
     of shape [batch, seq] (QA start/end logits) is ranked over the sequence axis."""
-    (a, keep), (b, _) = _rows(reference, mask), _rows(other, mask)
-    if a.shape[-1] == 1:  # one column: nothing to rank
-        return 1.0
-    k = min(k, b.shape[-1])
-    top = np.argpartition(-b, k - 1, axis=-1)[:, :k]
-    hits = (top == np.argmax(a, axis=-1)[:, None]).any(axis=-1)
-    hits = hits[keep] if keep is not None else hits
-    return float(hits.mean()) if hits.size else 1.0
+    return _top_k(_as_rows(reference, mask), _as_rows(other, mask), (k,))[0]
 
 
-def cosine(reference: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None) -> float:
+def _top_k(a: Rows, b: Rows, ks: tuple[int, ...]) -> list[float]:
+    """top_k_agreement for each k, from one ranking (ties with the reference's pick count for it)."""
+    if a.values.shape[-1] == 1 or not a.values.shape[0]:  # one column: nothing to rank; no rows: nothing differs
+        return [1.0] * len(ks)
+    rank = b.rank(a.argmax)
+    return [float((rank < k).mean()) for k in ks]
+
+
+def cosine(reference: np.ndarray | Rows, other: np.ndarray | Rows, mask: np.ndarray | None = None) -> float:
     """Mean cosine similarity of the rows (last axis, attended tokens only); two zero vectors count as 1."""
-    (a, keep), (b, _) = _rows(reference, mask), _rows(other, mask)
-    if keep is not None:
-        a, b = a[keep], b[keep]
-    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    a, b = _as_rows(reference, mask), _as_rows(other, mask)
+    norms = a.norms * b.norms
     zero = norms == 0
-    value = np.where(zero, 1.0, (a * b).sum(-1) / np.where(zero, 1.0, norms))
+    value = np.where(zero, 1.0, (a.values * b.values).sum(-1) / np.where(zero, 1.0, norms))
     return float(np.mean(value)) if value.size else 1.0
 
 
-def agreement(name: str, reference: np.ndarray, other: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
-    """{top1_agreement, top5_agreement (logits only), cosine} of one output."""
-    out = {"cosine": cosine(reference, other, mask)}
+def agreement(name: str, reference: np.ndarray | Rows, other: np.ndarray | Rows,
+              mask: np.ndarray | None = None) -> dict[str, float]:
+    """{top1_agreement, top5_agreement (logits only), cosine} of one output (arrays, or Rows made with `mask`)."""
+    a, b = _as_rows(reference, mask), _as_rows(other, mask)
+    out = {"cosine": cosine(a, b)}
     if is_logits(name):
-        out["top1_agreement"] = top_k_agreement(reference, other, 1, mask)
-        out["top5_agreement"] = top_k_agreement(reference, other, 5, mask)
+        out["top1_agreement"], out["top5_agreement"] = _top_k(a, b, (1, 5))
     return out

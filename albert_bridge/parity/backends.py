@@ -1,11 +1,12 @@
 """The backend registry: what can run an ALBERT checkpoint, and how, one entry per backend.
 
 A backend is a framework (torch, tf, flax, ...) and an implementation (ours, or transformers' own classes as the
-reference peer). Each runs in a worker process of its own (`worker.py`), so frameworks never share threads, memory
-or XLA flags; the registry says which modules it needs (checked without importing them) and the environment its
-process starts with. `run_job` (called inside the worker) loads the checkpoint, places it on the device, runs the
-inputs and returns every output as numpy. Adding a backend is one `Backend(...)` line, plus a runner when its
-framework is new.
+reference peer). Its jobs run in a worker process (`worker.py`) of the environment it needs (`PROCESSES`): backends
+that can share an interpreter share one (PyTorch, ONNX Runtime and NumPy; ours and transformers' Flax; Keras 3,
+TFLite and keras-hub), those that cannot (Keras 3 beside tf-keras) never meet; the registry says which modules a
+backend needs (checked without importing them). `run_job` (called inside the worker) loads the checkpoint, places
+it on the device, runs the inputs and writes every output as numpy. Adding a backend is one `Backend(...)` line,
+plus a runner when its framework is new.
 """
 
 from __future__ import annotations
@@ -41,15 +42,43 @@ class Skip(Exception):
 
 
 @dataclass(frozen=True)
+class Process:
+    """A worker process's environment. Backends whose frameworks live together in one interpreter share it: their
+    jobs run one after the other in one process, which imports each framework (and transformers) once. Frameworks
+    that cannot share stay apart: Keras 3 and tf-keras are one process-wide `tf.keras`, and JAX takes most of a
+    GPU's memory when it starts."""
+    name: str
+    env: dict[str, str] = field(default_factory=dict)  # set in its environment
+    unset: tuple[str, ...] = ()                         # removed from its environment
+
+    def environment(self, device: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update(self.env)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        if self.name == "jax" and device == "cpu":
+            env["JAX_PLATFORMS"] = "cpu"  # else JAX probes for accelerators first
+        return env
+
+
+PROCESSES: dict[str, Process] = {p.name: p for p in (
+    Process("torch", env={"USE_TORCH": "1", "USE_TF": "0", "USE_FLAX": "0"}),  # transformers: PyTorch classes only
+    Process("jax", env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
+    Process("keras-3", env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
+    Process("tf-keras", env={"TF_USE_LEGACY_KERAS": "1", "USE_TF": "1", "USE_TORCH": "0", "USE_FLAX": "0"}),
+)}
+
+
+@dataclass(frozen=True)
 class Backend:
     name: str
     framework: str                       # which runner: torch, tf, flax, onnx, numpy
     describe: str
     requires: tuple[str, ...]            # modules that must be importable
     transformers: bool = False           # transformers' own classes (the reference peer), not ours
-    env: dict[str, str] = field(default_factory=dict)  # set in its worker's environment
-    unset: tuple[str, ...] = ()          # removed from its worker's environment
+    process: str = ""                    # the PROCESSES entry its jobs run in; "" a plain process of its own
     heads: tuple[str, ...] | None = None  # the heads it can run (None: all); others are skipped without a worker
+    hidden_states: bool = True           # False: it gives its head's outputs only (a TFLite file's signature)
 
     def unsupported(self, head: HeadKind) -> str | None:
         """Why this backend cannot run `head`, known before any worker starts (a worker would import its framework
@@ -69,40 +98,36 @@ class Backend:
                 return f"transformers {version} has no {self.framework} classes (they ended with 4.x)"
         return None
 
+    @property
+    def worker(self) -> str:
+        """The name of the worker process its jobs go to."""
+        return self.process or self.name
+
     def environment(self, device: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in self.unset}
-        env.update(self.env)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        env.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        if self.framework == "flax" and device == "cpu":
-            env["JAX_PLATFORMS"] = "cpu"  # else JAX probes for accelerators first
-        return env
+        return PROCESSES.get(self.process, Process(self.name)).environment(device)
 
 
 # keras-hub's class for each head it has a task for (its runner gives the outputs transformers' class of that head
 # gives)
 _KERAS_HUB_TASKS = {HeadKind.BASE: "AlbertBackbone", HeadKind.MASKED_LM: "AlbertMaskedLM",
                     HeadKind.SEQUENCE_CLASSIFICATION: "AlbertTextClassifier"}
-_TRANSFORMERS_TORCH_ONLY = {"USE_TF": "0", "USE_FLAX": "0", "USE_TORCH": "1"}
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
-    Backend("torch", "torch", "albert_bridge PyTorch", ("torch",)),
-    Backend("tf", "tf", "albert_bridge TF2 (Keras 3)", ("tensorflow", "keras"),
-            env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
-    Backend("flax", "flax", "albert_bridge Flax", ("jax", "flax")),
+    Backend("torch", "torch", "albert_bridge PyTorch", ("torch",), process="torch"),
+    Backend("tf", "tf", "albert_bridge TF2 (Keras 3)", ("tensorflow", "keras"), process="keras-3"),
+    Backend("flax", "flax", "albert_bridge Flax", ("jax", "flax"), process="jax"),
     Backend("hf-torch", "torch", "transformers PyTorch (reference)", ("torch", "transformers"), transformers=True,
-            env=_TRANSFORMERS_TORCH_ONLY),
+            process="torch"),
     Backend("hf-tf", "tf", "transformers TF2 (tf-keras, reference)", ("tensorflow", "tf_keras", "transformers"),
-            transformers=True, env={"TF_USE_LEGACY_KERAS": "1", "USE_TF": "1", "USE_TORCH": "0", "USE_FLAX": "0"}),
+            transformers=True, process="tf-keras"),
     Backend("hf-flax", "flax", "transformers Flax (reference)", ("jax", "flax", "transformers"), transformers=True,
-            env={"USE_FLAX": "1", "USE_TF": "0", "USE_TORCH": "0"}),
+            process="jax"),
     Backend("onnx", "onnx", "albert_bridge ONNX export on ONNX Runtime (any of our ONNX files, int8 included)",
-            ("onnx", "onnxruntime")),
+            ("onnx", "onnxruntime"), process="torch"),
     Backend("tflite", "tflite", "albert_bridge LiteRT/TFLite file on the LiteRT interpreter", ("tensorflow",),
-            env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",)),
-    Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", ()),
+            process="keras-3", hidden_states=False),
+    Backend("numpy", "numpy", "albert_bridge NumPy reference forward pass (float64, CPU)", (), process="torch"),
     Backend("keras-hub", "keras-hub", "keras-hub's own classes from a preset (Keras 3, TensorFlow backend)",
-            ("keras_hub", "tensorflow", "keras"), env={"KERAS_BACKEND": "tensorflow"}, unset=("TF_USE_LEGACY_KERAS",),
-            heads=tuple(h.value for h in _KERAS_HUB_TASKS)),
+            ("keras_hub", "tensorflow", "keras"), process="keras-3", heads=tuple(h.value for h in _KERAS_HUB_TASKS)),
 )}
 DEFAULT_BACKENDS = ("torch", "tf", "flax", "onnx")
 
@@ -135,7 +160,7 @@ class Job:
     checkpoint: str                      # a path in any supported format
     head: str
     inputs: str                          # .npz of int64 input_ids, attention_mask, token_type_ids
-    outputs: str                         # where to write the .npz of outputs
+    outputs: str                         # a directory to write the outputs into, one .npy file each
     device: str = "cpu"
     dtype: str = "float32"
     emulate_device: bool = False         # run the device's code path on the CPU (tests of that path)
@@ -147,6 +172,7 @@ class JobResult:
     load_seconds: float = 0.0
     forward_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # their names, in the order the model gives them
 
 
 def run_job(job: Job) -> JobResult:
@@ -163,8 +189,21 @@ def run_job(job: Job) -> JobResult:
         if backend.transformers:  # transformers reads only its own layout: give it the file its class loads
             source = _hf_directory(source, backend.framework, Path(tmp), head, result)
         outputs = RUNNERS[backend.framework](backend, source, head, inputs, job, result)
-    np.savez(job.outputs, **outputs)
+    write_outputs(Path(job.outputs), outputs)
+    result.outputs = list(outputs)
     return result
+
+
+def write_outputs(directory: Path, outputs: dict[str, np.ndarray]) -> None:
+    """Each output as `<directory>/<i>.npy` (plain .npy files: no zip to checksum on either side)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, value in enumerate(outputs.values()):
+        np.save(directory / f"{i}.npy", np.asarray(value), allow_pickle=False)
+
+
+def read_outputs(directory: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """What write_outputs wrote, under the names the worker answered with."""
+    return {name: np.load(directory / f"{i}.npy", allow_pickle=False) for i, name in enumerate(names)}
 
 
 def _hf_directory(source: Path, framework: str, tmp: Path, head: HeadKind, result: JobResult) -> Path:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..config import AlbertConfig
-from ..deploy.agreement import agreement
+from ..deploy.agreement import Rows, agreement
 
 # (atol, rtol) by compute dtype. fp32 implementations differ by rounding only: measured on the tiny test configs
 # (H = 32, I = 40, L = 5) at most 1.2e-5 on MLM logits up to ~10 between TF and PyTorch, a few 1e-6 elsewhere.
@@ -61,27 +62,63 @@ class Comparison:
 METRICS = ("tolerance", "agreement")
 
 
+_HIDDEN = re.compile(r"hidden_states\.(\d+)\Z")
+
+
+class _Output:
+    """One run's output as the comparisons read it, each derived value computed once (a reference is compared with
+    every other run)."""
+
+    def __init__(self, values: np.ndarray, mask: np.ndarray | None):
+        self.values, self.mask = np.asarray(values, np.float64), mask
+
+    @cached_property
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.values).all())
+
+    @cached_property
+    def scale(self) -> float:
+        """max|x| over its numbers (0 when it has none)."""
+        if self.finite:
+            return float(np.abs(self.values).max()) if self.values.size else 0.0
+        return float(np.nanmax(np.abs(self.values))) if not np.isnan(self.values).all() else 0.0
+
+    @cached_property
+    def rows(self) -> Rows:
+        return Rows(self.values, self.mask)
+
+
 def compare_outputs(a_label: str, a: dict[str, np.ndarray], b_label: str, b: dict[str, np.ndarray],
                     atol: float, rtol: float, *, metric: str = "tolerance", min_agreement: float = 0.97,
-                    mask: np.ndarray | None = None) -> list[Comparison]:
+                    mask: np.ndarray | None = None, cache: dict | None = None,
+                    hidden_states: bool = True) -> list[Comparison]:
     """One comparison per output either run has, in the reference's order (then the other's extras). `mask`
-    (the inputs' attention_mask) limits agreement and cosine of per-token outputs to attended tokens."""
+    (the inputs' attention_mask) limits agreement and cosine of per-token outputs to attended tokens. `cache`: a
+    dict kept by the caller for as long as `a` is the same run, so `a`'s derived values are computed once.
+    `hidden_states=False`: a run gives no hidden states by design (a TFLite file), so they are compared where both
+    have them and not missed."""
+    cache = {} if cache is None else cache
     out = []
     for name in [*a, *(n for n in b if n not in a)]:
         if name not in a or name not in b:
             where = b_label if name not in b else a_label
             if metric == "agreement" and not name.endswith("logits"):  # a tier has its head's outputs only
                 continue
+            if not hidden_states and _HIDDEN.match(name):
+                continue
             out.append(Comparison(a_label, b_label, name, None, None, False, f"missing in {where}"))
             continue
-        x, y = np.asarray(a[name], np.float64), np.asarray(b[name], np.float64)
-        if x.shape != y.shape:
+        x = cache.get(name)
+        if x is None:
+            x = cache[name] = _Output(a[name], mask)
+        y = _Output(b[name], mask)
+        if x.values.shape != y.values.shape:
             out.append(Comparison(a_label, b_label, name, None, None, False,
-                                  f"shape {list(y.shape)} vs {list(x.shape)}"))
+                                  f"shape {list(y.values.shape)} vs {list(x.values.shape)}"))
             continue
         c = _compare(a_label, b_label, name, x, y, atol, rtol)
-        if np.isfinite(x).all() and np.isfinite(y).all() and x.size:
-            numbers = agreement(name, x, y, mask)
+        if x.finite and y.finite and x.values.size:
+            numbers = agreement(name, x.rows, y.rows)
             c.cosine, c.top1_agreement = numbers["cosine"], numbers.get("top1_agreement")
             c.top5_agreement = numbers.get("top5_agreement")
         if metric == "agreement":
@@ -91,21 +128,21 @@ def compare_outputs(a_label: str, a: dict[str, np.ndarray], b_label: str, b: dic
     return out
 
 
-def _compare(a_label: str, b_label: str, name: str, x: np.ndarray, y: np.ndarray, atol: float,
+def _compare(a_label: str, b_label: str, name: str, a: _Output, b: _Output, atol: float,
              rtol: float) -> Comparison:
+    x, y = a.values, b.values
     if x.size == 0:
         return Comparison(a_label, b_label, name, 0.0, 0.0, True)
-    both_nan = np.isnan(x) & np.isnan(y)
-    diff = np.where(both_nan, 0.0, np.abs(x - y))
-    diff = np.where(np.isnan(diff), np.inf, diff)  # NaN on one side only: as far off as can be
-    worst = float(diff.max())
-    scale = float(np.nanmax(np.abs(x))) if not np.isnan(x).all() else 0.0
+    if a.finite and b.finite:
+        worst = float(np.abs(x - y).max())
+    else:
+        both_nan = np.isnan(x) & np.isnan(y)
+        diff = np.where(both_nan, 0.0, np.abs(x - y))
+        worst = float(np.where(np.isnan(diff), np.inf, diff).max())  # NaN on one side only: as far off as can be
+    scale = a.scale
     relative = worst / scale if scale > 0 else (0.0 if worst == 0 else math.inf)
     passed = bool(worst <= atol + rtol * scale)
     return Comparison(a_label, b_label, name, worst, relative, passed)
-
-
-_HIDDEN = re.compile(r"hidden_states\.(\d+)\Z")
 
 
 def first_divergent_layer(comparisons: list[Comparison]) -> int | str | None:

@@ -3,9 +3,9 @@
     report = check(["out/"], backends="torch,tf,flax")     # -> Report
     assert_parity("out/")                                   # raises ParityFailure with the text report
 
-Each backend runs in a worker process of its own (see `worker.py`), started on first use and kept for the rest of
-the session (`WorkerPool`): a test suite that checks many checkpoints imports each framework once. Arrays pass
-between processes as .npz files in a temporary directory.
+Each backend runs in a worker process of the environment it needs (see `worker.py`, `backends.PROCESSES`), started
+on first use and kept for the rest of the session (`WorkerPool`): a test suite that checks many checkpoints imports
+each framework once. Arrays pass between processes as .npy files in a temporary directory.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ..inputs import make_inputs
 from ..schema import HeadKind
 from ..sources import resolve_source
 from ..tokenization import AlbertTokenizerFast
-from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends
+from .backends import BACKENDS, DEVICES, DTYPES, Job, check_job_inputs, parse_backends, read_outputs
 from .compare import METRICS, compare_outputs, default_tolerance, first_divergent_layer
 from .report import Report, Run
 
@@ -45,7 +45,7 @@ class ParityFailure(ParityError, AssertionError):
 # --- worker processes ---------------------------------------------------------------------------------------------
 class _Worker:
     def __init__(self, backend: str, device: str, log_dir: Path):
-        self.log = log_dir / f"worker-{backend}-{device}.log"
+        self.log = log_dir / f"worker-{BACKENDS[backend].worker}-{device}.log"
         env = BACKENDS[backend].environment(device)
         package_root = str(Path(__file__).resolve().parents[2])  # importable even when not installed
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
@@ -106,7 +106,8 @@ class _Worker:
 
 
 class WorkerPool:
-    """One worker process per (backend, device), started on first use, closed with the pool."""
+    """One worker process per (process environment, device) -- backends that share an environment share a worker
+    (`backends.PROCESSES`) --, started on first use, closed with the pool."""
 
     def __init__(self) -> None:
         self._workers: dict[tuple[str, str], _Worker] = {}
@@ -119,9 +120,10 @@ class WorkerPool:
         return answers[0]
 
     def _worker(self, backend: str, device: str) -> _Worker:
-        worker = self._workers.get((backend, device))
+        key = (BACKENDS[backend].worker, device)
+        worker = self._workers.get(key)
         if worker is None or not worker.alive:
-            worker = self._workers[(backend, device)] = _Worker(backend, device, self.directory)
+            worker = self._workers[key] = _Worker(backend, device, self.directory)
         return worker
 
     def run_all(self, jobs: Sequence[tuple[str, str, Job]], timeout: float,
@@ -129,19 +131,26 @@ class WorkerPool:
         """Every (backend, device, job) at once: the workers they need start together, so the frameworks import
         (and the runs compute) side by side; each worker takes its own jobs in order. `on_answer(index, answer,
         seconds)` as each answer arrives, seconds counted from when the job could start (its worker's previous
-        answer, or now) -- a job gets `timeout` seconds from then."""
+        answer, or now) -- a job gets `timeout` seconds from then. A worker that dies or times out fails the job
+        it was running; the jobs queued behind it (backends sharing its process) go to a fresh worker."""
         queues: dict[tuple[str, str], list[int]] = {}
-        for index, (backend, device, job) in enumerate(jobs):
-            error = self._worker(backend, device).send(job)
-            if error:
-                on_answer(index, {"error": error}, 0.0)
-            else:
-                queues.setdefault((backend, device), []).append(index)
+
+        def send(indices):
+            for index in indices:
+                backend, device, job = jobs[index]
+                error = self._worker(backend, device).send(job)
+                if error:
+                    on_answer(index, {"error": error}, 0.0)
+                else:
+                    queues.setdefault((BACKENDS[backend].worker, device), []).append(index)
+
+        send(range(len(jobs)))
         started = dict.fromkeys(queues, time.perf_counter())
 
-        def finish(key, answer_of):  # the worker's queued jobs all end with answer_of(timeout or None)
-            for index in queues.pop(key):
-                on_answer(index, {"error": answer_of}, time.perf_counter() - started[key])
+        def finish(key, error):
+            on_answer(queues[key].pop(0), {"error": error}, time.perf_counter() - started[key])
+            send(queues.pop(key))
+            started[key] = time.perf_counter()
 
         while queues:
             now = time.perf_counter()
@@ -321,8 +330,9 @@ def check(
         np.savez(inputs_file, **feed)
         settings = dict(head=head.value, inputs=str(inputs_file), device=device, dtype=dtype,
                         emulate_device=emulate_device)
-        outputs = _runs(report, plan, local, settings, work, pool, timeout, on_run)
-        _comparisons(report, outputs, expected, feed.get("attention_mask"))
+        comparisons = _Comparisons(report, expected, feed.get("attention_mask"))
+        outputs = _runs(report, plan, local, settings, work, pool, timeout, on_run, comparisons.arrived)
+        comparisons.finish(outputs)
         ok = [r for r in report.runs if r.ok]
         if save_outputs_to and ok:
             save_outputs(save_outputs_to, feed, outputs[ok[0].label],
@@ -374,8 +384,10 @@ def _report(config, atol: float | None, rtol: float | None, *, device: str, dtyp
 
 
 def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Path, pool: WorkerPool,
-          timeout: float, on_run: Callable[[Run], None] | None) -> dict[str, dict[str, np.ndarray]]:
-    """Run the plan in the pool, recording each run in the report; the outputs of the runs that succeeded."""
+          timeout: float, on_run: Callable[[Run], None] | None,
+          on_arrival: Callable[[Run, dict], None] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Run the plan in the pool, recording each run in the report; the outputs of the runs that succeeded.
+    `on_arrival(run, outputs so far)` as each run ends (before `on_run`)."""
     outputs: dict[str, dict[str, np.ndarray]] = {}
     jobs: list[tuple[str, str, Job]] = []
     queued: list[Run] = []
@@ -388,7 +400,7 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
                 on_run(run)
             continue
         job = Job(backend=name, checkpoint=str(local[path].resolve()),
-                  outputs=str(work / f"outputs-{len(report.runs)}.npz"), **settings)
+                  outputs=str(work / f"outputs-{len(report.runs)}"), **settings)
         jobs.append((name, job.device, job))
         queued.append(run)
 
@@ -399,7 +411,9 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
         run.load_seconds, run.forward_seconds = answer.get("load_seconds"), answer.get("forward_seconds")
         run.ran_on, run.notes = answer.get("device") or None, answer.get("notes") or []
         if run.ok:
-            outputs[run.label] = _read_npz(Path(job.outputs))
+            outputs[run.label] = read_outputs(Path(job.outputs), answer.get("outputs") or [])
+        if on_arrival:
+            on_arrival(run, outputs)
         if on_run:
             on_run(run)
 
@@ -408,21 +422,50 @@ def _runs(report: Report, plan, local: dict, settings: dict[str, Any], work: Pat
     return outputs
 
 
-def _comparisons(report: Report, outputs: dict[str, dict[str, np.ndarray]], expected,
-                 mask: np.ndarray | None = None) -> None:
-    """Every run that succeeded against the first one (the reference), and against the golden outputs if given."""
-    ok = [r for r in report.runs if r.ok]
-    by = dict(metric=report.metric, min_agreement=report.min_agreement or 0.0, mask=mask)
-    if ok:
-        reference = ok[0].label
-        for run in ok[1:]:
-            report.comparisons += compare_outputs(reference, outputs[reference], run.label, outputs[run.label],
-                                                  report.atol, report.rtol, **by)
-    if expected:
-        for run in ok:
-            report.comparisons += compare_outputs("expected", expected[1], run.label, outputs[run.label],
-                                                  report.atol, report.rtol, **by)
-    report.first_divergent_layer = first_divergent_layer(report.comparisons)
+class _Comparisons:
+    """Every run that succeeded against the first one (the reference), and against the golden outputs if given,
+    each compared as soon as its outputs and the reference's are in (while other runs still compute), and listed
+    in the plan's order."""
+
+    def __init__(self, report: Report, expected, mask: np.ndarray | None = None):
+        self.report, self.expected = report, expected
+        self.by = dict(metric=report.metric, min_agreement=report.min_agreement or 0.0, mask=mask)
+        self.done: dict[str, tuple[list, list]] = {}  # run label -> _compare's answer
+        self.cache: dict[str, dict] = {"reference": {}, "expected": {}}  # compare_outputs' caches of each side
+
+    def _reference(self, outputs: dict[str, dict[str, np.ndarray]]) -> Run | None:
+        """The first run that succeeded, once every run before it has ended (else None: not known yet)."""
+        for run in self.report.runs:
+            if run.label in outputs:
+                return run
+            if run.ok:  # neither skipped nor failed, no outputs yet: still running
+                return None
+        return None
+
+    def arrived(self, _run: Run | None, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+        reference = self._reference(outputs)
+        if reference is None:
+            return
+        for run in self.report.runs:
+            if run.label in outputs and run.label not in self.done:
+                self.done[run.label] = self._compare(reference, run, outputs)
+
+    def _compare(self, reference: Run, run: Run, outputs: dict[str, dict[str, np.ndarray]]) -> tuple[list, list]:
+        """(its comparisons with the reference, with the golden outputs)."""
+        tolerance = (self.report.atol, self.report.rtol)
+        mine, hidden = outputs[run.label], BACKENDS[run.backend].hidden_states
+        with_reference = [] if run is reference else compare_outputs(
+            reference.label, outputs[reference.label], run.label, mine, *tolerance, **self.by,
+            cache=self.cache["reference"], hidden_states=hidden and BACKENDS[reference.backend].hidden_states)
+        with_expected = compare_outputs("expected", self.expected[1], run.label, mine, *tolerance, **self.by,
+                                        cache=self.cache["expected"], hidden_states=hidden) if self.expected else []
+        return with_reference, with_expected
+
+    def finish(self, outputs: dict[str, dict[str, np.ndarray]]) -> None:
+        self.arrived(None, outputs)  # anything not compared yet
+        done = [self.done[r.label] for r in self.report.runs if r.label in self.done]
+        self.report.comparisons += [c for pair in done for c in pair[0]] + [c for pair in done for c in pair[1]]
+        self.report.first_divergent_layer = first_divergent_layer(self.report.comparisons)
 
 
 def _plan(srcs, backends, runs) -> list[tuple[str | os.PathLike, str, str]]:
