@@ -569,10 +569,10 @@ def test_a_worker_that_hangs_fails_its_own_run_and_the_runs_queued_behind_it_go_
     queued = Job("numpy", str(tmp_path / "ckpt"), "base", str(tmp_path / "inputs.npz"), str(tmp_path / "b"))
     answers = {}
     with WorkerPool() as pool:
-        pool.run_all([("torch", "cpu", hanging), ("numpy", "cpu", queued)], 8.0,
+        pool.run_all([("torch", "cpu", hanging), ("numpy", "cpu", queued)], 5.0,
                      lambda index, answer, seconds: answers.__setitem__(index, answer))
         assert len(pool._workers) == 1  # one worker ran both, the second a fresh one
-    assert answers[0]["error"].startswith("worker timed out after 8 s")
+    assert answers[0]["error"].startswith("worker timed out after 5 s")
     assert answers[1]["error"] is None and answers[1]["skipped"] is None
     assert set(read_outputs(tmp_path / "b", answers[1]["outputs"])) == {
         "last_hidden_state", "pooler_output", *(f"hidden_states.{i}" for i in range(6))}
