@@ -576,3 +576,41 @@ def test_a_worker_that_hangs_fails_its_own_run_and_the_runs_queued_behind_it_go_
     assert answers[1]["error"] is None and answers[1]["skipped"] is None
     assert set(read_outputs(tmp_path / "b", answers[1]["outputs"])) == {
         "last_hidden_state", "pooler_output", *(f"hidden_states.{i}" for i in range(6))}
+
+
+def test_comparisons_made_as_runs_arrive_come_out_in_the_plan_order_whatever_the_arrival_order():
+    """Runs are compared as they arrive (issue 23), against the first run that succeeded once every run before it
+    has ended: in whatever order they arrive -- the reference last, a failed first run -- the report lists the same
+    comparisons, in the plan's order, as comparing them all at the end (reference ones first, then the golden)."""
+    import itertools
+
+    from albert_bridge.parity.harness import _Comparisons
+
+    rng = np.random.default_rng(0)
+    base = {"logits": rng.normal(size=(2, 3, 7)), "hidden_states.0": rng.normal(size=(2, 3, 4))}
+    outputs = {name: {k: v + rng.normal(scale=1e-6 * i, size=v.shape) for k, v in base.items()}
+               for i, name in enumerate(["first", "a", "b", "c"])}
+    golden = ({}, base)
+
+    def report_of(order, failed=()):
+        report = Report(atol=1e-5, rtol=1e-5, device="cpu", dtype="float32", head="masked-lm", inputs="test")
+        report.runs = [Run("ckpt", "numpy", "cpu", "float32", label=name) for name in outputs]
+        comparisons, arrived = _Comparisons(report, golden), {}
+        for name in order:
+            run = next(r for r in report.runs if r.label == name)
+            run.seconds = 1.0
+            if name in failed:
+                run.error = "worker exited"
+            else:
+                arrived[name] = outputs[name]
+            comparisons.arrived(run, arrived)
+        comparisons.finish(arrived)
+        return [(c.a, c.b, c.output, c.max_abs_diff) for c in report.comparisons]
+
+    for failed in ((), ("first",)):
+        expected = report_of(list(outputs), failed)
+        reference = "a" if failed else "first"
+        assert [(a, b) for a, b, *_ in expected][:2] == [(reference, "b" if failed else "a")] * 2
+        assert expected[-1][0] == "expected"
+        for order in itertools.permutations(outputs):
+            assert report_of(order, failed) == expected, order
