@@ -3,6 +3,7 @@ validation build, and every model output (ours or transformers', PyTorch, TF, Fl
 
 - `make_inputs(head)`: a batch with padding (the last sequence loses its last third) and two segments (token type 1
   from the middle on); for multiple choice, choices of such sequences;
+- `validation_inputs(ckpt)`: such a batch that fits a checkpoint's config (what written files are validated on);
 - `flatten_outputs(output)`: float/int numpy arrays by name, `hidden_states.3` for tuple items.
 
 The same seed gives the same bytes on every machine (numpy's PCG64).
@@ -10,11 +11,16 @@ The same seed gives the same bytes on every machine (numpy's PCG64).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
 from .schema import HeadKind
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
+
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def make_inputs(head: HeadKind | str, batch: int = 3, seq_len: int = 9, seed: int = 0, vocab_size: int = 99,
@@ -36,6 +42,14 @@ def make_inputs(head: HeadKind | str, batch: int = 3, seq_len: int = 9, seed: in
     types[..., seq_len // 2 + 1:] = 1
     return {name: array.astype(dtype) for name, array in
             (("input_ids", ids), ("attention_mask", mask), ("token_type_ids", types))}
+
+
+def validation_inputs(ckpt: "Checkpoint", inputs: Iterable[str] = INPUT_NAMES) -> dict[str, np.ndarray]:
+    """A padded two-segment batch (make_inputs) that fits the config."""
+    c = ckpt.config
+    batch = make_inputs(ckpt.head, batch=3, seq_len=max(2, min(9, c.max_position_embeddings)), vocab_size=c.vocab_size)
+    batch["token_type_ids"] = np.minimum(batch["token_type_ids"], c.type_vocab_size - 1)
+    return {name: batch[name] for name in inputs}
 
 
 def to_numpy(value: Any) -> np.ndarray:

@@ -10,8 +10,15 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
+
+from ..checkpoint import Checkpoint
+from ..errors import ParityError
+from ..inputs import validation_inputs
+from ..numpy_forward import forward
 
 
 def is_logits(name: str) -> bool:
@@ -80,4 +87,20 @@ def agreement(name: str, reference: np.ndarray | Rows, other: np.ndarray | Rows,
     out = {"cosine": cosine(a, b)}
     if is_logits(name):
         out["top1_agreement"], out["top5_agreement"] = _top_k(a, b, (1, 5))
+    return out
+
+
+def run_agreement(file: Path, ckpt: Checkpoint, runner: Callable[[Path, dict], dict]) -> dict[str, float]:
+    """{output.top1_agreement, output.cosine, ...} of a tier file (`runner(file, inputs)` runs it) against the NumPy
+    reference forward on random validation inputs; ParityError when an output is not finite (a broken conversion,
+    not a lossy one)."""
+    inputs = validation_inputs(ckpt)
+    got = runner(file, inputs)
+    want = forward(ckpt, inputs)
+    out: dict[str, float] = {}
+    for name, value in got.items():
+        if not np.all(np.isfinite(value)):
+            raise ParityError(f"output {name!r} holds NaN or Inf", file=file)
+        for metric, number in agreement(name, want[name], value, inputs["attention_mask"]).items():
+            out[f"{name}.{metric}"] = number
     return out

@@ -21,24 +21,20 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import onnx
 
 from ..checkpoint import Checkpoint, LoadReport
 from ..config import AlbertConfig
-from ..errors import BridgeError, ParityError
-from ..export.onnx import META, build_model, check_file, first_line, save_model
-from ..export.onnx_runtime import run, validation_inputs
+from ..errors import BridgeError
+from ..export.onnx import QUANTIZED, build_model, check_file, first_line, save_model
+from ..export.onnx_runtime import run
 from ..formats.hf_layout import save_config, tokenizer_assets
 from ..formats.onnx_model import parse_metadata
-from ..numpy_forward import forward
 from ..schema import HeadKind
-from .agreement import agreement
+from .agreement import run_agreement
 
 FILE_NAME = "model_quantized.onnx"
-QUANTIZED = META + "quantized"          # metadata key: "int8" (and how)
 _QUANTIZED_SUFFIX = "_quantized"        # ONNX Runtime's name for the int8 copy of an initializer
 _QUANTIZED_OPS = {"MatMulInteger", "DynamicQuantizeLinear", "QLinearMatMul", "QuantizeLinear", "DequantizeLinear",
                   "ConvInteger", "QLinearConv", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "QAttention"}
@@ -137,24 +133,4 @@ def load(path: Path, head: HeadKind | None = None, config: AlbertConfig | None =
 
 def validate(directory: Path, ckpt: Checkpoint) -> dict[str, float]:
     """Run the written file in ONNX Runtime against the float64 NumPy reference: agreement per output."""
-    return run_agreement(Path(directory) / FILE_NAME, ckpt, run_file)
-
-
-def run_file(file: Path, inputs: dict[str, np.ndarray], sess: Any = None) -> dict[str, np.ndarray]:
-    return run(str(file), inputs, sess=sess)
-
-
-def run_agreement(file: Path, ckpt: Checkpoint, runner) -> dict[str, float]:
-    """{output.top1_agreement, output.cosine, ...} of a tier file against the NumPy reference forward (random
-    validation inputs); ParityError when an output is not finite (a broken conversion, not a lossy one)."""
-    inputs = validation_inputs(ckpt)
-    got = runner(file, inputs)
-    want = forward(ckpt, inputs)
-    out: dict[str, float] = {}
-    for name, value in got.items():
-        if not np.all(np.isfinite(value)):
-            raise ParityError(f"output {name!r} holds NaN or Inf", file=file)
-        for metric, number in agreement(name, want[name], value, inputs["attention_mask"]).items():
-            out[f"{name}.{metric}"] = number
-    return out
-
+    return run_agreement(Path(directory) / FILE_NAME, ckpt, run)

@@ -17,7 +17,6 @@ a head the converter cannot express that way is refused in one line and nothing 
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,9 @@ from ..checkpoint import Checkpoint, LoadReport
 from ..config import CONFIG_NAME, AlbertConfig
 from ..errors import BridgeError
 from ..formats.hf_layout import save_config, tokenizer_assets
+from ..inputs import INPUT_NAMES
 from ..schema import ARCHITECTURES, HeadKind, head_from_architecture
-from .onnx_int8 import run_agreement
+from .agreement import run_agreement
 
 FILE_NAMES = {"float32": "model.tflite", "float16": "model_fp16.tflite", "int8": "model_int8.tflite"}
 SIGNATURE = "serving_default"
@@ -158,31 +158,15 @@ def run(file: str | os.PathLike, inputs: dict[str, np.ndarray], *, runner: Any =
     if max_positions is not None and ids.shape[-1] > max_positions:
         raise BridgeError(f"sequence length {ids.shape[-1]} exceeds max_position_embeddings {max_positions}",
                           file=file, tensor="input_ids")
-    feed = {name: np.asarray(inputs[name]).astype(np.int32) for name in ("input_ids", "attention_mask", "token_type_ids")}
+    feed = {name: np.asarray(inputs[name]).astype(np.int32) for name in INPUT_NAMES}
     return {name: np.asarray(value) for name, value in runner(**feed).items()}
-
-
-def timed_run(file: str | os.PathLike, inputs: dict[str, np.ndarray], repeats: int) -> tuple[dict, float]:
-    """(outputs, median seconds of `repeats` runs after one warm-up)."""
-    runner = interpreter(file).get_signature_runner(SIGNATURE)
-    out = run(file, inputs, runner=runner)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(file, inputs, runner=runner)
-        times.append(time.perf_counter() - start)
-    return out, float(np.median(times))
-
-
-def _run_file(file: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return run(file, inputs)
 
 
 def validate(directory: Path, ckpt: Checkpoint) -> dict[str, float]:
     """The written file in the interpreter against the float64 NumPy reference: agreement per output (fp32 is
     held to fp32 tolerance by the parity harness and tests; here a NaN or Inf is what fails)."""
-    return run_agreement(detect(directory), ckpt, _run_file)
+    return run_agreement(detect(directory), ckpt, run)
 
 
 def validate_int8(directory: Path, ckpt: Checkpoint) -> dict[str, float]:
-    return run_agreement(detect_int8(directory), ckpt, _run_file)
+    return run_agreement(detect_int8(directory), ckpt, run)

@@ -43,12 +43,13 @@ from ..arrays import contiguous
 from ..checkpoint import Checkpoint
 from ..dtypes import is_float, numpy_dtype
 from ..errors import BridgeError
+from ..inputs import INPUT_NAMES
 from ..schema import ARCHITECTURES, HeadKind
 
 DEFAULT_OPSET = 17              # LayerNormalization; Gelu arrives with 20
 FORMAT_VERSION = "1"
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 META = "albert_bridge."         # metadata_props key prefix
+QUANTIZED = META + "quantized"  # on an int8 tier's file (albert_bridge.deploy.onnx_int8): how it was quantized
 PROTO_LIMIT = 2**31 - 1         # protobuf's message size limit
 _GRAPH_MARGIN = 64 * 2**20      # room for the graph itself when deciding whether the weights fit in the file
 _ALIGN_THRESHOLD, _ALIGN = 2**20, 2**16  # external data: big tensors start at 64 KiB boundaries (mmap-friendly)

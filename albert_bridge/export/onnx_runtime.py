@@ -7,16 +7,16 @@ ONNX Runtime against the float64 NumPy reference forward from the same weights.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import onnx
 
 from ..checkpoint import Checkpoint
 from ..errors import BridgeError, ParityError
-from ..inputs import make_inputs
+from ..inputs import validation_inputs
 from ..numpy_forward import forward
-from .onnx import INPUT_NAMES, META, first_line
+from .onnx import META, first_line
 
 # Validation of an export against the float64 NumPy reference: max |onnx - reference| <= TOL * max(1, max |reference|),
 # i.e. absolute for outputs within [-1, 1], relative to the largest value beyond.
@@ -74,15 +74,6 @@ def run(model: str | os.PathLike | bytes | onnx.ModelProto, inputs: dict[str, np
 
 
 # --- validating an export -------------------------------------------------------------------------------------------
-def validation_inputs(ckpt: Checkpoint, inputs: Iterable[str] = INPUT_NAMES) -> dict[str, np.ndarray]:
-    """A padded two-segment batch (albert_bridge.testing.make_inputs) that fits the config."""
-
-    c = ckpt.config
-    batch = make_inputs(ckpt.head, batch=3, seq_len=max(2, min(9, c.max_position_embeddings)), vocab_size=c.vocab_size)
-    batch["token_type_ids"] = np.minimum(batch["token_type_ids"], c.type_vocab_size - 1)
-    return {name: batch[name] for name in inputs}
-
-
 def compare(got: dict[str, np.ndarray], want: dict[str, np.ndarray], dtype: str, where: object = None) -> dict[str, float]:
     """Max abs difference per output; ParityError naming the first output beyond VALIDATION_TOLERANCE[dtype]."""
     diffs = {}

@@ -59,10 +59,10 @@ def parse_metadata(model: Any, file: Path, config: AlbertConfig | None, tier: bo
                    ) -> tuple[AlbertConfig, HeadKind]:
     """(config, head) from our metadata (config.json beside the file wins). A quantized file is a deployment tier
     (`tier`): read for its config and head only, never converted from."""
-    from ..export.onnx import FORMAT_VERSION, META, first_line  # imports onnx (heavy, optional) at its top
+    from ..export.onnx import FORMAT_VERSION, META, QUANTIZED, first_line  # imports onnx (heavy, optional) at its top
 
     meta = {prop.key: prop.value for prop in model.metadata_props}
-    if META + "quantized" in meta and not tier:
+    if QUANTIZED in meta and not tier:
         raise BridgeError("already quantized to int8 (an albert-bridge deployment tier, not a checkpoint): convert "
                           "from the fp32 model it was made from", file=file)
     version = meta.get(META + "format_version")

@@ -108,6 +108,19 @@ def _rows(x):
     return tf.reshape(x, (-1, x.shape[-1]))
 
 
+def _as_rows(hidden_states, batch):
+    """(hidden_states as [tokens, H], the number of sequences, the shape to give the output back): a layer called
+    on [batch, seq, H] (as transformers' layers may be) works on rows and reshapes its output (`_as_given`); the
+    encoder's own 2-D calls pass through (shape None)."""
+    if hidden_states.shape.rank != 3:
+        return hidden_states, batch, None
+    return _rows(hidden_states), tf.shape(hidden_states)[0], tf.shape(hidden_states)
+
+
+def _as_given(x, shape):
+    return x if shape is None else tf.reshape(x, shape)
+
+
 def _norm(config: AlbertConfig, name: str, size: int) -> keras.layers.LayerNormalization:
     layer = keras.layers.LayerNormalization(epsilon=config.layer_norm_eps, name=name)
     layer.build((None, size))
@@ -208,10 +221,7 @@ class TFAlbertAttention(keras.layers.Layer):
              batch=None):
         """`hidden_states` [tokens, H] (the encoder keeps activations 2-D, `batch` rows of sequences) or
         [batch, seq, H]; the output has the input's shape."""
-        shape = None
-        if hidden_states.shape.rank == 3:
-            shape, batch = tf.shape(hidden_states), tf.shape(hidden_states)[0]
-            hidden_states = _rows(hidden_states)
+        hidden_states, batch, shape = _as_rows(hidden_states, batch)
         q, k, v = (self._heads(_linear(layer, hidden_states), batch) for layer in (self.query, self.key, self.value))
         scores = tf.matmul(q, k, transpose_b=True) / tf.cast(math.sqrt(self.attention_head_size), q.dtype)
         if attention_mask is not None:
@@ -222,8 +232,7 @@ class TFAlbertAttention(keras.layers.Layer):
         context = tf.reshape(tf.transpose(tf.matmul(probs, v), (0, 2, 1, 3)), (-1, self.all_head_size))
         output = _layer_norm(self.LayerNorm,
                              hidden_states + self.output_dropout(_linear(self.dense, context), training=training))
-        if shape is not None:
-            output = tf.reshape(output, shape)
+        output = _as_given(output, shape)
         return (output, probs) if output_attentions else (output,)
 
 
@@ -243,16 +252,13 @@ class TFAlbertLayer(keras.layers.Layer):
     def call(self, hidden_states, attention_mask=None, head_mask=None, output_attentions=False, training=False,
              batch=None):
         """`hidden_states` [tokens, H] with `batch` sequences (as the encoder calls it) or [batch, seq, H]."""
-        shape = None
-        if hidden_states.shape.rank == 3:
-            shape, batch = tf.shape(hidden_states), tf.shape(hidden_states)[0]
-            hidden_states = _rows(hidden_states)
+        hidden_states, batch, shape = _as_rows(hidden_states, batch)
         attention = self.attention(hidden_states, attention_mask, head_mask, output_attentions=output_attentions,
                                    training=training, batch=batch)
         ffn = _linear(self.ffn_output, _linear(self.ffn, attention[0], self.activation))
         ffn = self.dropout(ffn, training=training)
         output = _layer_norm(self.full_layer_layer_norm, ffn + attention[0])
-        return (output if shape is None else tf.reshape(output, shape),) + attention[1:]
+        return (_as_given(output, shape),) + attention[1:]
 
 
 class TFAlbertLayerGroup(keras.layers.Layer):

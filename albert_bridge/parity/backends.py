@@ -409,7 +409,7 @@ def _run_onnx(backend: Backend, source: Path, head: HeadKind, inputs: dict, job:
             import onnx
 
             model = onnx.load(str(file), load_external_data=False)
-            if any(p.key == onnx_export.META + "quantized" for p in model.metadata_props):
+            if any(p.key == onnx_export.QUANTIZED for p in model.metadata_props):
                 result.notes.append("int8 file run as it is (its head's outputs, no hidden states)")
                 return str(file)  # a deployment tier: what runs is the file, whatever the dtype asked
             names = [o.name for o in model.graph.output]

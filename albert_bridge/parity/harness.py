@@ -119,8 +119,12 @@ class WorkerPool:
         self.run_all([(backend, device, job)], timeout, lambda _, answer, seconds: answers.append((answer, seconds)))
         return answers[0]
 
+    @staticmethod
+    def _key(backend: str, device: str) -> tuple[str, str]:
+        return BACKENDS[backend].worker, device
+
     def _worker(self, backend: str, device: str) -> _Worker:
-        key = (BACKENDS[backend].worker, device)
+        key = self._key(backend, device)
         worker = self._workers.get(key)
         if worker is None or not worker.alive:
             worker = self._workers[key] = _Worker(backend, device, self.directory)
@@ -142,7 +146,7 @@ class WorkerPool:
                 if error:
                     on_answer(index, {"error": error}, 0.0)
                 else:
-                    queues.setdefault((BACKENDS[backend].worker, device), []).append(index)
+                    queues.setdefault(self._key(backend, device), []).append(index)
 
         send(range(len(jobs)))
         started = dict.fromkeys(queues, time.perf_counter())
